@@ -1,0 +1,10 @@
+//go:build tools
+
+// Package tools pins the build tools (mdatagen, ocb) at the collector release
+// the receiver is built against, so `make tools` installs them reproducibly.
+package tools
+
+import (
+	_ "go.opentelemetry.io/collector/cmd/builder"
+	_ "go.opentelemetry.io/collector/cmd/mdatagen"
+)
