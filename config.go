@@ -1,0 +1,150 @@
+package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceauditreceiver"
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configretry"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/ipenrich"
+)
+
+const (
+	defaultEndpoint          = "https://huggingface.co"
+	defaultPollInterval      = 5 * time.Minute
+	defaultBatchSize         = 1000
+	defaultMaxResponseSize   = 512 << 20 // the 100,000-event window is far below this
+	defaultLateArrivalWindow = time.Hour
+	defaultHTTPTimeout       = 2 * time.Minute
+	minPollInterval          = time.Second
+	maxBatchSize             = 100_000
+)
+
+// Config is the receiver's configuration. The keys organization, token,
+// endpoint, poll_interval, query, storage and initial_lookback are a fixed
+// contract (see README).
+type Config struct {
+	// Organization is the Hugging Face organization whose audit log is read.
+	Organization string `mapstructure:"organization"`
+	// Token is a Hub token with the org.auditLog.write permission. Never logged.
+	Token configopaque.String `mapstructure:"token"`
+	// Endpoint is the base URL of the Hub.
+	Endpoint string `mapstructure:"endpoint"`
+	// PollInterval is the time between two exports; the first one runs at start.
+	PollInterval time.Duration `mapstructure:"poll_interval"`
+	// Query is passed as the export's `q` search filter.
+	Query string `mapstructure:"query"`
+	// StorageID names a storage extension that keeps the cursor across restarts.
+	StorageID *component.ID `mapstructure:"storage"`
+	// InitialLookback limits the first run (no cursor yet) to events newer than
+	// now minus this; 0 backfills everything the export holds.
+	InitialLookback time.Duration `mapstructure:"initial_lookback"`
+
+	// HTTP holds the standard client settings (timeout, proxy, TLS, headers,
+	// compression). It is a named sub-key, not squashed: a squashed
+	// confighttp.ClientConfig takes over decoding of the whole struct.
+	HTTP confighttp.ClientConfig `mapstructure:"http"`
+	// RetryOnFailure bounds the retries within one poll, both of failed export
+	// requests (429, 5xx, timeouts, cut bodies) and of batches the pipeline
+	// refused with a non-permanent error.
+	RetryOnFailure configretry.BackOffConfig `mapstructure:"retry_on_failure"`
+	// MaxResponseSize is the largest export body read, in bytes.
+	MaxResponseSize int64 `mapstructure:"max_response_size"`
+	// BatchSize is the largest number of records handed to the pipeline at once;
+	// the cursor is saved after each accepted batch.
+	BatchSize int `mapstructure:"batch_size"`
+	// LateArrivalWindow is how far behind the newest emitted event an event may
+	// first appear in the export and still be emitted. The cursor remembers the
+	// IDs of the events emitted within this window.
+	LateArrivalWindow time.Duration `mapstructure:"late_arrival_window"`
+	// IncludeRaw adds the original event JSON as huggingface.raw.
+	IncludeRaw bool `mapstructure:"include_raw"`
+	// DropSelfExports drops the org.audit_log.export events caused by this
+	// receiver's own polls instead of emitting them marked.
+	DropSelfExports bool `mapstructure:"drop_self_exports"`
+	// IPEnrichment names local IP databases used to enrich the event's ip.
+	IPEnrichment ipenrich.Config `mapstructure:"ip_enrichment"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+var _ component.Config = (*Config)(nil)
+
+func createDefaultConfig() component.Config {
+	httpCfg := confighttp.NewDefaultClientConfig()
+	httpCfg.Timeout = defaultHTTPTimeout
+	return &Config{
+		Endpoint:          defaultEndpoint,
+		PollInterval:      defaultPollInterval,
+		HTTP:              httpCfg,
+		RetryOnFailure:    configretry.NewDefaultBackOffConfig(),
+		MaxResponseSize:   defaultMaxResponseSize,
+		BatchSize:         defaultBatchSize,
+		LateArrivalWindow: defaultLateArrivalWindow,
+		IncludeRaw:        true,
+	}
+}
+
+// The Hub's organization names: letters, digits, '-', '_' and '.'.
+var organizationPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// Validate reports every problem at once.
+func (cfg *Config) Validate() error {
+	var errs []error
+	switch {
+	case cfg.Organization == "":
+		errs = append(errs, errors.New(`"organization" is required: the name of the Hugging Face organization, as in https://huggingface.co/ORGANIZATION`))
+	case !organizationPattern.MatchString(cfg.Organization):
+		errs = append(errs, fmt.Errorf(`"organization" %q is not an organization name (letters, digits, '-', '_', '.'; no slashes or URL)`, cfg.Organization))
+	}
+	if cfg.Token == "" {
+		errs = append(errs, errors.New(`"token" is required: a Hugging Face token with the org.auditLog.write permission on the organization, e.g. token: ${env:HF_TOKEN}`))
+	}
+	if err := validateEndpoint(cfg.Endpoint); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.HTTP.Endpoint != "" {
+		errs = append(errs, errors.New(`"http::endpoint" is not used: set the Hub's base URL with the top-level "endpoint" key`))
+	}
+	if cfg.PollInterval < minPollInterval {
+		errs = append(errs, fmt.Errorf(`"poll_interval" must be at least %s (got %s); the Hub counts its rate limit over 5-minute windows, 5m is the default`, minPollInterval, cfg.PollInterval))
+	}
+	if strings.ContainsAny(cfg.Query, "\r\n") {
+		errs = append(errs, errors.New(`"query" must be a single line of the Hub's audit-log search syntax, e.g. "type:repo.create"`))
+	}
+	if cfg.InitialLookback < 0 {
+		errs = append(errs, fmt.Errorf(`"initial_lookback" must not be negative (got %s); 0 backfills everything the export holds`, cfg.InitialLookback))
+	}
+	if cfg.MaxResponseSize <= 0 {
+		errs = append(errs, fmt.Errorf(`"max_response_size" must be a positive number of bytes (got %d)`, cfg.MaxResponseSize))
+	}
+	if cfg.BatchSize < 1 || cfg.BatchSize > maxBatchSize {
+		errs = append(errs, fmt.Errorf(`"batch_size" must be between 1 and %d (got %d)`, maxBatchSize, cfg.BatchSize))
+	}
+	if cfg.LateArrivalWindow < 0 {
+		errs = append(errs, fmt.Errorf(`"late_arrival_window" must not be negative (got %s)`, cfg.LateArrivalWindow))
+	}
+	if err := cfg.RetryOnFailure.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf(`"retry_on_failure": %w`, err))
+	}
+	return errors.Join(errs...)
+}
+
+func validateEndpoint(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf(`"endpoint" %q must be the Hub's base URL with http or https, e.g. %s`, endpoint, defaultEndpoint)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf(`"endpoint" %q must not carry a query or fragment; use "query" for the search filter`, endpoint)
+	}
+	return nil
+}

@@ -1,0 +1,191 @@
+package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceauditreceiver"
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.uber.org/zap"
+)
+
+// cursor records how far the receiver has emitted. The export has no "since"
+// parameter and no documented order, so every poll sees the whole window and
+// the cursor decides per event:
+//
+//   - created before floor() (watermark minus the late-arrival window, or the
+//     initial_lookback start): emitted before, or deliberately not emitted;
+//   - its ID is in seen: emitted before;
+//   - otherwise: new.
+//
+// seen holds the IDs of the emitted events created at or after floor(), so
+// events sharing one millisecond, arriving in any order or a little late,
+// are emitted exactly once.
+type cursor struct {
+	// watermark is the createdAt (Unix ns) of the newest emitted event; 0 = none.
+	watermark int64
+	// since is the initial_lookback start (Unix ns): never emit older events.
+	since int64
+	// seen maps emitted IDs to their createdAt (Unix ns).
+	seen map[string]int64
+}
+
+func newCursor(since int64) *cursor {
+	return &cursor{since: since, seen: map[string]int64{}}
+}
+
+// floor is the createdAt below which events are not emitted.
+func (c *cursor) floor(window time.Duration) int64 {
+	if c.watermark == 0 {
+		return c.since
+	}
+	return max(c.since, c.watermark-int64(window))
+}
+
+// isNew tells whether an event still has to be emitted.
+func (c *cursor) isNew(id []byte, createdAt int64, floor int64) bool {
+	if createdAt < floor {
+		return false
+	}
+	_, dup := c.seen[string(id)]
+	return !dup
+}
+
+// advance records emitted events and forgets IDs that fell below the floor.
+func (c *cursor) advance(batch []pendingEvent, window time.Duration) {
+	for _, e := range batch {
+		c.seen[e.id] = e.createdAt
+		c.watermark = max(c.watermark, e.createdAt)
+	}
+	floor := c.floor(window)
+	for id, ts := range c.seen {
+		if ts < floor {
+			delete(c.seen, id)
+		}
+	}
+}
+
+// storedCursor is the persisted form; times are RFC 3339 so an operator can
+// read the checkpoint.
+type storedCursor struct {
+	Version   int              `json:"version"`
+	Watermark string           `json:"watermark,omitempty"`
+	Since     string           `json:"since,omitempty"`
+	Seen      map[string]int64 `json:"seen"`
+}
+
+const storedCursorVersion = 1
+
+func (c *cursor) marshal() ([]byte, error) {
+	return json.Marshal(storedCursor{
+		Version:   storedCursorVersion,
+		Watermark: formatNanos(c.watermark),
+		Since:     formatNanos(c.since),
+		Seen:      c.seen,
+	})
+}
+
+func unmarshalCursor(b []byte) (*cursor, error) {
+	var s storedCursor
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, err
+	}
+	if s.Version != storedCursorVersion {
+		return nil, fmt.Errorf("unknown checkpoint version %d", s.Version)
+	}
+	c := newCursor(0)
+	var err error
+	if c.watermark, err = parseNanos(s.Watermark); err != nil {
+		return nil, err
+	}
+	if c.since, err = parseNanos(s.Since); err != nil {
+		return nil, err
+	}
+	for id, ts := range s.Seen {
+		c.seen[id] = ts
+	}
+	return c, nil
+}
+
+func formatNanos(ns int64) string {
+	if ns == 0 {
+		return ""
+	}
+	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
+}
+
+func parseNanos(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return 0, err
+	}
+	return t.UnixNano(), nil
+}
+
+// cursorStore keeps the cursor in a storage extension. A nil client keeps it
+// in memory only (a restart backfills again).
+type cursorStore struct {
+	client storage.Client
+	key    string
+	logger *zap.Logger
+}
+
+// cursorKey isolates the stream: one organization and one query. The storage
+// client itself is already scoped to the receiver instance's ID.
+func cursorKey(organization, query string) string {
+	if query == "" {
+		return "cursor." + organization
+	}
+	sum := sha256.Sum256([]byte(query))
+	return "cursor." + organization + ".q" + hex.EncodeToString(sum[:8])
+}
+
+// load returns the saved cursor, or nil when there is none. A value that
+// cannot be read is logged and ignored (the receiver starts over); a storage
+// failure is an error.
+func (s *cursorStore) load(ctx context.Context) (*cursor, error) {
+	if s.client == nil {
+		return nil, nil
+	}
+	b, err := s.client.Get(ctx, s.key)
+	if err != nil {
+		return nil, fmt.Errorf("reading the checkpoint %q from storage: %w", s.key, err)
+	}
+	if b == nil {
+		return nil, nil
+	}
+	c, err := unmarshalCursor(b)
+	if err != nil {
+		s.logger.Warn("The stored checkpoint cannot be read; starting over as on a first run (events may be emitted again)",
+			zap.String("key", s.key), zap.Error(err))
+		return nil, nil
+	}
+	return c, nil
+}
+
+func (s *cursorStore) save(ctx context.Context, c *cursor) error {
+	if s.client == nil {
+		return nil
+	}
+	b, err := c.marshal()
+	if err != nil {
+		return err
+	}
+	if err := s.client.Set(ctx, s.key, b); err != nil {
+		return fmt.Errorf("saving the checkpoint %q to storage: %w", s.key, err)
+	}
+	return nil
+}
+
+func (s *cursorStore) close(ctx context.Context) error {
+	if s.client == nil {
+		return nil
+	}
+	return s.client.Close(ctx)
+}

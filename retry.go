@@ -1,0 +1,72 @@
+package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceauditreceiver"
+
+import (
+	"context"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.uber.org/zap"
+)
+
+// retrier repeats an operation within one poll, as retry_on_failure says:
+// exponential backoff, never shorter than what the server asked for, and
+// never past max_elapsed_time.
+type retrier struct {
+	cfg configretry.BackOffConfig
+	now func() time.Time
+}
+
+// do runs op until it succeeds or fails for good. classify tells whether an
+// error is worth retrying and the least wait the server asked for. It gives
+// up, returning the last error, when the next wait would end past the budget.
+func (rt retrier) do(ctx context.Context, op func() error, classify func(error) (retry bool, minWait time.Duration), onRetry func(err error, wait time.Duration)) error {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = rt.cfg.InitialInterval
+	bo.RandomizationFactor = rt.cfg.RandomizationFactor
+	bo.Multiplier = rt.cfg.Multiplier
+	bo.MaxInterval = rt.cfg.MaxInterval
+	start := rt.now()
+	for {
+		err := op()
+		if err == nil || !rt.cfg.Enabled {
+			return err
+		}
+		retry, minWait := classify(err)
+		if !retry {
+			return err
+		}
+		wait := max(bo.NextBackOff(), minWait)
+		if rt.cfg.MaxElapsedTime > 0 && rt.now().Add(wait).Sub(start) > rt.cfg.MaxElapsedTime {
+			return err
+		}
+		onRetry(err, wait)
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-timer.C:
+		}
+	}
+}
+
+// consume hands one batch to the next consumer, retrying non-permanent
+// errors (the collector's receiver contract) and giving up at once on
+// permanent ones.
+func (r *auditReceiver) consume(ctx context.Context, logs plog.Logs) error {
+	n := logs.LogRecordCount()
+	return r.retrier.do(ctx,
+		func() error {
+			obsCtx := r.obsrecv.StartLogsOp(ctx)
+			err := r.next.ConsumeLogs(obsCtx, logs)
+			r.obsrecv.EndLogsOp(obsCtx, dataFormat, n, err)
+			return err
+		},
+		func(err error) (bool, time.Duration) { return !consumererror.IsPermanent(err), 0 },
+		func(err error, wait time.Duration) {
+			r.set.Logger.Warn("The pipeline refused a batch; retrying it", zap.Int("records", n), zap.Duration("wait", wait), zap.Error(err))
+		})
+}
