@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/ipenrich"
 )
@@ -76,7 +77,34 @@ type Config struct {
 	_ struct{}
 }
 
-var _ component.Config = (*Config)(nil)
+var (
+	_ component.Config    = (*Config)(nil)
+	_ confmap.Unmarshaler = (*Config)(nil)
+)
+
+// strictHTTPConfig has the fields of confighttp.ClientConfig without its
+// Unmarshal method, which ignores unknown keys (it expects to be squashed).
+type strictHTTPConfig confighttp.ClientConfig
+
+// Unmarshal decodes the configuration and rejects unknown keys everywhere,
+// the http section included.
+func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
+	if err := conf.Unmarshal(cfg); err != nil {
+		return err
+	}
+	if !conf.IsSet("http") {
+		return nil
+	}
+	httpConf, err := conf.Sub("http")
+	if err != nil {
+		return err
+	}
+	probe := strictHTTPConfig(confighttp.NewDefaultClientConfig())
+	if err := httpConf.Unmarshal(&probe); err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	return nil
+}
 
 func createDefaultConfig() component.Config {
 	httpCfg := confighttp.NewDefaultClientConfig()

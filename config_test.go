@@ -1,0 +1,152 @@
+package huggingfaceauditreceiver
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configcompression"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/ipenrich"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadata"
+)
+
+func loadConfig(t *testing.T, name string) (*Config, error) {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, name).String())
+	require.NoError(t, err)
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	return cfg, sub.Unmarshal(cfg)
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := loadConfig(t, "minimal")
+	require.NoError(t, err)
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, "acme", cfg.Organization)
+	assert.Equal(t, configopaque.String("hf_minimal_secret_abcd"), cfg.Token)
+	assert.Equal(t, "https://huggingface.co", cfg.Endpoint)
+	assert.Equal(t, 5*time.Minute, cfg.PollInterval)
+	assert.Empty(t, cfg.Query)
+	assert.Nil(t, cfg.StorageID)
+	assert.Zero(t, cfg.InitialLookback)
+	assert.Equal(t, int64(512<<20), cfg.MaxResponseSize)
+	assert.Equal(t, 1000, cfg.BatchSize)
+	assert.Equal(t, time.Hour, cfg.LateArrivalWindow)
+	assert.True(t, cfg.IncludeRaw)
+	assert.False(t, cfg.DropSelfExports)
+	assert.Equal(t, 2*time.Minute, cfg.HTTP.Timeout)
+	assert.Equal(t, configretry.NewDefaultBackOffConfig(), cfg.RetryOnFailure)
+	assert.False(t, cfg.IPEnrichment.Enabled())
+}
+
+func TestConfigEveryKeyDecodes(t *testing.T) {
+	cfg, err := loadConfig(t, "all")
+	require.NoError(t, err)
+	require.NoError(t, confmap.Validate(cfg))
+	storageID := component.MustNewIDWithName("file_storage", "audit")
+	assert.Equal(t, "acme-research", cfg.Organization)
+	assert.Equal(t, configopaque.String("hf_all_keys_secret_wxyz"), cfg.Token)
+	assert.Equal(t, "https://hub.internal.example:8443/", cfg.Endpoint)
+	assert.Equal(t, 90*time.Second, cfg.PollInterval)
+	assert.Equal(t, "type:repo.create author:alice", cfg.Query)
+	assert.Equal(t, &storageID, cfg.StorageID)
+	assert.Equal(t, 168*time.Hour, cfg.InitialLookback)
+	assert.Equal(t, int64(1048576), cfg.MaxResponseSize)
+	assert.Equal(t, 250, cfg.BatchSize)
+	assert.Equal(t, 30*time.Minute, cfg.LateArrivalWindow)
+	assert.False(t, cfg.IncludeRaw)
+	assert.True(t, cfg.DropSelfExports)
+	assert.Equal(t, 45*time.Second, cfg.HTTP.Timeout)
+	assert.Equal(t, "http://proxy.internal.example:3128", cfg.HTTP.ProxyURL)
+	assert.Equal(t, configcompression.TypeGzip, cfg.HTTP.Compression)
+	assert.True(t, cfg.HTTP.TLS.InsecureSkipVerify)
+	team, ok := cfg.HTTP.Headers.Get("X-Team")
+	assert.True(t, ok)
+	assert.Equal(t, configopaque.String("security"), team)
+	assert.Equal(t, configretry.BackOffConfig{
+		Enabled: true, InitialInterval: 2 * time.Second, MaxInterval: 20 * time.Second,
+		MaxElapsedTime: 3 * time.Minute, Multiplier: 1.5, RandomizationFactor: 0.5,
+	}, cfg.RetryOnFailure)
+	assert.Equal(t, ipenrich.Config{
+		CityDatabase:           "/var/lib/geoip/GeoLite2-City.mmdb",
+		ASNDatabase:            "/var/lib/geoip/asn-ipv4.csv",
+		ISPDatabase:            "/var/lib/geoip/GeoIP2-ISP.mmdb",
+		ConnectionTypeDatabase: "/var/lib/geoip/GeoIP2-Connection-Type.mmdb",
+		EnterpriseDatabase:     "/var/lib/geoip/GeoIP2-Enterprise.mmdb",
+	}, cfg.IPEnrichment)
+}
+
+func TestConfigUnknownKeysAreRejected(t *testing.T) {
+	for _, tt := range []struct{ name, key string }{
+		{"unknown_top_level_key", "pol_interval"},
+		{"unknown_http_key", "timeoutt"},
+		{"unknown_enrichment_key", "city_db"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadConfig(t, tt.name)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.key)
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	valid := func() *Config {
+		cfg := createDefaultConfig().(*Config)
+		cfg.Organization = "acme"
+		cfg.Token = "hf_secret_token_abcd"
+		return cfg
+	}
+	tests := []struct {
+		name    string
+		mutate  func(*Config)
+		wantErr []string
+	}{
+		{name: "valid", mutate: func(*Config) {}},
+		{name: "missing organization", mutate: func(c *Config) { c.Organization = "" }, wantErr: []string{`"organization" is required`}},
+		{name: "organization with slash", mutate: func(c *Config) { c.Organization = "acme/models" }, wantErr: []string{`"organization" "acme/models" is not an organization name`}},
+		{name: "organization as URL", mutate: func(c *Config) { c.Organization = "https://huggingface.co/acme" }, wantErr: []string{"is not an organization name"}},
+		{name: "missing token", mutate: func(c *Config) { c.Token = "" }, wantErr: []string{`"token" is required`, "org.auditLog.write"}},
+		{name: "endpoint without scheme", mutate: func(c *Config) { c.Endpoint = "huggingface.co" }, wantErr: []string{`"endpoint" "huggingface.co" must be the Hub's base URL`}},
+		{name: "endpoint ftp", mutate: func(c *Config) { c.Endpoint = "ftp://huggingface.co" }, wantErr: []string{"must be the Hub's base URL"}},
+		{name: "endpoint with query", mutate: func(c *Config) { c.Endpoint = "https://huggingface.co/?q=x" }, wantErr: []string{"must not carry a query"}},
+		{name: "http endpoint set", mutate: func(c *Config) { c.HTTP.Endpoint = "https://x" }, wantErr: []string{`"http::endpoint" is not used`}},
+		{name: "poll interval too short", mutate: func(c *Config) { c.PollInterval = 100 * time.Millisecond }, wantErr: []string{`"poll_interval" must be at least 1s`}},
+		{name: "query with newline", mutate: func(c *Config) { c.Query = "type:a\ntype:b" }, wantErr: []string{`"query" must be a single line`}},
+		{name: "negative lookback", mutate: func(c *Config) { c.InitialLookback = -time.Hour }, wantErr: []string{`"initial_lookback" must not be negative`}},
+		{name: "zero max response", mutate: func(c *Config) { c.MaxResponseSize = 0 }, wantErr: []string{`"max_response_size" must be a positive`}},
+		{name: "zero batch", mutate: func(c *Config) { c.BatchSize = 0 }, wantErr: []string{`"batch_size" must be between 1 and 100000`}},
+		{name: "huge batch", mutate: func(c *Config) { c.BatchSize = 100_001 }, wantErr: []string{`"batch_size" must be between`}},
+		{name: "negative late window", mutate: func(c *Config) { c.LateArrivalWindow = -time.Second }, wantErr: []string{`"late_arrival_window" must not be negative`}},
+		{name: "retry elapsed below interval", mutate: func(c *Config) { c.RetryOnFailure.MaxElapsedTime = time.Second }, wantErr: []string{`"retry_on_failure"`}},
+		{name: "every problem at once", mutate: func(c *Config) {
+			c.Organization, c.Token, c.PollInterval, c.BatchSize = "", "", 0, 0
+		}, wantErr: []string{`"organization"`, `"token"`, `"poll_interval"`, `"batch_size"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := valid()
+			tt.mutate(cfg)
+			err := confmap.Validate(cfg)
+			if len(tt.wantErr) == 0 {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			for _, want := range tt.wantErr {
+				assert.Contains(t, err.Error(), want)
+			}
+			assert.NotContains(t, err.Error(), "hf_secret_token_abcd")
+		})
+	}
+}
