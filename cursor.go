@@ -54,6 +54,19 @@ func (c *cursor) isNew(id []byte, createdAt int64, floor int64) bool {
 	return !dup
 }
 
+// covers tells whether an event was emitted before (or is older than
+// what was): proof that the export still reaches back to the cursor.
+func (c *cursor) covers(id []byte, createdAt int64) bool {
+	if c.watermark == 0 {
+		return false
+	}
+	if createdAt < c.watermark {
+		return true
+	}
+	_, ok := c.seen[string(id)]
+	return ok
+}
+
 // advance records emitted events and forgets IDs that fell below the floor.
 func (c *cursor) advance(batch []pendingEvent, window time.Duration) {
 	for _, e := range batch {

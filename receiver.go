@@ -97,9 +97,21 @@ func newAuditReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*
 	}, nil
 }
 
-// Start prepares the HTTP client, the IP databases and the cursor, then
-// polls in the background: the first poll runs at once.
+// Start prepares the receiver, then polls in the background: the first poll
+// runs at once, on the loop's own context (not Start's).
 func (r *auditReceiver) Start(ctx context.Context, host component.Host) error {
+	if err := r.setup(ctx, host); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.done = make(chan struct{})
+	go r.run(runCtx)
+	return nil
+}
+
+// setup builds the HTTP client, loads the IP databases and the cursor.
+func (r *auditReceiver) setup(ctx context.Context, host component.Host) error {
 	r.host = host
 	httpClient, err := r.cfg.HTTP.ToClient(ctx, host.GetExtensions(), r.set.TelemetrySettings)
 	if err != nil {
@@ -138,11 +150,6 @@ func (r *auditReceiver) Start(ctx context.Context, host component.Host) error {
 		r.set.Logger.Info("Resuming from the stored checkpoint",
 			zap.String("watermark", formatNanos(r.cursor.watermark)), zap.Int("ids_at_boundary", len(r.cursor.seen)))
 	}
-
-	runCtx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	r.done = make(chan struct{})
-	go r.run(runCtx)
 	return nil
 }
 
@@ -272,10 +279,11 @@ func (r *auditReceiver) fetch(ctx context.Context) ([]pendingEvent, error) {
 	var pending []pendingEvent
 	var invalid map[string]struct{}
 	var received, old int
-	var oldest int64
+	// overlap: the export still reaches back to what was emitted before.
+	var overlap bool
 	err := r.retrier.do(ctx,
 		func() error {
-			pending, invalid, received, old, oldest = nil, map[string]struct{}{}, 0, 0, 0
+			pending, invalid, received, old, overlap = nil, map[string]struct{}{}, 0, 0, false
 			floor := r.cursor.floor(r.cfg.LateArrivalWindow)
 			inResponse := map[string]struct{}{}
 			_, err := r.client.export(ctx, func(raw []byte) error {
@@ -290,8 +298,8 @@ func (r *auditReceiver) fetch(ctx context.Context) ([]pendingEvent, error) {
 					r.skipInvalid(ctx, invalid, id, raw, err)
 					return nil
 				}
-				if oldest == 0 || createdAt < oldest {
-					oldest = createdAt
+				if !overlap && r.cursor.covers(id, createdAt) {
+					overlap = true
 				}
 				if _, dup := inResponse[string(id)]; dup || !r.cursor.isNew(id, createdAt, floor) {
 					old++
@@ -337,12 +345,13 @@ func (r *auditReceiver) fetch(ctx context.Context) ([]pendingEvent, error) {
 	r.invalid = invalid
 	r.telemetry.ReceiverHuggingfaceauditEventsReceived.Add(ctx, int64(received))
 	r.telemetry.ReceiverHuggingfaceauditDuplicatesFiltered.Add(ctx, int64(old))
-	// Every event of a non-empty export is newer than everything emitted:
-	// the events in between fell out of the 100,000-event window.
-	if r.cursor.watermark != 0 && oldest > r.cursor.watermark {
+	// A non-empty export with nothing the cursor covers: the events between
+	// the last emitted one and the oldest in the export have left the Hub's
+	// 100,000-event window.
+	if r.cursor.watermark != 0 && received > 0 && !overlap {
 		r.telemetry.ReceiverHuggingfaceauditGapEvents.Add(ctx, 1)
-		r.set.Logger.Warn("Events were lost at the source: the oldest event in the export is newer than the newest event emitted, so events written in between have left the Hub's 100,000-event window (was the collector down too long?)",
-			zap.String("newest_emitted", formatNanos(r.cursor.watermark)), zap.String("oldest_in_export", formatNanos(oldest)))
+		r.set.Logger.Warn("Events were lost at the source: the export no longer reaches back to the newest event emitted, so events written in between have left the Hub's 100,000-event window (was the collector down too long?)",
+			zap.String("newest_emitted", formatNanos(r.cursor.watermark)))
 	}
 	return pending, nil
 }

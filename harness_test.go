@@ -1,0 +1,221 @@
+package huggingfaceauditreceiver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/extension/extensiontest"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadata"
+)
+
+const testToken = "hf_test_secret_token_Zq7w"
+
+// testConfig points at a test server, with retries fast and bounded.
+func testConfig(endpoint string) *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Organization = "demo-org"
+	cfg.Token = testToken
+	cfg.Endpoint = endpoint
+	cfg.PollInterval = time.Hour // tests poll by hand
+	cfg.RetryOnFailure.InitialInterval = time.Millisecond
+	cfg.RetryOnFailure.MaxInterval = 5 * time.Millisecond
+	cfg.RetryOnFailure.MaxElapsedTime = 200 * time.Millisecond
+	return cfg
+}
+
+// recordingConsumer accepts logs, keeping the record IDs in order, after
+// returning the scripted errors one call at a time.
+type recordingConsumer struct {
+	mu    sync.Mutex
+	errs  []error
+	ids   []string
+	calls int
+}
+
+func (c *recordingConsumer) consumer(t *testing.T) consumer.Logs {
+	next, err := consumer.NewLogs(func(_ context.Context, ld plog.Logs) error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.calls++
+		if len(c.errs) > 0 {
+			err := c.errs[0]
+			c.errs = c.errs[1:]
+			if err != nil {
+				return err
+			}
+		}
+		c.ids = append(c.ids, recordIDs(ld)...)
+		return nil
+	})
+	require.NoError(t, err)
+	return next
+}
+
+func (c *recordingConsumer) accepted() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.ids...)
+}
+
+func (c *recordingConsumer) fail(errs ...error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.errs = append(c.errs, errs...)
+}
+
+func recordIDs(ld plog.Logs) []string {
+	var ids []string
+	for i := 0; i < ld.ResourceLogs().Len(); i++ {
+		sls := ld.ResourceLogs().At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				v, _ := lrs.At(k).Attributes().Get(attrRecordUID)
+				ids = append(ids, v.Str())
+			}
+		}
+	}
+	return ids
+}
+
+// harness builds receivers that share one storage directory (the real
+// file_storage extension), one consumer, one telemetry and one log observer.
+type harness struct {
+	t          *testing.T
+	storageDir string
+	next       *recordingConsumer
+	tel        *componenttest.Telemetry
+	logs       *observer.ObservedLogs
+	zlog       *zap.Logger
+}
+
+func newHarness(t *testing.T) *harness {
+	core, logs := observer.New(zap.DebugLevel)
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	return &harness{t: t, storageDir: t.TempDir(), next: &recordingConsumer{}, tel: tel, logs: logs, zlog: zap.New(core)}
+}
+
+var storageID = component.MustNewIDWithName("file_storage", "test")
+
+// start creates a receiver and its own file_storage extension on the shared
+// directory, sets it up without its poll loop, and registers cleanup. Call
+// stop before starting another receiver on the same directory.
+func (h *harness) start(cfg *Config) (*auditReceiver, func()) {
+	t := h.t
+	ctx := context.Background()
+	f := filestorage.NewFactory()
+	fcfg := f.CreateDefaultConfig().(*filestorage.Config)
+	fcfg.Directory = h.storageDir
+	ext, err := f.Create(ctx, extensiontest.NewNopSettings(f.Type()), fcfg)
+	require.NoError(t, err)
+	require.NoError(t, ext.Start(ctx, componenttest.NewNopHost()))
+	cfg.StorageID = &storageID
+
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.ID = component.MustNewIDWithName("huggingfaceaudit", "test")
+	set.TelemetrySettings = h.tel.NewTelemetrySettings()
+	set.Logger = h.zlog
+	set.BuildInfo.Version = "test"
+	r, err := newAuditReceiver(cfg, set, h.next.consumer(t))
+	require.NoError(t, err)
+	host := storagetest.NewStorageHost().WithExtension(storageID, ext.(extension.Extension))
+	require.NoError(t, r.setup(ctx, host))
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			require.NoError(t, r.Shutdown(ctx))
+			require.NoError(t, ext.Shutdown(ctx))
+		})
+	}
+	t.Cleanup(stop)
+	return r, stop
+}
+
+// counter sums an int counter's data points, optionally those with attr=value.
+func (h *harness) counter(name string, attr ...string) int64 {
+	m, err := h.tel.GetMetric("otelcol_receiver_huggingfaceaudit_" + name)
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		if len(attr) == 2 {
+			if v, ok := dp.Attributes.Value(attribute.Key(attr[0])); !ok || v.AsString() != attr[1] {
+				continue
+			}
+		}
+		total += dp.Value
+	}
+	return total
+}
+
+// logText joins every log line and its fields, to look for leaks.
+func (h *harness) logText() string {
+	var b strings.Builder
+	for _, e := range h.logs.All() {
+		b.WriteString(e.Message)
+		for k, v := range e.ContextMap() {
+			b.WriteString(" " + k + "=")
+			b.WriteString(fmt.Sprint(v))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// fakeHub serves a hand-made export, for exact control of order and times.
+type fakeHub struct {
+	mu     sync.Mutex
+	events []string
+	status int
+}
+
+func (f *fakeHub) set(events ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = events
+}
+
+func (f *fakeHub) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.status != 0 {
+		w.WriteHeader(f.status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte("[" + strings.Join(f.events, ",") + "]"))
+}
+
+func newFakeHub(t *testing.T) (*fakeHub, string) {
+	hub := &fakeHub{}
+	srv := httptest.NewServer(hub)
+	t.Cleanup(srv.Close)
+	return hub, srv.URL
+}
+
+// ev makes a minimal schema-valid event.
+func ev(id, createdAt string) string {
+	return `{"_id":"` + id + `","createdAt":"` + createdAt + `","type":"repo.create","message":"m","author":{"_id":"64f0a1b2c3d4e5f6a7b8c9d0","user":"alice","avatarUrl":"a","type":"user"}}`
+}
