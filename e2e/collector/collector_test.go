@@ -1,0 +1,166 @@
+// Package collector tests the collector distribution built by ocb from
+// builder-config.yaml, as a user runs it: a real process, the real
+// file_storage extension and file exporter, and the export simulator.
+package collector
+
+import (
+	"bufio"
+	"bytes"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/simulator"
+)
+
+const token = "hf_e2e_secret_token_Kx9v"
+
+// collectorBinary is the ocb build; `make test` builds it first.
+func collectorBinary(t *testing.T) string {
+	bin, err := filepath.Abs(filepath.Join("..", "..", "_build", "otelcol-hfaudit", "otelcol-hfaudit"))
+	require.NoError(t, err)
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("the collector is not built: run `make build` at the repository root (%v)", err)
+	}
+	return bin
+}
+
+type collector struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	done   chan error
+}
+
+func startCollector(t *testing.T, bin string, env []string) *collector {
+	cmd := exec.Command(bin, "--config", filepath.Join("testdata", "config.yaml"))
+	cmd.Env = append(os.Environ(), env...)
+	c := &collector{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stdout = c.stderr
+	cmd.Stderr = c.stderr
+	require.NoError(t, cmd.Start())
+	go func() { c.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-c.done
+	})
+	return c
+}
+
+// waitFor polls cond until it holds or the collector exits or time runs out.
+func (c *collector) waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		select {
+		case err := <-c.done:
+			c.done <- err
+			t.Fatalf("the collector exited (%v) while waiting for %s; output:\n%s", err, what, c.stderr.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; output:\n%s", what, c.stderr.String())
+		}
+	}
+}
+
+// lineCount counts complete lines (one exported batch each) of the output.
+func lineCount(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return bytes.Count(b, []byte{'\n'})
+}
+
+// recordIDs reads every complete line of the file exporter's output.
+func recordIDs(t *testing.T, path string) []string {
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	var ids []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 1<<20), 1<<30)
+	var u plog.JSONUnmarshaler
+	for sc.Scan() {
+		logs, err := u.UnmarshalLogs(sc.Bytes())
+		if err != nil {
+			continue // a line cut by SIGKILL: its batch was not acknowledged
+		}
+		for i := 0; i < logs.ResourceLogs().Len(); i++ {
+			sls := logs.ResourceLogs().At(i).ScopeLogs()
+			for j := 0; j < sls.Len(); j++ {
+				lrs := sls.At(j).LogRecords()
+				for k := 0; k < lrs.Len(); k++ {
+					v, _ := lrs.At(k).Attributes().Get("log.record.uid")
+					ids = append(ids, v.Str())
+				}
+			}
+		}
+	}
+	require.NoError(t, sc.Err())
+	return ids
+}
+
+func TestKillDuringBackfillLosesNothing(t *testing.T) {
+	bin := collectorBinary(t)
+	const events, batch = 100_000, 500
+	sim, err := simulator.New(simulator.Options{Token: token, InitialEvents: events, Seed: 11, NoSelfExport: true, Order: simulator.OrderRandom})
+	require.NoError(t, err)
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	defer sim.Close()
+
+	dir := t.TempDir()
+	out := filepath.Join(dir, "events.jsonl")
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "state"), 0o700))
+	env := []string{"HF_TOKEN=" + token, "HF_ENDPOINT=" + srv.URL, "E2E_STATE_DIR=" + filepath.Join(dir, "state"), "E2E_OUT=" + out}
+
+	first := startCollector(t, bin, env)
+	first.waitFor(t, "a fifth of the backfill", 5*time.Minute, func() bool { return lineCount(out) >= events/batch/5 })
+	require.NoError(t, first.cmd.Process.Signal(syscall.SIGKILL))
+	<-first.done
+	first.done <- nil
+	beforeKill := len(recordIDs(t, out))
+	require.Less(t, beforeKill, events, "the kill must land in the middle of the backfill")
+	t.Logf("killed after %d of %d events", beforeKill, events)
+
+	second := startCollector(t, bin, env)
+	second.waitFor(t, "the rest of the backfill", 5*time.Minute, func() bool { return lineCount(out) >= events/batch })
+	// One more poll: nothing new may arrive.
+	time.Sleep(3 * time.Second)
+	require.NoError(t, second.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-second.done:
+		second.done <- err
+		require.NoError(t, err, "a clean shutdown on SIGTERM; output:\n%s", second.stderr.String())
+	case <-time.After(time.Minute):
+		t.Fatal("the collector did not stop on SIGTERM")
+	}
+
+	ids := recordIDs(t, out)
+	seen := map[string]int{}
+	for _, id := range ids {
+		seen[id]++
+	}
+	for _, id := range sim.EventIDs() {
+		if seen[id] == 0 {
+			t.Fatalf("event %s was lost", id)
+		}
+	}
+	duplicates := len(ids) - len(seen)
+	t.Logf("emitted %d records for %d events: %d duplicates", len(ids), len(seen), duplicates)
+	assert.Equal(t, events, len(seen))
+	assert.LessOrEqual(t, duplicates, batch, "at most the batch in flight is emitted twice")
+	for _, c := range []*collector{first, second} {
+		assert.NotContains(t, c.stderr.String(), token, "the token never appears in the collector's output")
+	}
+	assert.True(t, strings.Contains(second.stderr.String(), "Resuming from the stored checkpoint"), "the second run resumed from file_storage")
+}
