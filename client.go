@@ -186,6 +186,9 @@ func (c *exportClient) bodyError(ctx context.Context, body *limitedReader, n int
 	switch {
 	case body.exceeded:
 		return &fetchError{class: classTooLarge, msg: fmt.Sprintf("the export of %s is larger than max_response_size (%d bytes); raise max_response_size or narrow it with query", c.organization, c.maxBytes)}
+	case body.complete && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
+		// The whole body arrived and stops mid-value: the Hub sent bad JSON.
+		return &fetchError{class: classMalformed, msg: fmt.Sprintf("the export of %s is not valid JSON: it ends in the middle of a value (after %d events)", c.organization, n), err: err}
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return &fetchError{class: classTruncated, msg: fmt.Sprintf("the export of %s was cut off after %d events", c.organization, n), err: err}
 	}
@@ -270,11 +273,13 @@ func stripURL(err error) error {
 	return err
 }
 
-// limitedReader fails once more than left bytes were read.
+// limitedReader fails once more than left bytes were read. complete records
+// that the body ended cleanly (a cut connection ends with another error).
 type limitedReader struct {
 	r        io.Reader
 	left     int64
 	exceeded bool
+	complete bool
 }
 
 var errTooLarge = errors.New("response larger than max_response_size")
@@ -293,5 +298,6 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 		return 0, errTooLarge
 	}
 	l.left -= int64(n)
+	l.complete = err == io.EOF
 	return n, err
 }

@@ -34,9 +34,11 @@ func (g *simGenerator) reset() {
 	g.sim.Store(sim)
 }
 
-func (g *simGenerator) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.sim.Load().ServeHTTP(w, r) }
-func (g *simGenerator) Start()                                           {}
-func (g *simGenerator) Stop()                                            { g.reset() }
+func (g *simGenerator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.sim.Load().ServeHTTP(w, r)
+}
+func (g *simGenerator) Start() {}
+func (g *simGenerator) Stop()  { g.reset() }
 
 func (g *simGenerator) Generate() []receivertest.UniqueIDAttrVal {
 	var ids []receivertest.UniqueIDAttrVal

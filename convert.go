@@ -47,16 +47,16 @@ const (
 // auditEvent is one decoded event. Its byte slices point into the parser's
 // buffer and are valid until the parser's next use; nil means absent.
 type auditEvent struct {
-	id, typ, message                         []byte
-	createdAt                                time.Time
-	authorID, authorUser, authorType         []byte
-	authorDeleted                            *fastjson.Value
-	ip, userAgent                            []byte
-	locFormatted, locCountry, locCity        []byte
+	id, typ, message                          []byte
+	createdAt                                 time.Time
+	authorID, authorUser, authorType          []byte
+	authorDeleted                             *fastjson.Value
+	ip, userAgent                             []byte
+	locFormatted, locCountry, locCity         []byte
 	tokenType, tokenID, tokenRole, tokenLast4 []byte
-	tokenDeleted                             *fastjson.Value
-	oauthClientID, oauthName                 []byte
-	data                                     *fastjson.Value
+	tokenDeleted                              *fastjson.Value
+	oauthClientID, oauthName                  []byte
+	data                                      *fastjson.Value
 }
 
 // eventKey reads what the cursor needs (ID and creation time) without

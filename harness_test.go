@@ -14,6 +14,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/extension"
@@ -107,6 +108,8 @@ type harness struct {
 	tel        *componenttest.Telemetry
 	logs       *observer.ObservedLogs
 	zlog       *zap.Logger
+	mu         sync.Mutex
+	statuses   []*componentstatus.Event
 }
 
 func newHarness(t *testing.T) *harness {
@@ -139,7 +142,7 @@ func (h *harness) start(cfg *Config) (*auditReceiver, func()) {
 	set.BuildInfo.Version = "test"
 	r, err := newAuditReceiver(cfg, set, h.next.consumer(t))
 	require.NoError(t, err)
-	host := storagetest.NewStorageHost().WithExtension(storageID, ext.(extension.Extension))
+	host := &statusHost{Host: storagetest.NewStorageHost().WithExtension(storageID, ext.(extension.Extension)), h: h}
 	require.NoError(t, r.setup(ctx, host))
 	var once sync.Once
 	stop := func() {
@@ -150,6 +153,27 @@ func (h *harness) start(cfg *Config) (*auditReceiver, func()) {
 	}
 	t.Cleanup(stop)
 	return r, stop
+}
+
+// statusHost records the component status the receiver reports.
+type statusHost struct {
+	component.Host
+	h *harness
+}
+
+func (s *statusHost) Report(ev *componentstatus.Event) {
+	s.h.mu.Lock()
+	defer s.h.mu.Unlock()
+	s.h.statuses = append(s.h.statuses, ev)
+}
+
+func (h *harness) lastStatus() *componentstatus.Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.statuses) == 0 {
+		return nil
+	}
+	return h.statuses[len(h.statuses)-1]
 }
 
 // counter sums an int counter's data points, optionally those with attr=value.
