@@ -92,10 +92,12 @@ func newExportClient(cfg *Config, client *http.Client, userAgent string) *export
 }
 
 // export calls the endpoint once and hands every element of the returned
-// array to each, in the order of the body. raw is only valid during the call.
+// array to each, in the order of the body, with the raw values of its _id
+// and createdAt (nil when the scanner could not read them as plain strings).
+// The slices are only valid during the call.
 // It returns the number of elements read. An error from each stops the read
 // and is returned as is.
-func (c *exportClient) export(ctx context.Context, each func(raw []byte) error) (int, error) {
+func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt []byte) error) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.exportURL, http.NoBody)
 	if err != nil {
 		return 0, fmt.Errorf("building the export request: %w", err)
@@ -118,30 +120,21 @@ func (c *exportClient) export(ctx context.Context, each func(raw []byte) error) 
 	}
 
 	body := &limitedReader{r: resp.Body, left: c.maxBytes}
-	dec := json.NewDecoder(body)
-	tok, err := dec.Token()
-	if err != nil {
-		return 0, c.bodyError(ctx, body, 0, err)
-	}
-	if delim, ok := tok.(json.Delim); !ok || delim != '[' {
-		return 0, &fetchError{class: classMalformed, msg: fmt.Sprintf("the export of %s is not a JSON array (it starts with %v); is the endpoint a Hugging Face Hub?", c.organization, tok)}
-	}
-	var raw json.RawMessage // reused: Decode appends into its capacity
+	scanner := newArrayScanner(body)
 	n := 0
-	for dec.More() {
-		raw = raw[:0]
-		if err := dec.Decode(&raw); err != nil {
+	for {
+		raw, id, createdAt, err := scanner.next()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
 			return n, c.bodyError(ctx, body, n, err)
 		}
 		n++
-		if err := each(raw); err != nil {
+		if err := each(raw, id, createdAt); err != nil {
 			return n, err
 		}
 	}
-	if _, err := dec.Token(); err != nil {
-		return n, c.bodyError(ctx, body, n, err)
-	}
-	return n, nil
 }
 
 // whoami asks the Hub which user owns the token, so the receiver can tell its
@@ -183,18 +176,19 @@ func (c *exportClient) transportError(ctx context.Context, what string, err erro
 }
 
 func (c *exportClient) bodyError(ctx context.Context, body *limitedReader, n int, err error) error {
+	var syntaxErr *syntaxError
 	switch {
 	case body.exceeded:
 		return &fetchError{class: classTooLarge, msg: fmt.Sprintf("the export of %s is larger than max_response_size (%d bytes); raise max_response_size or narrow it with query", c.organization, c.maxBytes)}
-	case body.complete && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
+	case errors.Is(err, errNotArray):
+		return &fetchError{class: classMalformed, msg: fmt.Sprintf("the export of %s is not a JSON array; is the endpoint a Hugging Face Hub?", c.organization)}
+	case errors.As(err, &syntaxErr):
+		return &fetchError{class: classMalformed, msg: fmt.Sprintf("the export of %s is not valid JSON (after %d events)", c.organization, n), err: err}
+	case errors.Is(err, io.ErrUnexpectedEOF) && body.complete:
 		// The whole body arrived and stops mid-value: the Hub sent bad JSON.
 		return &fetchError{class: classMalformed, msg: fmt.Sprintf("the export of %s is not valid JSON: it ends in the middle of a value (after %d events)", c.organization, n), err: err}
-	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+	case errors.Is(err, io.ErrUnexpectedEOF):
 		return &fetchError{class: classTruncated, msg: fmt.Sprintf("the export of %s was cut off after %d events", c.organization, n), err: err}
-	}
-	var syntaxErr *json.SyntaxError
-	if errors.As(err, &syntaxErr) {
-		return &fetchError{class: classMalformed, msg: fmt.Sprintf("the export of %s is not valid JSON (after %d events)", c.organization, n), err: err}
 	}
 	return c.transportError(ctx, fmt.Sprintf("reading the export of %s (after %d events)", c.organization, n), err)
 }

@@ -49,11 +49,9 @@ func convertFile(t *testing.T, path string, dropSelf bool) (raw []byte, r *audit
 	require.NoError(t, err)
 	id, createdAt, err := eventKey(v)
 	require.NoError(t, err)
-	ev, err := decodeEvent(v)
-	require.NoError(t, err)
-	pending := []pendingEvent{{id: string(id), createdAt: createdAt, raw: raw, self: r.conv.self.matches(&ev)}}
+	pending := []pendingEvent{{id: string(id), createdAt: createdAt, raw: raw}}
 	observed := pcommon.NewTimestampFromTime(time.Date(2026, 11, 20, 10, 30, 0, 0, time.UTC))
-	out, _ := r.buildLogs(pending, observed)
+	out, _ := r.buildLogs(t.Context(), pending, observed)
 	assert.NoError(t, r.Shutdown(t.Context()))
 	return raw, r, mustMarshalLogs(t, out)
 }

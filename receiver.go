@@ -55,8 +55,10 @@ type auditReceiver struct {
 	cursor     *cursor
 	conv       converter
 	parser     fastjson.Parser
-	// invalid holds the keys of schema-violating events already reported, so
-	// each is logged and counted once while it stays in the export window.
+	// invalid holds the keys of events without a readable _id or createdAt
+	// already reported, so each is reported once while it stays in the window.
+	// (Other invalid events are reported when emitted; the cursor then moves
+	// past them.)
 	invalid map[string]struct{}
 	// notBefore defers the next poll after a rate limit outlasted a poll.
 	notBefore time.Time
@@ -216,7 +218,23 @@ type pendingEvent struct {
 	id        string
 	createdAt int64
 	raw       []byte
-	self      bool
+}
+
+// errMissingKey marks an element whose _id or createdAt the scanner could
+// not read; the slow path then says what is wrong.
+var errMissingKey = errors.New("no _id or createdAt string")
+
+// arena copies the kept events into large blocks: one allocation per
+// megabyte instead of one per event.
+type arena struct{ block []byte }
+
+func (a *arena) copy(b []byte) []byte {
+	if cap(a.block)-len(a.block) < len(b) {
+		a.block = make([]byte, 0, max(1<<20, len(b)))
+	}
+	start := len(a.block)
+	a.block = append(a.block, b...)
+	return a.block[start:len(a.block):len(a.block)]
 }
 
 // poll runs one export-filter-emit cycle.
@@ -285,38 +303,40 @@ func (r *auditReceiver) fetch(ctx context.Context) ([]pendingEvent, error) {
 		func() error {
 			pending, invalid, received, old, overlap = nil, map[string]struct{}{}, 0, 0, false
 			floor := r.cursor.floor(r.cfg.LateArrivalWindow)
-			inResponse := map[string]struct{}{}
-			_, err := r.client.export(ctx, func(raw []byte) error {
+			var kept arena
+			_, err := r.client.export(ctx, func(raw, id, createdAtRaw []byte) error {
 				received++
-				v, err := r.parser.ParseBytes(raw)
-				if err != nil {
-					r.skipInvalid(ctx, invalid, nil, raw, err)
-					return nil
+				createdAt, err := int64(0), errMissingKey
+				if len(id) > 0 && len(createdAtRaw) > 0 {
+					var t time.Time
+					if t, err = parseCreatedAt(createdAtRaw); err == nil {
+						createdAt = t.UnixNano()
+					}
 				}
-				id, createdAt, err := eventKey(v)
 				if err != nil {
-					r.skipInvalid(ctx, invalid, id, raw, err)
-					return nil
+					// The scanner could not read the key: decode it to say why.
+					var v *fastjson.Value
+					if v, err = r.parser.ParseBytes(raw); err == nil {
+						id, createdAt, err = eventKey(v)
+					}
+					if err != nil {
+						key := invalidKey(id, raw)
+						invalid[key] = struct{}{}
+						if _, reported := r.invalid[key]; !reported {
+							r.reportInvalid(ctx, id, err)
+						}
+						return nil
+					}
 				}
 				if !overlap && r.cursor.covers(id, createdAt) {
 					overlap = true
 				}
-				if _, dup := inResponse[string(id)]; dup || !r.cursor.isNew(id, createdAt, floor) {
+				if !r.cursor.isNew(id, createdAt, floor) {
 					old++
 					return nil
 				}
-				ev, err := decodeEvent(v)
-				if err != nil {
-					r.skipInvalid(ctx, invalid, id, raw, err)
-					return nil
-				}
-				inResponse[string(id)] = struct{}{}
-				pending = append(pending, pendingEvent{
-					id:        string(id),
-					createdAt: createdAt,
-					raw:       slices.Clone(raw),
-					self:      r.conv.self.matches(&ev),
-				})
+				// Kept as is; decoded (and validated) when emitted.
+				pending = append(pending, pendingEvent{id: string(id), createdAt: createdAt, raw: kept.copy(raw)})
 				return nil
 			})
 			var fe *fetchError
@@ -356,19 +376,9 @@ func (r *auditReceiver) fetch(ctx context.Context) ([]pendingEvent, error) {
 	return pending, nil
 }
 
-// skipInvalid logs and counts an event that violates the export schema, once
-// per event while it stays in the window.
-func (r *auditReceiver) skipInvalid(ctx context.Context, seen map[string]struct{}, id, raw []byte, err error) {
-	key := string(id)
-	if key == "" {
-		h := fnv.New64a()
-		_, _ = h.Write(raw)
-		key = "hash:" + strconv.FormatUint(h.Sum64(), 16)
-	}
-	seen[key] = struct{}{}
-	if _, reported := r.invalid[key]; reported {
-		return
-	}
+// reportInvalid logs and counts an event that violates the export schema;
+// the events after it are still delivered.
+func (r *auditReceiver) reportInvalid(ctx context.Context, id []byte, err error) {
 	r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "invalid")))
 	fields := []zap.Field{zap.Error(err)}
 	if len(id) > 0 {
@@ -377,15 +387,28 @@ func (r *auditReceiver) skipInvalid(ctx context.Context, seen map[string]struct{
 	r.set.Logger.Warn("Skipping an event that does not match the export schema; the events after it are delivered", fields...)
 }
 
+// invalidKey names an event the cursor cannot hold (no readable _id or
+// createdAt), so it is reported once while it stays in the window.
+func invalidKey(id, raw []byte) string {
+	if len(id) > 0 {
+		return string(id)
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(raw)
+	return "hash:" + strconv.FormatUint(h.Sum64(), 16)
+}
+
 // emit hands the new events to the pipeline oldest first, in batches, and
 // moves the cursor after each batch the pipeline accepted or refused for good.
 func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, observed pcommon.Timestamp) error {
 	slices.SortFunc(pending, func(a, b pendingEvent) int {
 		return cmp.Or(cmp.Compare(a.createdAt, b.createdAt), cmp.Compare(a.id, b.id))
 	})
+	// The same event twice in one response sorts next to itself.
+	pending = slices.CompactFunc(pending, func(a, b pendingEvent) bool { return a.id == b.id })
 	for start := 0; start < len(pending); start += r.cfg.BatchSize {
 		batch := pending[start:min(start+r.cfg.BatchSize, len(pending))]
-		logs, dropped := r.buildLogs(batch, observed)
+		logs, dropped := r.buildLogs(ctx, batch, observed)
 		if dropped > 0 {
 			r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, int64(dropped), metric.WithAttributes(attribute.String("reason", "self_export")))
 		}
@@ -413,8 +436,10 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, observ
 	return nil
 }
 
-// buildLogs converts one batch; self exports are left out when configured.
-func (r *auditReceiver) buildLogs(batch []pendingEvent, observed pcommon.Timestamp) (plog.Logs, int) {
+// buildLogs converts one batch. An event that violates the export schema is
+// skipped (logged and counted; the cursor moves past it with its batch, so
+// it is reported once); self exports are left out when configured.
+func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, observed pcommon.Timestamp) (plog.Logs, int) {
 	logs := plog.NewLogs()
 	rl := logs.ResourceLogs().AppendEmpty()
 	res := rl.Resource().Attributes()
@@ -428,20 +453,21 @@ func (r *auditReceiver) buildLogs(batch []pendingEvent, observed pcommon.Timesta
 	dropped := 0
 	for i := range batch {
 		e := &batch[i]
-		if e.self && r.cfg.DropSelfExports {
+		v, err := r.parser.ParseBytes(e.raw)
+		var ev auditEvent
+		if err == nil {
+			ev, err = decodeEvent(v)
+		}
+		if err != nil {
+			r.reportInvalid(ctx, []byte(e.id), err)
+			continue
+		}
+		self := r.conv.self.matches(&ev)
+		if self && r.cfg.DropSelfExports {
 			dropped++
 			continue
 		}
-		// The event was decoded once already; it is valid.
-		v, err := r.parser.ParseBytes(e.raw)
-		if err != nil {
-			continue
-		}
-		ev, err := decodeEvent(v)
-		if err != nil {
-			continue
-		}
-		r.conv.appendRecord(records.AppendEmpty(), &ev, e.raw, observed, e.self)
+		r.conv.appendRecord(records.AppendEmpty(), &ev, e.raw, observed, self)
 	}
 	return logs, dropped
 }

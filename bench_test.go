@@ -1,0 +1,265 @@
+package huggingfaceauditreceiver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadata"
+	"github.com/hfauditlog/huggingfaceauditreceiver/simulator"
+)
+
+const benchEvents = 100_000
+
+var (
+	benchBodyOnce sync.Once
+	benchBody     []byte
+)
+
+// fullWindow is a 100,000-event export body from the simulator (mixed
+// optional fields, newest first, as the Hub answers).
+func fullWindow(b *testing.B) []byte {
+	benchBodyOnce.Do(func() {
+		sim, err := simulator.New(simulator.Options{InitialEvents: benchEvents, Seed: 5, NoSelfExport: true, BurstSize: 3})
+		require.NoError(b, err)
+		defer sim.Close()
+		events := sim.EventsJSON()
+		var buf bytes.Buffer
+		buf.WriteByte('[')
+		for i := len(events) - 1; i >= 0; i-- {
+			buf.Write(events[i])
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+		}
+		buf.WriteByte(']')
+		benchBody = buf.Bytes()
+	})
+	return benchBody
+}
+
+// exportEvent is the export schema as plain encoding/json structs: the floor.
+type exportEvent struct {
+	ID        string          `json:"_id"`
+	CreatedAt time.Time       `json:"createdAt"`
+	Type      string          `json:"type"`
+	Message   string          `json:"message"`
+	Data      json.RawMessage `json:"data"`
+	IP        *string         `json:"ip"`
+	UserAgent *string         `json:"userAgent"`
+	Author    struct {
+		ID        string `json:"_id"`
+		User      string `json:"user"`
+		AvatarURL string `json:"avatarUrl"`
+		Type      string `json:"type"`
+		Deleted   *bool  `json:"deleted"`
+	} `json:"author"`
+	Location *struct {
+		Formatted string `json:"formatted"`
+		Country   string `json:"country"`
+		City      string `json:"city"`
+	} `json:"location"`
+	Token *struct {
+		Type    string `json:"type"`
+		ID      string `json:"id"`
+		Role    string `json:"role"`
+		Last4   string `json:"last4"`
+		Deleted bool   `json:"deleted"`
+	} `json:"token"`
+	OAuth *struct {
+		ClientID string `json:"clientId"`
+		Name     string `json:"name"`
+	} `json:"oauth"`
+}
+
+// heapPeaks samples the heap while f runs and returns the highest growth
+// over what was there before f (the benchmark's own copy of the body): of
+// the whole heap, dead objects not yet collected included (what GOGC lets
+// grow), and of the live heap as measured at the end of each GC.
+type heapPeaks struct{ heap, live uint64 }
+
+func peakHeap(f func()) heapPeaks {
+	runtime.GC()
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	metrics.Read(samples)
+	baseHeap, baseLive := samples[0].Value.Uint64(), samples[1].Value.Uint64()
+	var peak heapPeaks
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			metrics.Read(samples)
+			peak.heap = max(peak.heap, samples[0].Value.Uint64()-min(baseHeap, samples[0].Value.Uint64()))
+			peak.live = max(peak.live, samples[1].Value.Uint64()-min(baseLive, samples[1].Value.Uint64()))
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	f()
+	close(stop)
+	<-done
+	return peak
+}
+
+func (p heapPeaks) max(o heapPeaks) heapPeaks {
+	return heapPeaks{max(p.heap, o.heap), max(p.live, o.live)}
+}
+
+// cpuTime is the process's user+system CPU time: a poll also keeps the GC
+// busy on the other core, which wall time alone hides.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func reportRun(b *testing.B, events int, peak heapPeaks, body []byte, cpu time.Duration) {
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(peak.heap)/float64(len(body)), "peak-heap/body")
+	b.ReportMetric(float64(peak.live)/float64(len(body)), "peak-live/body")
+	b.ReportMetric(float64(len(body))/(1<<20), "body-MiB")
+}
+
+// BenchmarkDecodeFloor: plain encoding/json decoding of the body into structs.
+func BenchmarkDecodeFloor(b *testing.B) {
+	body := fullWindow(b)
+	var peak heapPeaks
+	var cpu time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		start := cpuTime()
+		peak = peak.max(peakHeap(func() {
+			var events []exportEvent
+			require.NoError(b, json.NewDecoder(bytes.NewReader(body)).Decode(&events))
+			require.Len(b, events, benchEvents)
+		}))
+		cpu += cpuTime() - start
+	}
+	reportRun(b, benchEvents, peak, body, cpu)
+}
+
+// benchReceiver serves body over HTTP to a receiver whose pipeline counts
+// and drops the records.
+func benchReceiver(b *testing.B, body []byte) (*auditReceiver, *atomic.Int64) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	b.Cleanup(srv.Close)
+	var count atomic.Int64
+	sink, err := consumer.NewLogs(func(_ context.Context, ld plog.Logs) error {
+		count.Add(int64(ld.LogRecordCount()))
+		return nil
+	})
+	require.NoError(b, err)
+	cfg := testConfig(srv.URL)
+	r, err := newAuditReceiver(cfg, receivertest.NewNopSettings(metadata.Type), sink)
+	require.NoError(b, err)
+	require.NoError(b, r.setup(context.Background(), componenttest.NewNopHost()))
+	b.Cleanup(func() { require.NoError(b, r.Shutdown(context.Background())) })
+	return r, &count
+}
+
+// BenchmarkBackfill: a first poll of a full window, from the HTTP body to a
+// sink consumer: decode, cursor, sort, convert, emit.
+func BenchmarkBackfill(b *testing.B) {
+	body := fullWindow(b)
+	var peak heapPeaks
+	var cpu time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		r, count := benchReceiver(b, body)
+		b.StartTimer()
+		start := cpuTime()
+		peak = peak.max(peakHeap(func() { r.poll(context.Background()) }))
+		cpu += cpuTime() - start
+		require.Equal(b, int64(benchEvents), count.Load())
+	}
+	reportRun(b, benchEvents, peak, body, cpu)
+}
+
+// BenchmarkSteadyState: a poll of the same full window with nothing new.
+func BenchmarkSteadyState(b *testing.B) {
+	body := fullWindow(b)
+	r, count := benchReceiver(b, body)
+	r.poll(context.Background())
+	require.Equal(b, int64(benchEvents), count.Load())
+	var peak heapPeaks
+	var cpu time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		start := cpuTime()
+		peak = peak.max(peakHeap(func() { r.poll(context.Background()) }))
+		cpu += cpuTime() - start
+	}
+	require.Equal(b, int64(benchEvents), count.Load(), "nothing new is emitted")
+	reportRun(b, benchEvents, peak, body, cpu)
+}
+
+// BenchmarkTransferOnly: the same body over the same loopback HTTP into
+// io.Discard. The I/O floor of any poll, however fast its parsing.
+func BenchmarkTransferOnly(b *testing.B) {
+	body := fullWindow(b)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }))
+	defer srv.Close()
+	var cpu time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		start := cpuTime()
+		resp, err := http.Get(srv.URL)
+		require.NoError(b, err)
+		_, err = io.Copy(io.Discard, resp.Body)
+		require.NoError(b, err)
+		resp.Body.Close()
+		cpu += cpuTime() - start
+	}
+	reportRun(b, benchEvents, heapPeaks{}, body, cpu)
+}
+
+// BenchmarkScan: the array scanner alone over the body in memory, the part
+// of a steady-state poll that is not I/O.
+func BenchmarkScan(b *testing.B) {
+	body := fullWindow(b)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		s := newArrayScanner(bytes.NewReader(body))
+		n := 0
+		for {
+			_, _, _, err := s.next()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(b, err)
+			n++
+		}
+		require.Equal(b, benchEvents, n)
+	}
+}

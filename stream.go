@@ -1,0 +1,291 @@
+package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceauditreceiver"
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// arrayScanner reads a JSON array from a stream one element at a time. It
+// only finds each element's bounds (strings, escapes, nesting) and the raw
+// values of the element's top-level "_id" and "createdAt" strings, which is
+// all the cursor needs: in steady state nearly every event of the window was
+// emitted before and is never decoded. Elements that are kept are parsed
+// (and validated) by fastjson later. encoding/json's Decoder does the same
+// split several times slower, and the split dominates a poll with nothing new.
+type arrayScanner struct {
+	r        io.Reader
+	buf      []byte
+	pos, end int // unread data is buf[pos:end]
+	readErr  error
+	state    int
+	offset   int64 // stream offset of buf[0], for error messages
+}
+
+const (
+	scanStart = iota
+	scanElements
+	scanDone
+)
+
+// syntaxError is JSON the scanner cannot split.
+type syntaxError struct {
+	offset int64
+	msg    string
+}
+
+func (e *syntaxError) Error() string { return fmt.Sprintf("%s at byte %d", e.msg, e.offset) }
+
+// errNotArray is returned when the body is valid-looking JSON but no array.
+var errNotArray = errors.New("not a JSON array")
+
+func newArrayScanner(r io.Reader) *arrayScanner {
+	return &arrayScanner{r: r, buf: make([]byte, 256<<10)}
+}
+
+// fill reads more input after buf[pos:end], moving it to the front and
+// growing buf when it is full. It returns false once the reader is done.
+func (s *arrayScanner) fill() bool {
+	if s.readErr != nil {
+		return false
+	}
+	if s.pos > 0 {
+		n := copy(s.buf, s.buf[s.pos:s.end])
+		s.offset += int64(s.pos)
+		s.pos, s.end = 0, n
+	}
+	if s.end == len(s.buf) {
+		s.buf = append(s.buf, make([]byte, len(s.buf))...)
+	}
+	n, err := s.r.Read(s.buf[s.end:])
+	s.end += n
+	if err != nil {
+		s.readErr = err
+	}
+	return n > 0 || err == nil
+}
+
+// skipSpace advances pos past white space, reading as needed; it returns
+// false at the end of input.
+func (s *arrayScanner) skipSpace() bool {
+	for {
+		for s.pos < s.end {
+			switch s.buf[s.pos] {
+			case ' ', '\t', '\n', '\r':
+				s.pos++
+			default:
+				return true
+			}
+		}
+		if !s.fill() {
+			return false
+		}
+	}
+}
+
+// endErr is the error for input that ended early: the reader's own error,
+// or io.ErrUnexpectedEOF when it ended cleanly.
+func (s *arrayScanner) endErr() error {
+	if s.readErr != nil && s.readErr != io.EOF {
+		return s.readErr
+	}
+	return io.ErrUnexpectedEOF
+}
+
+func (s *arrayScanner) syntax(msg string) error {
+	return &syntaxError{offset: s.offset + int64(s.pos), msg: msg}
+}
+
+// next returns the next element, valid until the following call, and the
+// raw (unescaped only if they contain no backslash) values of its top-level
+// "_id" and "createdAt" strings, nil when absent or not plain strings. It
+// returns io.EOF after the closing bracket.
+func (s *arrayScanner) next() (raw, id, createdAt []byte, err error) {
+	switch s.state {
+	case scanDone:
+		return nil, nil, nil, io.EOF
+	case scanStart:
+		if !s.skipSpace() {
+			return nil, nil, nil, s.endErr()
+		}
+		if s.buf[s.pos] != '[' {
+			return nil, nil, nil, errNotArray
+		}
+		s.pos++
+		if !s.skipSpace() {
+			return nil, nil, nil, s.endErr()
+		}
+		if s.buf[s.pos] == ']' {
+			s.state = scanDone
+			return nil, nil, nil, io.EOF
+		}
+		s.state = scanElements
+	default:
+		if !s.skipSpace() {
+			return nil, nil, nil, s.endErr()
+		}
+		switch s.buf[s.pos] {
+		case ']':
+			s.state = scanDone
+			return nil, nil, nil, io.EOF
+		case ',':
+			s.pos++
+			if !s.skipSpace() {
+				return nil, nil, nil, s.endErr()
+			}
+		default:
+			return nil, nil, nil, s.syntax("expected ',' or ']' after an array element")
+		}
+	}
+	return s.element()
+}
+
+// Which top-level member a string value belongs to.
+const (
+	memberOther = iota
+	memberID
+	memberCreatedAt
+)
+
+// element scans one value starting at pos. Offsets are kept relative to pos,
+// which fill may move.
+func (s *arrayScanner) element() (raw, id, createdAt []byte, err error) {
+	var (
+		i         int // scan position relative to pos
+		depth     int
+		isObject  = s.buf[s.pos] == '{'
+		expectKey bool
+		key       int // member whose key was just read
+		valueFor  int // member whose value comes next
+		idAt      [2]int
+		timeAt    [2]int
+	)
+	idAt[0], timeAt[0] = -1, -1
+	for {
+		// Skip the bytes that never matter (letters, digits, ...) at once.
+		for s.pos+i < s.end && !structural[s.buf[s.pos+i]] {
+			i++
+		}
+		if s.pos+i >= s.end {
+			if !s.fill() {
+				return nil, nil, nil, s.endErr()
+			}
+			continue
+		}
+		c := s.buf[s.pos+i]
+		switch c {
+		case '"':
+			start := i + 1
+			end, ok := s.stringEnd(start)
+			if !ok {
+				return nil, nil, nil, s.endErr()
+			}
+			if isObject && depth == 1 {
+				str := s.buf[s.pos+start : s.pos+end]
+				switch {
+				case expectKey:
+					expectKey = false
+					key = memberOther
+					if string(str) == "_id" {
+						key = memberID
+					} else if string(str) == "createdAt" {
+						key = memberCreatedAt
+					}
+				case valueFor != memberOther && bytes.IndexByte(str, '\\') < 0:
+					if valueFor == memberID {
+						idAt = [2]int{start, end}
+					} else {
+						timeAt = [2]int{start, end}
+					}
+				}
+				valueFor = memberOther
+			}
+			i = end + 1
+			if depth == 0 {
+				return s.finish(i, idAt, timeAt)
+			}
+			continue
+		case '{', '[':
+			depth++
+			if depth == 1 && c == '{' {
+				expectKey = true
+			}
+			valueFor = memberOther
+		case '}', ']':
+			if depth == 0 { // the array closes right after a scalar element
+				return s.finish(i, idAt, timeAt)
+			}
+			depth--
+			if depth == 0 {
+				return s.finish(i+1, idAt, timeAt)
+			}
+			if depth < 0 {
+				return nil, nil, nil, s.syntax("unbalanced brackets")
+			}
+		case ' ', '\t', '\n', '\r':
+			if depth == 0 { // the end of a scalar element
+				return s.finish(i, idAt, timeAt)
+			}
+		case ':':
+			if depth == 1 {
+				valueFor, key = key, memberOther
+			}
+		case ',':
+			if depth == 0 {
+				return s.finish(i, idAt, timeAt)
+			}
+			if depth == 1 {
+				expectKey = isObject
+				valueFor = memberOther
+			}
+		}
+		i++
+	}
+}
+
+// structural marks the bytes element looks at outside strings.
+var structural = func() (t [256]bool) {
+	for _, c := range []byte("\"{}[],: \t\n\r") {
+		t[c] = true
+	}
+	return t
+}()
+
+// stringEnd returns the offset (relative to pos) of the quote closing the
+// string that starts at from, reading as needed.
+func (s *arrayScanner) stringEnd(from int) (int, bool) {
+	i := from
+	for {
+		q := bytes.IndexByte(s.buf[s.pos+i:s.end], '"')
+		if q < 0 {
+			i = s.end - s.pos
+			if !s.fill() {
+				return 0, false
+			}
+			continue
+		}
+		i += q
+		// A quote preceded by an odd number of backslashes is escaped.
+		bs := 0
+		for k := s.pos + i - 1; k >= s.pos+from && s.buf[k] == '\\'; k-- {
+			bs++
+		}
+		if bs%2 == 0 {
+			return i, true
+		}
+		i++
+	}
+}
+
+func (s *arrayScanner) finish(n int, idAt, createdAtAt [2]int) (raw, id, createdAt []byte, err error) {
+	raw = s.buf[s.pos : s.pos+n]
+	if idAt[0] >= 0 {
+		id = raw[idAt[0]:idAt[1]]
+	}
+	if createdAtAt[0] >= 0 {
+		createdAt = raw[createdAtAt[0]:createdAtAt[1]]
+	}
+	s.pos += n
+	return raw, id, createdAt, nil
+}
