@@ -1,0 +1,70 @@
+package clickhouse
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestApply(t *testing.T) {
+	var got []string
+	fail := ""
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		if !ok || u != "alice" || p != "s3cret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, "Code: 516. DB::Exception: alice: Authentication failed")
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		if fail != "" && strings.HasPrefix(string(b), fail) {
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, "Code: 60. DB::Exception: Unknown table otel.otel_logs. (UNKNOWN_TABLE)\n")
+			return
+		}
+		got = append(got, string(b))
+	}))
+	defer srv.Close()
+	dsn := strings.Replace(srv.URL, "http://", "http://alice:s3cret@", 1)
+
+	var done []Result
+	if err := Apply(context.Background(), Target{DSN: dsn}, Options{}, func(r Result) { done = append(done, r) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || len(done) != 4 || done[3].Statement != "INSERT INTO `otel`.`huggingface_logs`" {
+		t.Fatalf("sent %d, done %v", len(got), done)
+	}
+
+	// -user/-password override the DSN's.
+	bad := strings.Replace(srv.URL, "http://", "http://bob:wrong@", 1)
+	if err := Apply(context.Background(), Target{DSN: bad, User: "alice", Password: "s3cret"}, Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	err := Apply(context.Background(), Target{DSN: bad}, Options{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "Authentication failed") || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("auth error: %v", err)
+	}
+
+	// Stops at the first error, with ClickHouse's text.
+	got = nil
+	fail = "CREATE MATERIALIZED VIEW"
+	err = Apply(context.Background(), Target{DSN: dsn}, Options{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "UNKNOWN_TABLE") || !strings.Contains(err.Error(), "HTTP 500") {
+		t.Fatalf("error: %v", err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d statements sent before the failing one, want 2", len(got))
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Fatal("password in the error")
+	}
+	if e := (Target{DSN: dsn}).Endpoint(); strings.Contains(e, "s3cret") || strings.Contains(e, "alice") {
+		t.Fatalf("Endpoint() = %q", e)
+	}
+	if err := Apply(context.Background(), Target{DSN: "clickhouse:9000"}, Options{}, nil); err == nil {
+		t.Fatal("a DSN without http(s) was accepted")
+	}
+}

@@ -1,0 +1,110 @@
+// Command hfauditschema creates (or updates, idempotently) the typed
+// huggingface_logs table, its materialized view and the backfill in a
+// ClickHouse server that the contrib clickhouseexporter writes to.
+//
+//	hfauditschema -dsn http://default:secret@clickhouse:8123 -database otel [-ttl 400d]
+//
+// It POSTs each statement of clickhouse/huggingface_logs.sql to the HTTP
+// interface, stops at the first error printing ClickHouse's error text, and
+// prints what it did. Passwords are never printed.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/clickhouse"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hfauditschema", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dsn := fs.String("dsn", "http://127.0.0.1:8123", "ClickHouse HTTP interface: http(s)://[user[:password]@]host:8123")
+	user := fs.String("user", "", "ClickHouse user (overrides the DSN's; default: $CLICKHOUSE_USER)")
+	password := fs.String("password", "", "ClickHouse password (overrides the DSN's; default: $CLICKHOUSE_PASSWORD)")
+	database := fs.String("database", clickhouse.DefaultDatabase, "database of the exporter's logs table (the exporter's `database`)")
+	logsTable := fs.String("logs-table", clickhouse.DefaultLogsTable, "the exporter's logs table (its `logs_table_name`)")
+	ttl := fs.String("ttl", "", "optional retention of huggingface_logs, in days (\"400d\" or \"400\") or a Go duration that is whole days (\"9600h\"); empty leaves it as it is")
+	timeout := fs.Duration("timeout", 10*time.Minute, "timeout of each statement (the backfill can take a while)")
+	printOnly := fs.Bool("print", false, "print the statements instead of running them")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hfauditschema: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	days, err := parseTTL(*ttl)
+	if err != nil {
+		fmt.Fprintf(stderr, "hfauditschema: -ttl: %v\n", err)
+		return 2
+	}
+	if *database == "" || *logsTable == "" {
+		fmt.Fprintln(stderr, "hfauditschema: -database and -logs-table must not be empty")
+		return 2
+	}
+	opts := clickhouse.Options{Database: *database, LogsTable: *logsTable, TTLDays: days}
+	if *printOnly {
+		for _, s := range clickhouse.StatementsFor(opts) {
+			fmt.Fprintf(stdout, "%s;\n\n", s)
+		}
+		return 0
+	}
+	if *user == "" {
+		*user = os.Getenv("CLICKHOUSE_USER")
+	}
+	if *password == "" {
+		*password = os.Getenv("CLICKHOUSE_PASSWORD")
+	}
+	target := clickhouse.Target{DSN: *dsn, User: *user, Password: *password, Client: &http.Client{Timeout: *timeout}}
+	fmt.Fprintf(stdout, "applying huggingface_logs schema to %s (database %s, logs table %s)\n", target.Endpoint(), *database, *logsTable)
+	err = clickhouse.Apply(context.Background(), target, opts, func(r clickhouse.Result) {
+		line := "ok: " + r.Statement
+		if r.Summary != "" {
+			line += " " + r.Summary
+		}
+		fmt.Fprintln(stdout, line)
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "hfauditschema: %v\n", err)
+		if strings.Contains(err.Error(), "UNKNOWN_TABLE") {
+			fmt.Fprintf(stderr, "hfauditschema: the logs table must exist first: start the collector with the clickhouse exporter (create_schema: true) or create %s.%s, then run this again\n", *database, *logsTable)
+		}
+		return 1
+	}
+	fmt.Fprintln(stdout, "done: huggingface_logs, huggingface_logs_mv and the backfill are in place")
+	return 0
+}
+
+// parseTTL reads "400d", "400" (days) or a Go duration of whole days.
+func parseTTL(s string) (uint32, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	var days uint64
+	if n, err := strconv.ParseUint(strings.TrimSuffix(s, "d"), 10, 32); err == nil {
+		days = n
+	} else {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 || d%(24*time.Hour) != 0 {
+			return 0, fmt.Errorf("%q is not a number of days (\"400d\") or a Go duration of whole days (\"9600h\")", s)
+		}
+		days = uint64(d / (24 * time.Hour))
+	}
+	if days == 0 || days > 1<<20 {
+		return 0, fmt.Errorf("%q: want between 1 and %d days", s, 1<<20)
+	}
+	return uint32(days), nil
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestParseTTL(t *testing.T) {
+	for in, want := range map[string]uint32{"": 0, "400d": 400, "400": 400, "48h": 2, "9600h": 400} {
+		if got, err := parseTTL(in); err != nil || got != want {
+			t.Errorf("parseTTL(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"0", "0d", "-3d", "36h", "1y", "abc"} {
+		if _, err := parseTTL(in); err == nil {
+			t.Errorf("parseTTL(%q) accepted", in)
+		}
+	}
+}
+
+func TestRun(t *testing.T) {
+	var n int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if _, p, _ := r.BasicAuth(); p != "pw-secret" {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		n++
+		if strings.HasPrefix(string(b), "CREATE MATERIALIZED VIEW") && strings.Contains(string(b), "`missing`") {
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, "Code: 60. DB::Exception: Unknown table expression identifier 'otel.missing'. (UNKNOWN_TABLE)")
+		}
+	}))
+	defer srv.Close()
+	dsn := strings.Replace(srv.URL, "http://", "http://default:pw-secret@", 1)
+
+	var out, errb bytes.Buffer
+	if code := run([]string{"-dsn", dsn, "-ttl", "30d"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if n != 6 || !strings.Contains(out.String(), "ok: ALTER TABLE `otel`.`huggingface_logs` MODIFY TTL eventTime + INTERVAL 30 DAY") ||
+		strings.Contains(out.String(), "pw-secret") {
+		t.Fatalf("%d statements; output:\n%s", n, out.String())
+	}
+
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"-dsn", srv.URL, "-password", "pw-secret", "-logs-table", "missing"}, &out, &errb); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(errb.String(), "UNKNOWN_TABLE") || !strings.Contains(errb.String(), "must exist first") ||
+		strings.Contains(out.String()+errb.String(), "pw-secret") {
+		t.Fatalf("stderr:\n%s", errb.String())
+	}
+
+	out.Reset()
+	if code := run([]string{"-print", "-database", "sec"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "CREATE TABLE IF NOT EXISTS `sec`.`huggingface_logs`") {
+		t.Fatalf("-print: %d\n%s", code, out.String())
+	}
+	if code := run([]string{"-ttl", "1y"}, &out, &errb); code != 2 {
+		t.Fatalf("bad -ttl: exit %d", code)
+	}
+}
