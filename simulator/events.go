@@ -166,6 +166,15 @@ var ips = []poolIP{
 	{"17.253.144.10", location{"Cupertino, California, United States", "United States", "Cupertino"}},
 	{"31.13.72.36", location{"Stockholm, Stockholm County, Sweden", "Sweden", "Stockholm"}},
 	{"52.94.236.248", location{"Ashburn, Virginia, United States", "United States", "Ashburn"}},
+	// Access networks, which GeoLite City places in a city.
+	{"81.2.69.142", location{"Bracknell, England, United Kingdom", "United Kingdom", "Bracknell"}},
+	{"128.101.101.101", location{"Minneapolis, Minnesota, United States", "United States", "Minneapolis"}},
+	{"2.125.160.216", location{"Plymouth, England, United Kingdom", "United Kingdom", "Plymouth"}},
+	{"133.11.0.1", location{"Tokyo, Japan", "Japan", "Tokyo"}},
+	{"200.160.2.3", location{"Sao Paulo, Brazil", "Brazil", "Sao Paulo"}},
+	{"41.206.32.1", location{"Nairobi, Kenya", "Kenya", "Nairobi"}},
+	{"49.255.14.18", location{"Sydney, New South Wales, Australia", "Australia", "Sydney"}},
+	{"194.25.0.1", location{"Trostberg, Bavaria, Germany", "Germany", "Trostberg"}},
 }
 
 var userAgents = []string{
