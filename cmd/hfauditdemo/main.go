@@ -305,7 +305,9 @@ func summarize(path string, ids []string) {
 	for t := range types {
 		names = append(names, t)
 	}
-	sort.Slice(names, func(i, j int) bool { return types[names[i]] > types[names[j]] || types[names[i]] == types[names[j]] && names[i] < names[j] })
+	sort.Slice(names, func(i, j int) bool {
+		return types[names[i]] > types[names[j]] || types[names[i]] == types[names[j]] && names[i] < names[j]
+	})
 	fmt.Printf("  %d records in %s, %d event types, %d with AS enrichment, %d marked as the receiver's own export calls\n",
 		len(ids), path, len(types), enriched, selfExports)
 	for _, t := range names[:min(5, len(names))] {
