@@ -67,7 +67,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	var err, errs error
 	builder.ReceiverHuggingfaceauditDuplicatesFiltered, err = builder.meter.Int64Counter(
 		"otelcol_receiver_huggingfaceaudit_duplicates_filtered",
-		metric.WithDescription("Events in the export that had been emitted before and were filtered out by the cursor. [Development]"),
+		metric.WithDescription("Events in an export that the cursor covers (emitted before, or older than its floor) and that were therefore not emitted again, counted per poll. [Development]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
@@ -85,7 +85,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverHuggingfaceauditEventsSkipped, err = builder.meter.Int64Counter(
 		"otelcol_receiver_huggingfaceaudit_events_skipped",
-		metric.WithDescription("Events skipped, by reason (invalid = violates the export schema, self_export = the receiver's own export event when drop_self_exports is on, refused = permanently refused by the pipeline). [Development]"),
+		metric.WithDescription("Events not delivered, by reason (invalid = violates the export schema; self_export = the receiver's own export event, with drop_self_exports; refused = in a batch the pipeline refused permanently). [Development]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
@@ -97,13 +97,13 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverHuggingfaceauditHTTPErrors, err = builder.meter.Int64Counter(
 		"otelcol_receiver_huggingfaceaudit_http_errors",
-		metric.WithDescription("Failed export requests, by class (rate_limited, server, timeout, transport, truncated, malformed, unauthorized, forbidden, not_found, client). [Development]"),
+		metric.WithDescription("Failed export requests, retries included, by class (rate_limited, server, timeout, transport, truncated, malformed, too_large, unauthorized, forbidden, not_found, client). [Development]"),
 		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverHuggingfaceauditLag, err = builder.meter.Float64Gauge(
 		"otelcol_receiver_huggingfaceaudit_lag",
-		metric.WithDescription("Seconds between the newest event the receiver has emitted and the end of the last successful poll. [Development]"),
+		metric.WithDescription("Seconds between the creation of the newest event emitted and the end of the last poll. [Development]"),
 		metric.WithUnit("s"),
 	)
 	errs = errors.Join(errs, err)

@@ -24,7 +24,7 @@ func NewSettings(tt *componenttest.Telemetry) receiver.Settings {
 func AssertEqualReceiverHuggingfaceauditDuplicatesFiltered(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_huggingfaceaudit_duplicates_filtered",
-		Description: "Events in the export that had been emitted before and were filtered out by the cursor. [Development]",
+		Description: "Events in an export that the cursor covers (emitted before, or older than its floor) and that were therefore not emitted again, counted per poll. [Development]",
 		Unit:        "{event}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -72,7 +72,7 @@ func AssertEqualReceiverHuggingfaceauditEventsReceived(t *testing.T, tt *compone
 func AssertEqualReceiverHuggingfaceauditEventsSkipped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_huggingfaceaudit_events_skipped",
-		Description: "Events skipped, by reason (invalid = violates the export schema, self_export = the receiver's own export event when drop_self_exports is on, refused = permanently refused by the pipeline). [Development]",
+		Description: "Events not delivered, by reason (invalid = violates the export schema; self_export = the receiver's own export event, with drop_self_exports; refused = in a batch the pipeline refused permanently). [Development]",
 		Unit:        "{event}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -104,7 +104,7 @@ func AssertEqualReceiverHuggingfaceauditGapEvents(t *testing.T, tt *componenttes
 func AssertEqualReceiverHuggingfaceauditHTTPErrors(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_huggingfaceaudit_http_errors",
-		Description: "Failed export requests, by class (rate_limited, server, timeout, transport, truncated, malformed, unauthorized, forbidden, not_found, client). [Development]",
+		Description: "Failed export requests, retries included, by class (rate_limited, server, timeout, transport, truncated, malformed, too_large, unauthorized, forbidden, not_found, client). [Development]",
 		Unit:        "{request}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -120,7 +120,7 @@ func AssertEqualReceiverHuggingfaceauditHTTPErrors(t *testing.T, tt *componentte
 func AssertEqualReceiverHuggingfaceauditLag(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[float64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_huggingfaceaudit_lag",
-		Description: "Seconds between the newest event the receiver has emitted and the end of the last successful poll. [Development]",
+		Description: "Seconds between the creation of the newest event emitted and the end of the last poll. [Development]",
 		Unit:        "s",
 		Data: metricdata.Gauge[float64]{
 			DataPoints: dps,
