@@ -95,12 +95,10 @@ func newExportClient(cfg *Config, client *http.Client, userAgent string) *export
 // array to each, in the order of the body, with the raw values of its _id
 // and createdAt (nil when the scanner could not read them as plain strings).
 // The slices are only valid during the call.
-// It returns the number of elements read. An error from each stops the read
-// and is returned as is.
-func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt []byte) error) (int, error) {
+func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt []byte)) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.exportURL, http.NoBody)
 	if err != nil {
-		return 0, fmt.Errorf("building the export request: %w", err)
+		return fmt.Errorf("building the export request: %w", err)
 	}
 	req.Header.Set("Authorization", c.authHeader)
 	req.Header.Set("Accept", "application/json")
@@ -108,7 +106,7 @@ func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt 
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, c.transportError(ctx, "requesting the audit-log export", err)
+		return c.transportError(ctx, "requesting the audit-log export", err)
 	}
 	defer func() {
 		// Drain a little so the connection can be reused, then close.
@@ -116,7 +114,7 @@ func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt 
 		resp.Body.Close()
 	}()
 	if resp.StatusCode != http.StatusOK {
-		return 0, c.statusError(resp)
+		return c.statusError(resp)
 	}
 
 	body := &limitedReader{r: resp.Body, left: c.maxBytes}
@@ -125,15 +123,13 @@ func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt 
 	for {
 		raw, id, createdAt, err := scanner.next()
 		if err == io.EOF {
-			return n, nil
+			return nil
 		}
 		if err != nil {
-			return n, c.bodyError(ctx, body, n, err)
+			return c.bodyError(ctx, body, n, err)
 		}
 		n++
-		if err := each(raw, id, createdAt); err != nil {
-			return n, err
-		}
+		each(raw, id, createdAt)
 	}
 }
 

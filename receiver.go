@@ -291,53 +291,28 @@ func (r *auditReceiver) reportStatus(ev *componentstatus.Event) {
 	componentstatus.ReportStatus(r.host, ev)
 }
 
+// exportPass is what one read of the export found.
+type exportPass struct {
+	pending  []pendingEvent // new events, in body order
+	kept     arena          // their bytes
+	received int            // elements read
+	old      int            // elements the cursor covers
+	// overlap: the export still reaches back to what was emitted before.
+	overlap bool
+	// invalid: keys of the elements without a readable _id or createdAt.
+	invalid map[string]struct{}
+}
+
 // fetch reads the export (retrying transient failures) and returns the
 // events the cursor does not cover, unsorted.
 func (r *auditReceiver) fetch(ctx context.Context) ([]pendingEvent, error) {
-	var pending []pendingEvent
-	var invalid map[string]struct{}
-	var received, old int
-	// overlap: the export still reaches back to what was emitted before.
-	var overlap bool
+	var pass *exportPass
+	floor := r.cursor.floor(r.cfg.LateArrivalWindow)
 	err := r.retrier.do(ctx,
 		func() error {
-			pending, invalid, received, old, overlap = nil, map[string]struct{}{}, 0, 0, false
-			floor := r.cursor.floor(r.cfg.LateArrivalWindow)
-			var kept arena
-			_, err := r.client.export(ctx, func(raw, id, createdAtRaw []byte) error {
-				received++
-				createdAt, err := int64(0), errMissingKey
-				if len(id) > 0 && len(createdAtRaw) > 0 {
-					var t time.Time
-					if t, err = parseCreatedAt(createdAtRaw); err == nil {
-						createdAt = t.UnixNano()
-					}
-				}
-				if err != nil {
-					// The scanner could not read the key: decode it to say why.
-					var v *fastjson.Value
-					if v, err = r.parser.ParseBytes(raw); err == nil {
-						id, createdAt, err = eventKey(v)
-					}
-					if err != nil {
-						key := invalidKey(id, raw)
-						invalid[key] = struct{}{}
-						if _, reported := r.invalid[key]; !reported {
-							r.reportInvalid(ctx, id, err)
-						}
-						return nil
-					}
-				}
-				if !overlap && r.cursor.covers(id, createdAt) {
-					overlap = true
-				}
-				if !r.cursor.isNew(id, createdAt, floor) {
-					old++
-					return nil
-				}
-				// Kept as is; decoded (and validated) when emitted.
-				pending = append(pending, pendingEvent{id: string(id), createdAt: createdAt, raw: kept.copy(raw)})
-				return nil
+			pass = &exportPass{invalid: map[string]struct{}{}}
+			err := r.client.export(ctx, func(raw, id, createdAt []byte) {
+				r.sift(ctx, pass, floor, raw, id, createdAt)
 			})
 			var fe *fetchError
 			if errors.As(err, &fe) {
@@ -357,23 +332,59 @@ func (r *auditReceiver) fetch(ctx context.Context) ([]pendingEvent, error) {
 		})
 	if err != nil {
 		// Keep what was reported: the event is still in the window.
-		for k := range invalid {
+		for k := range pass.invalid {
 			r.invalid[k] = struct{}{}
 		}
 		return nil, err
 	}
-	r.invalid = invalid
-	r.telemetry.ReceiverHuggingfaceauditEventsReceived.Add(ctx, int64(received))
-	r.telemetry.ReceiverHuggingfaceauditDuplicatesFiltered.Add(ctx, int64(old))
+	r.invalid = pass.invalid
+	r.telemetry.ReceiverHuggingfaceauditEventsReceived.Add(ctx, int64(pass.received))
+	r.telemetry.ReceiverHuggingfaceauditDuplicatesFiltered.Add(ctx, int64(pass.old))
 	// A non-empty export with nothing the cursor covers: the events between
 	// the last emitted one and the oldest in the export have left the Hub's
 	// 100,000-event window.
-	if r.cursor.watermark != 0 && received > 0 && !overlap {
+	if r.cursor.watermark != 0 && pass.received > 0 && !pass.overlap {
 		r.telemetry.ReceiverHuggingfaceauditGapEvents.Add(ctx, 1)
 		r.set.Logger.Warn("Events were lost at the source: the export no longer reaches back to the newest event emitted, so events written in between have left the Hub's 100,000-event window (was the collector down too long?)",
 			zap.String("newest_emitted", formatNanos(r.cursor.watermark)))
 	}
-	return pending, nil
+	return pass.pending, nil
+}
+
+// sift decides for one element of the export: covered by the cursor, new
+// (kept as is, decoded and validated when emitted), or unreadable.
+func (r *auditReceiver) sift(ctx context.Context, pass *exportPass, floor int64, raw, id, createdAtRaw []byte) {
+	pass.received++
+	createdAt, err := int64(0), errMissingKey
+	if len(id) > 0 && len(createdAtRaw) > 0 {
+		var t time.Time
+		if t, err = parseCreatedAt(createdAtRaw); err == nil {
+			createdAt = t.UnixNano()
+		}
+	}
+	if err != nil {
+		// The scanner could not read the key: decode the element to say why.
+		var v *fastjson.Value
+		if v, err = r.parser.ParseBytes(raw); err == nil {
+			id, createdAt, err = eventKey(v)
+		}
+		if err != nil {
+			key := invalidKey(id, raw)
+			pass.invalid[key] = struct{}{}
+			if _, reported := r.invalid[key]; !reported {
+				r.reportInvalid(ctx, id, err)
+			}
+			return
+		}
+	}
+	if !pass.overlap && r.cursor.covers(id, createdAt) {
+		pass.overlap = true
+	}
+	if !r.cursor.isNew(id, createdAt, floor) {
+		pass.old++
+		return
+	}
+	pass.pending = append(pass.pending, pendingEvent{id: string(id), createdAt: createdAt, raw: pass.kept.copy(raw)})
 }
 
 // reportInvalid logs and counts an event that violates the export schema;
