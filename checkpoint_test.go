@@ -266,7 +266,8 @@ func TestCheckpoint(t *testing.T) {
 			cfg := testConfig(url)
 			cfg.DropSelfExports = drop
 			r, _ := h.start(cfg)
-			r.conv.self.author = simulator.DefaultTokenOwner
+			r.conv.self.author = r.client.whoami(ctx, cfg.Endpoint) // as run() does
+			require.Equal(t, simulator.DefaultTokenOwner, r.conv.self.author)
 			r.poll(ctx)
 			r.poll(ctx) // sees the export event of the first poll
 			if drop {

@@ -246,6 +246,7 @@ func New(opts Options) (*Server, error) {
 
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /api/organizations/{org}/audit-log/export", s.serveExport)
+	s.mux.HandleFunc("GET /api/whoami-v2", s.serveWhoami)
 	s.mux.HandleFunc("POST /_sim/fault", s.serveSetFault)
 	s.mux.HandleFunc("POST /_sim/add", s.serveAdd)
 	s.mux.HandleFunc("POST /_sim/late", s.serveAddLate)
@@ -757,6 +758,18 @@ func (s *Server) serveAddLate(w http.ResponseWriter, r *http.Request) {
 	}
 	s.AddLate(n, age)
 	s.serveStats(w, r)
+}
+
+// serveWhoami answers the Hub's whoami-v2 with the token owner's name, which
+// receivers use to recognise their own export events.
+func (s *Server) serveWhoami(w http.ResponseWriter, r *http.Request) {
+	tok, _ := bearer(r)
+	if tok == "" || (!s.opts.AnyToken && tok != s.opts.Token) {
+		writeError(w, http.StatusUnauthorized, "Invalid credentials in Authorization header")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"type": "user", "name": s.opts.TokenOwner})
 }
 
 func (s *Server) serveStats(w http.ResponseWriter, _ *http.Request) {

@@ -650,3 +650,24 @@ func TestInvalidOptions(t *testing.T) {
 		assert.Error(t, err, "%+v", o)
 	}
 }
+
+func TestWhoami(t *testing.T) {
+	sim, err := New(Options{Token: "hf_tok_abcd", TokenOwner: "sec-bot"})
+	require.NoError(t, err)
+	defer sim.Close()
+	for _, tt := range []struct {
+		token string
+		code  int
+		body  string
+	}{
+		{"hf_tok_abcd", http.StatusOK, `"name":"sec-bot"`},
+		{"hf_other", http.StatusUnauthorized, "Invalid credentials"},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/api/whoami-v2", http.NoBody)
+		req.Header.Set("Authorization", "Bearer "+tt.token)
+		rec := httptest.NewRecorder()
+		sim.ServeHTTP(rec, req)
+		require.Equal(t, tt.code, rec.Code)
+		require.Contains(t, rec.Body.String(), tt.body)
+	}
+}
