@@ -11,7 +11,9 @@ import (
 )
 
 // SQL is huggingface_logs.sql, with its {{database}} and {{logs_table}}
-// placeholders.
+// placeholders, and {{select}}: the backfill reuses the view's SELECT (the
+// text between the "-- BEGIN SELECT" and "-- END SELECT" lines), so the two
+// cannot drift apart.
 //
 //go:embed huggingface_logs.sql
 var SQL string
@@ -57,8 +59,9 @@ func StatementsFor(o Options) []string {
 		"{{database}}", quoteIdent(o.Database),
 		"{{logs_table}}", quoteIdent(o.LogsTable),
 	)
+	script := strings.Replace(SQL, "{{select}}", viewSelect(SQL), 1)
 	var out []string
-	for _, s := range split(SQL) {
+	for _, s := range split(script) {
 		s = r.Replace(s)
 		out = append(out, s)
 		if o.TTLDays > 0 && strings.HasPrefix(s, "CREATE TABLE") {
@@ -69,6 +72,13 @@ func StatementsFor(o Options) []string {
 		}
 	}
 	return out
+}
+
+var selectMarkers = regexp.MustCompile(`(?s)-- BEGIN SELECT\n(.*?)-- END SELECT`)
+
+// viewSelect is the materialized view's SELECT.
+func viewSelect(script string) string {
+	return selectMarkers.FindStringSubmatch(script)[1]
 }
 
 // quoteIdent escapes s for use between backticks.
