@@ -48,7 +48,7 @@ const (
 // buffer and are valid until the parser's next use; nil means absent.
 type auditEvent struct {
 	id, typ, message                          []byte
-	createdAt                                 time.Time
+	createdAt                                 int64 // Unix ns
 	authorID, authorUser, authorType          []byte
 	authorDeleted                             *fastjson.Value
 	ip, userAgent                             []byte
@@ -59,8 +59,7 @@ type auditEvent struct {
 	data                                      *fastjson.Value
 }
 
-// eventKey reads what the cursor needs (ID and creation time) without
-// validating the rest: most events of a poll were emitted before.
+// eventKey reads what the cursor needs: the ID and the creation time (Unix ns).
 func eventKey(v *fastjson.Value) (id []byte, createdAt int64, err error) {
 	if id, err = requiredString(v, "_id"); err != nil {
 		return nil, 0, err
@@ -82,15 +81,8 @@ func decodeEvent(v *fastjson.Value) (ev auditEvent, err error) {
 	if v.Type() != fastjson.TypeObject {
 		return ev, fmt.Errorf("the event is a JSON %s, not an object", v.Type())
 	}
-	if ev.id, err = requiredString(v, "_id"); err != nil {
+	if ev.id, ev.createdAt, err = eventKey(v); err != nil {
 		return ev, err
-	}
-	createdAt, err := requiredString(v, "createdAt")
-	if err != nil {
-		return ev, err
-	}
-	if ev.createdAt, err = parseCreatedAt(createdAt); err != nil {
-		return ev, fmt.Errorf(`"createdAt" %q is not an RFC 3339 time`, createdAt)
 	}
 	if ev.typ, err = requiredString(v, "type"); err != nil {
 		return ev, err
@@ -216,7 +208,7 @@ func (s selfIdentity) matches(ev *auditEvent) bool {
 
 // appendRecord fills lr from ev. raw is the original event JSON.
 func (c *converter) appendRecord(lr plog.LogRecord, ev *auditEvent, raw []byte, observed pcommon.Timestamp, self bool) {
-	lr.SetTimestamp(pcommon.NewTimestampFromTime(ev.createdAt))
+	lr.SetTimestamp(pcommon.Timestamp(ev.createdAt))
 	lr.SetObservedTimestamp(observed)
 	lr.SetEventName(string(ev.typ))
 	lr.SetSeverityNumber(plog.SeverityNumberInfo)
