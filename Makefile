@@ -1,12 +1,13 @@
 # The receiver module. `make demo` runs the main job, `make test` the tests.
 SHELL := /bin/bash
 GO ?= go
-GOBIN := $(shell $(GO) env GOPATH)/bin
+GOBIN := $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)
 BUILDER := $(GOBIN)/builder
 MDATAGEN := $(GOBIN)/mdatagen
 COLLECTOR := _build/otelcol-hfaudit/otelcol-hfaudit
 NPM_ASSETS := tools/npm/node_modules/.package-lock.json
-GO_SOURCES := $(shell find . -name '*.go' -not -path './_build/*' -not -path './tools/*' -not -path './e2e/*' -not -name '*_test.go') go.mod go.sum
+# What the collector is built from: the receiver package and its internals.
+RECEIVER_SOURCES := $(filter-out %_test.go,$(wildcard *.go internal/*/*.go)) go.mod go.sum
 
 .PHONY: all tools assets build demo test test-unit test-e2e test-clickhouse bench generate fmt vet lint clean
 
@@ -14,7 +15,7 @@ all: build
 
 # mdatagen and ocb at the collector release the receiver is built against.
 tools: $(BUILDER) $(MDATAGEN)
-$(BUILDER) $(MDATAGEN): internal/tools/go.mod
+$(BUILDER) $(MDATAGEN) &: internal/tools/go.mod
 	cd internal/tools && $(GO) install go.opentelemetry.io/collector/cmd/builder go.opentelemetry.io/collector/cmd/mdatagen
 
 # Real engines and data for tests and the demo (chDB, GeoLite2 City, ASN CSV).
@@ -27,7 +28,7 @@ generate: $(MDATAGEN)
 
 # The collector distribution, built by ocb from builder-config.yaml.
 build: $(COLLECTOR)
-$(COLLECTOR): $(BUILDER) builder-config.yaml $(GO_SOURCES)
+$(COLLECTOR): $(BUILDER) builder-config.yaml $(RECEIVER_SOURCES)
 	mkdir -p _build
 	$(BUILDER) --config builder-config.yaml
 
