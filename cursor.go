@@ -31,6 +31,9 @@ type cursor struct {
 	since int64
 	// seen maps emitted IDs to their createdAt (Unix ns).
 	seen map[string]int64
+	// oldestSeen is the smallest createdAt in seen (0: unknown), so advance
+	// walks seen only when some ID actually fell below the floor.
+	oldestSeen int64
 }
 
 func newCursor(since int64) *cursor {
@@ -74,9 +77,18 @@ func (c *cursor) advance(batch []pendingEvent, window time.Duration) {
 		c.watermark = max(c.watermark, e.createdAt)
 	}
 	floor := c.floor(window)
+	if c.oldestSeen != 0 && c.oldestSeen >= floor {
+		for _, e := range batch {
+			c.oldestSeen = min(c.oldestSeen, e.createdAt)
+		}
+		return
+	}
+	c.oldestSeen = 0
 	for id, ts := range c.seen {
 		if ts < floor {
 			delete(c.seen, id)
+		} else if c.oldestSeen == 0 || ts < c.oldestSeen {
+			c.oldestSeen = ts
 		}
 	}
 }
