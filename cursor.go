@@ -93,24 +93,33 @@ func (c *cursor) advance(batch []pendingEvent, window time.Duration) {
 	}
 }
 
-// storedCursor is the persisted form; times are RFC 3339 so an operator can
-// read the checkpoint.
+// storedCursor is the persisted form. Times are RFC 3339 so an operator can
+// read the checkpoint; the IDs are two parallel lists, which encode several
+// times faster than a JSON object (whose keys encoding/json sorts), and a
+// burst can put 100,000 IDs in the window.
 type storedCursor struct {
-	Version   int              `json:"version"`
-	Watermark string           `json:"watermark,omitempty"`
-	Since     string           `json:"since,omitempty"`
-	Seen      map[string]int64 `json:"seen"`
+	Version       int      `json:"version"`
+	Watermark     string   `json:"watermark,omitempty"`
+	Since         string   `json:"since,omitempty"`
+	SeenIDs       []string `json:"seen_ids"`
+	SeenCreatedAt []int64  `json:"seen_created_at"`
 }
 
 const storedCursorVersion = 1
 
 func (c *cursor) marshal() ([]byte, error) {
-	return json.Marshal(storedCursor{
-		Version:   storedCursorVersion,
-		Watermark: formatNanos(c.watermark),
-		Since:     formatNanos(c.since),
-		Seen:      c.seen,
-	})
+	s := storedCursor{
+		Version:       storedCursorVersion,
+		Watermark:     formatNanos(c.watermark),
+		Since:         formatNanos(c.since),
+		SeenIDs:       make([]string, 0, len(c.seen)),
+		SeenCreatedAt: make([]int64, 0, len(c.seen)),
+	}
+	for id, ts := range c.seen {
+		s.SeenIDs = append(s.SeenIDs, id)
+		s.SeenCreatedAt = append(s.SeenCreatedAt, ts)
+	}
+	return json.Marshal(s)
 }
 
 func unmarshalCursor(b []byte) (*cursor, error) {
@@ -121,6 +130,9 @@ func unmarshalCursor(b []byte) (*cursor, error) {
 	if s.Version != storedCursorVersion {
 		return nil, fmt.Errorf("unknown checkpoint version %d", s.Version)
 	}
+	if len(s.SeenIDs) != len(s.SeenCreatedAt) {
+		return nil, fmt.Errorf("the checkpoint has %d IDs but %d times", len(s.SeenIDs), len(s.SeenCreatedAt))
+	}
 	c := newCursor(0)
 	var err error
 	if c.watermark, err = parseNanos(s.Watermark); err != nil {
@@ -129,8 +141,8 @@ func unmarshalCursor(b []byte) (*cursor, error) {
 	if c.since, err = parseNanos(s.Since); err != nil {
 		return nil, err
 	}
-	for id, ts := range s.Seen {
-		c.seen[id] = ts
+	for i, id := range s.SeenIDs {
+		c.seen[id] = s.SeenCreatedAt[i]
 	}
 	return c, nil
 }

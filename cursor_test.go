@@ -41,14 +41,14 @@ func TestCursorRoundTrip(t *testing.T) {
 	c.advance([]pendingEvent{{id: "6650a1b2c3d4e5f601234567", createdAt: time.Date(2026, 11, 20, 10, 0, 0, 123e6, time.UTC).UnixNano()}}, time.Hour)
 	b, err := c.marshal()
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"version":1,"watermark":"2026-11-20T10:00:00.123Z","since":"2026-11-01T00:00:00Z","seen":{"6650a1b2c3d4e5f601234567":1795168800123000000}}`, string(b))
+	assert.JSONEq(t, `{"version":1,"watermark":"2026-11-20T10:00:00.123Z","since":"2026-11-01T00:00:00Z","seen_ids":["6650a1b2c3d4e5f601234567"],"seen_created_at":[1795168800123000000]}`, string(b))
 	back, err := unmarshalCursor(b)
 	require.NoError(t, err)
 	assert.Equal(t, c.watermark, back.watermark)
 	assert.Equal(t, c.since, back.since)
 	assert.Equal(t, c.seen, back.seen)
 
-	for _, bad := range []string{`{`, `{"version":2}`, `{"version":1,"watermark":"yesterday"}`} {
+	for _, bad := range []string{`{`, `{"version":2}`, `{"version":1,"watermark":"yesterday"}`, `{"version":1,"seen_ids":["a"],"seen_created_at":[]}`} {
 		_, err := unmarshalCursor([]byte(bad))
 		assert.Error(t, err, bad)
 	}
