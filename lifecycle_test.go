@@ -137,3 +137,25 @@ func TestInstancesDoNotShareCursors(t *testing.T) {
 	assert.Equal(t, 9, a.LogRecordCount(), "org-a: 7, then its 2 new ones")
 	assert.Equal(t, 12, b.LogRecordCount(), "org-b: 9, then its 3 new ones")
 }
+
+func TestQueryAndRequestHeaders(t *testing.T) {
+	sim, url := newSim(t, simulator.Options{InitialEvents: 300, NoSelfExport: true})
+	h := newHarness(t)
+	cfg := testConfig(url)
+	cfg.Query = "type:repo.create"
+	r, _ := h.start(cfg)
+	r.poll(context.Background())
+
+	req := sim.Requests()[0]
+	assert.Equal(t, "type:repo.create", req.Q)
+	assert.Equal(t, "otelcol-huggingfaceaudit/test", req.UserAgent)
+	assert.Equal(t, testToken[len(testToken)-4:], req.Last4)
+	var want []string
+	for _, e := range sim.Events() {
+		if e["type"] == "repo.create" {
+			want = append(want, e["_id"].(string))
+		}
+	}
+	require.NotEmpty(t, want)
+	assert.Equal(t, want, h.next.accepted())
+}
