@@ -92,7 +92,7 @@ func newAuditReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*
 		next:      next,
 		obsrecv:   obsrecv,
 		telemetry: tb,
-		retrier:   retrier{cfg: cfg.RetryOnFailure, now: time.Now},
+		retrier:   retrier{cfg: cfg.RetryOnFailure},
 		now:       time.Now,
 		userAgent: userAgentProduct + "/" + version,
 		invalid:   map[string]struct{}{},

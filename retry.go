@@ -16,7 +16,6 @@ import (
 // never past max_elapsed_time.
 type retrier struct {
 	cfg configretry.BackOffConfig
-	now func() time.Time
 }
 
 // do runs op until it succeeds or fails for good. classify tells whether an
@@ -28,7 +27,7 @@ func (rt retrier) do(ctx context.Context, op func() error, classify func(error) 
 	bo.RandomizationFactor = rt.cfg.RandomizationFactor
 	bo.Multiplier = rt.cfg.Multiplier
 	bo.MaxInterval = rt.cfg.MaxInterval
-	start := rt.now()
+	start := time.Now()
 	for {
 		err := op()
 		if err == nil || !rt.cfg.Enabled {
@@ -39,7 +38,7 @@ func (rt retrier) do(ctx context.Context, op func() error, classify func(error) 
 			return err
 		}
 		wait := max(bo.NextBackOff(), minWait)
-		if rt.cfg.MaxElapsedTime > 0 && rt.now().Add(wait).Sub(start) > rt.cfg.MaxElapsedTime {
+		if rt.cfg.MaxElapsedTime > 0 && time.Since(start)+wait > rt.cfg.MaxElapsedTime {
 			return err
 		}
 		onRetry(err, wait)
