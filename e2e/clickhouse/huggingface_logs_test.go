@@ -22,26 +22,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/hfauditlog/huggingfaceauditreceiver/clickhouse"
 	"github.com/hfauditlog/huggingfaceauditreceiver/simulator"
 )
-
-// wantColumns is SPEC §6, in the order of the reference table.
-var wantColumns = [][2]string{
-	{"workspaceID", "String"}, {"sourceID", "String"}, {"sourceType", "String"}, {"sourceTTL", "UInt32"},
-	{"receivedAt", "DateTime"}, {"id", "String"}, {"eventTime", "DateTime"}, {"eventName", "String"},
-	{"eventID", "String"}, {"srcIP", "String"}, {"srcASCountryCode", "String"}, {"srcASNumber", "UInt32"},
-	{"srcASOrganization", "String"}, {"srcCity", "String"}, {"srcConnectionType", "String"}, {"srcISP", "String"},
-	{"srcLatitude", "Float64"}, {"srcLongitude", "Float64"}, {"srcUserType", "String"}, {"dstIP", "String"},
-	{"dstASCountryCode", "String"}, {"dstASNumber", "UInt32"}, {"dstASOrganization", "String"}, {"dstCity", "String"},
-	{"dstConnectionType", "String"}, {"dstISP", "String"}, {"dstLatitude", "Float64"}, {"dstLongitude", "Float64"},
-	{"dstUserType", "String"}, {"actor", "Map(String, String)"}, {"tags", "Map(String, String)"},
-	{"resources", "Array(String)"}, {"serviceName", "String"},
-	{"enrichments", "Array(Tuple(data Map(String, String), name String, provider String, type String, value String))"},
-	{"readOnly", "Bool"}, {"rawLog", "String"}, {"auditID", "String"}, {"eventType", "String"}, {"message", "String"},
-	{"authorID", "String"}, {"authorUser", "String"}, {"authorType", "String"}, {"actorIP", "String"},
-	{"locationFormatted", "String"}, {"locationCountry", "String"}, {"locationCity", "String"}, {"tokenType", "String"},
-	{"tokenID", "String"}, {"tokenRole", "String"}, {"tokenLast4", "String"}, {"tokenDeleted", "Bool"},
-}
 
 // hfEvent is an event of the export, decoded independently of the receiver.
 type hfEvent struct {
@@ -583,13 +566,13 @@ func TestHuggingFaceLogs(t *testing.T) {
 	t.Run("columns", func(t *testing.T) {
 		type col struct{ Name, Type string }
 		cols := jsonRows[col](t, "SELECT name AS Name, type AS Type FROM system.columns WHERE database = 'otel' AND table = 'huggingface_logs' ORDER BY position")
-		if len(cols) != len(wantColumns) {
-			t.Fatalf("%d columns, want %d", len(cols), len(wantColumns))
+		if len(cols) != len(clickhouse.Columns) {
+			t.Fatalf("%d columns, want %d", len(cols), len(clickhouse.Columns))
 		}
 		desc := query(t, "DESCRIBE TABLE otel.huggingface_logs SETTINGS print_pretty_type_names = 0")
 		lines := strings.Split(strings.TrimSpace(desc), "\n")
 		ws := regexp.MustCompile(`\s+`)
-		for i, w := range wantColumns {
+		for i, w := range clickhouse.Columns {
 			f := strings.Split(lines[i], "\t")
 			gotType := ws.ReplaceAllString(f[1], " ")
 			gotType = strings.ReplaceAll(strings.ReplaceAll(gotType, "( ", "("), " )", ")")
