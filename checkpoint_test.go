@@ -184,6 +184,21 @@ func TestCheckpoint(t *testing.T) {
 		assert.Len(t, h.next.accepted(), 4, "a restart emits none of them again")
 	})
 
+	t.Run("an event stamped in the future does not hide the events after it", func(t *testing.T) {
+		hub, url := newFakeHub(t)
+		h := newHarness(t)
+		r, _ := h.start(testConfig(url))
+		now := time.Now().UTC()
+		future := ev("6650a1b2c3d4e5f60000000f", "2099-01-01T00:00:00Z")
+		a := ev("6650a1b2c3d4e5f60000000a", now.Add(-time.Minute).Format(time.RFC3339Nano))
+		hub.set(future, a)
+		r.poll(ctx)
+		b := ev("6650a1b2c3d4e5f60000000b", time.Now().UTC().Format(time.RFC3339Nano))
+		hub.set(b, future, a)
+		r.poll(ctx)
+		assert.Equal(t, []string{"6650a1b2c3d4e5f60000000a", "6650a1b2c3d4e5f60000000f", "6650a1b2c3d4e5f60000000b"}, h.next.accepted())
+	})
+
 	t.Run("duplicate IDs within one response are emitted once", func(t *testing.T) {
 		hub, url := newFakeHub(t)
 		h := newHarness(t)

@@ -71,10 +71,13 @@ func (c *cursor) covers(id []byte, createdAt int64) bool {
 }
 
 // advance records emitted events and forgets IDs that fell below the floor.
-func (c *cursor) advance(batch []pendingEvent, window time.Duration) {
+// The watermark never passes now: one event stamped in the future (a clock
+// gone wrong) would otherwise put every later event below the floor. Such an
+// event stays in seen until the floor passes it.
+func (c *cursor) advance(batch []pendingEvent, window time.Duration, now int64) {
 	for _, e := range batch {
 		c.seen[e.id] = e.createdAt
-		c.watermark = max(c.watermark, e.createdAt)
+		c.watermark = max(c.watermark, min(e.createdAt, now))
 	}
 	floor := c.floor(window)
 	if c.oldestSeen != 0 && c.oldestSeen >= floor {

@@ -436,7 +436,7 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, observ
 				return fmt.Errorf("the pipeline did not accept %d records: %w", n, err)
 			}
 		}
-		r.cursor.advance(batch, r.cfg.LateArrivalWindow)
+		r.cursor.advance(batch, r.cfg.LateArrivalWindow, r.now().UnixNano())
 		for i := range batch {
 			batch[i].raw = nil // let the body go as we move on
 		}
