@@ -44,7 +44,6 @@ type auditReceiver struct {
 	obsrecv   *receiverhelper.ObsReport
 	telemetry *metadata.TelemetryBuilder
 	retrier   retrier
-	now       func() time.Time
 	userAgent string
 
 	// Set in Start, used by the poll goroutine only.
@@ -93,7 +92,6 @@ func newAuditReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*
 		obsrecv:   obsrecv,
 		telemetry: tb,
 		retrier:   retrier{cfg: cfg.RetryOnFailure},
-		now:       time.Now,
 		userAgent: userAgentProduct + "/" + version,
 		invalid:   map[string]struct{}{},
 	}, nil
@@ -145,7 +143,7 @@ func (r *auditReceiver) setup(ctx context.Context, host component.Host) error {
 	if r.cursor == nil {
 		var since int64
 		if r.cfg.InitialLookback > 0 {
-			since = r.now().Add(-r.cfg.InitialLookback).UnixNano()
+			since = time.Now().Add(-r.cfg.InitialLookback).UnixNano()
 		}
 		r.cursor = newCursor(since)
 	} else {
@@ -239,11 +237,11 @@ func (a *arena) copy(b []byte) []byte {
 
 // poll runs one export-filter-emit cycle.
 func (r *auditReceiver) poll(ctx context.Context) {
-	if wait := r.notBefore.Sub(r.now()); wait > 0 {
+	if wait := time.Until(r.notBefore); wait > 0 {
 		r.set.Logger.Info("Skipping this poll: the Hub's rate limit has not reset yet", zap.Duration("remaining", wait))
 		return
 	}
-	fetchedAt := r.now()
+	fetchedAt := time.Now()
 	pending, err := r.fetch(ctx)
 	if err == nil {
 		err = r.emit(ctx, pending, pcommon.NewTimestampFromTime(fetchedAt))
@@ -260,7 +258,7 @@ func (r *auditReceiver) poll(ctx context.Context) {
 	}
 	r.telemetry.ReceiverHuggingfaceauditPolls.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
 	if r.cursor.watermark != 0 {
-		lag := r.now().Sub(time.Unix(0, r.cursor.watermark)).Seconds()
+		lag := time.Since(time.Unix(0, r.cursor.watermark)).Seconds()
 		r.telemetry.ReceiverHuggingfaceauditLag.Record(ctx, lag)
 	}
 }
@@ -272,7 +270,7 @@ func (r *auditReceiver) reportPollError(err error) {
 		r.set.Logger.Error("The Hub refused the audit-log export; polling continues, but nothing arrives until this is fixed", zap.Error(err))
 		r.reportStatus(componentstatus.NewPermanentErrorEvent(err))
 	case errors.As(err, &fe) && fe.class == classRateLimited && fe.wait > 0:
-		r.notBefore = r.now().Add(fe.wait)
+		r.notBefore = time.Now().Add(fe.wait)
 		r.set.Logger.Warn("Rate limited by the Hub beyond this poll's retry budget; the next poll waits for the reset", zap.Error(err))
 		r.reportStatus(componentstatus.NewRecoverableErrorEvent(err))
 	default:
@@ -436,7 +434,7 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, observ
 				return fmt.Errorf("the pipeline did not accept %d records: %w", n, err)
 			}
 		}
-		r.cursor.advance(batch, r.cfg.LateArrivalWindow, r.now().UnixNano())
+		r.cursor.advance(batch, r.cfg.LateArrivalWindow, time.Now().UnixNano())
 		for i := range batch {
 			batch[i].raw = nil // let the body go as we move on
 		}
