@@ -185,3 +185,22 @@ func TestKillDuringBackfillLosesNothing(t *testing.T) {
 	}
 	assert.True(t, strings.Contains(second.stderr.String(), "Resuming from the stored checkpoint"), "the second run resumed from file_storage")
 }
+
+// The shipped example configurations are valid for the built collector.
+func TestExampleConfigsValidate(t *testing.T) {
+	bin := collectorBinary(t)
+	env := append(os.Environ(), "HF_TOKEN="+token, "HF_ENDPOINT=http://127.0.0.1:1",
+		"HFAUDIT_DEMO_DIR="+t.TempDir(), "CLICKHOUSE_ENDPOINT=http://127.0.0.1:8123")
+	examples, err := filepath.Glob(filepath.Join("..", "..", "examples", "*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, examples)
+	for _, path := range examples {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			cmd := exec.Command(bin, "validate", "--config", path)
+			cmd.Env = env
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			assert.NotContains(t, string(out), token)
+		})
+	}
+}
