@@ -98,9 +98,9 @@ func (s *arrayScanner) syntax(msg string) error {
 }
 
 // next returns the next element, valid until the following call, and the
-// raw (unescaped only if they contain no backslash) values of its top-level
-// "_id" and "createdAt" strings, nil when absent or not plain strings. It
-// returns io.EOF after the closing bracket.
+// values of its top-level "_id" and "createdAt" members when they are strings
+// without escape sequences (nil otherwise: the caller then decodes the
+// element). It returns io.EOF after the closing bracket.
 func (s *arrayScanner) next() (raw, id, createdAt []byte, err error) {
 	switch s.state {
 	case scanDone:
@@ -137,6 +137,10 @@ func (s *arrayScanner) next() (raw, id, createdAt []byte, err error) {
 		default:
 			return nil, nil, nil, s.syntax("expected ',' or ']' after an array element")
 		}
+	}
+	switch s.buf[s.pos] {
+	case ',', ']', '}', ':':
+		return nil, nil, nil, s.syntax("expected an array element")
 	}
 	return s.element()
 }
