@@ -167,23 +167,35 @@ func (s *arrayScanner) element() (raw, id, createdAt []byte, err error) {
 	)
 	idAt[0], timeAt[0] = -1, -1
 	for {
-		// Skip the bytes that never matter (letters, digits, ...) at once.
-		for s.pos+i < s.end && !structural[s.buf[s.pos+i]] {
+		b := s.buf[s.pos:s.end] // fill may move the data: take it afresh
+		// Skip the bytes that never matter (letters, digits, ...) at once;
+		// below the top level only strings and brackets do.
+		table := &structural
+		if depth > 1 {
+			table = &nested
+		}
+		for i < len(b) && !table[b[i]] {
 			i++
 		}
-		if s.pos+i >= s.end {
+		if i >= len(b) {
 			if !s.fill() {
 				return nil, nil, nil, s.endErr()
 			}
 			continue
 		}
-		c := s.buf[s.pos+i]
+		c := b[i]
 		switch c {
 		case '"':
 			start := i + 1
-			end, ok := s.stringEnd(start)
-			if !ok {
-				return nil, nil, nil, s.endErr()
+			// Fast path: the closing quote is buffered and not escaped.
+			end := -1
+			if q := bytes.IndexByte(b[start:], '"'); q >= 0 && b[start+q-1] != '\\' {
+				end = start + q
+			} else {
+				var ok bool
+				if end, ok = s.stringEnd(start); !ok {
+					return nil, nil, nil, s.endErr()
+				}
 			}
 			if isObject && depth == 1 {
 				str := s.buf[s.pos+start : s.pos+end]
@@ -248,13 +260,16 @@ func (s *arrayScanner) element() (raw, id, createdAt []byte, err error) {
 	}
 }
 
-// structural marks the bytes element looks at outside strings.
-var structural = func() (t [256]bool) {
-	for _, c := range []byte("\"{}[],: \t\n\r") {
-		t[c] = true
+// structural marks the bytes element looks at outside strings; nested, the
+// ones that matter below the top level of the element.
+var structural, nested = byteSet("\"{}[],: \t\n\r"), byteSet("\"{}[]")
+
+func byteSet(chars string) (t [256]bool) {
+	for i := range len(chars) {
+		t[chars[i]] = true
 	}
 	return t
-}()
+}
 
 // stringEnd returns the offset (relative to pos) of the quote closing the
 // string that starts at from, reading as needed.
