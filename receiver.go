@@ -31,6 +31,7 @@ import (
 )
 
 const (
+	whoamiTimeout    = 10 * time.Second
 	dataFormat       = "hf_audit_json"
 	userAgentProduct = "otelcol-huggingfaceaudit"
 )
@@ -196,8 +197,11 @@ func storageClient(ctx context.Context, host component.Host, storageID, self com
 
 func (r *auditReceiver) run(ctx context.Context) {
 	defer close(r.done)
-	// Best effort: knowing the token's user sharpens self-export detection.
-	r.conv.self.author = r.client.whoami(ctx, r.cfg.Endpoint)
+	// Best effort, and briefly: knowing the token's user sharpens self-export
+	// detection, but must not hold up the first poll.
+	whoamiCtx, cancel := context.WithTimeout(ctx, whoamiTimeout)
+	r.conv.self.author = r.client.whoami(whoamiCtx, r.cfg.Endpoint)
+	cancel()
 	r.poll(ctx)
 	ticker := time.NewTicker(r.cfg.PollInterval)
 	defer ticker.Stop()
