@@ -133,31 +133,41 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func reportRun(b *testing.B, events int, peak heapPeaks, body []byte, cpu time.Duration) {
-	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+// measurement accumulates, over a benchmark's iterations, the process CPU
+// time and the highest heap growth of the measured work.
+type measurement struct {
+	cpu  time.Duration
+	peak heapPeaks
+}
+
+func (m *measurement) measure(f func()) {
+	start := cpuTime()
+	m.peak = m.peak.max(peakHeap(f))
+	m.cpu += cpuTime() - start
+}
+
+func (m *measurement) report(b *testing.B, events int, body []byte) {
+	b.ReportMetric(float64(m.cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(peak.heap)/float64(len(body)), "peak-heap/body")
-	b.ReportMetric(float64(peak.live)/float64(len(body)), "peak-live/body")
+	b.ReportMetric(float64(m.peak.heap)/float64(len(body)), "peak-heap/body")
+	b.ReportMetric(float64(m.peak.live)/float64(len(body)), "peak-live/body")
 	b.ReportMetric(float64(len(body))/(1<<20), "body-MiB")
 }
 
 // BenchmarkDecodeFloor: plain encoding/json decoding of the body into structs.
 func BenchmarkDecodeFloor(b *testing.B) {
 	body := fullWindow(b)
-	var peak heapPeaks
-	var cpu time.Duration
+	var m measurement
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		start := cpuTime()
-		peak = peak.max(peakHeap(func() {
+		m.measure(func() {
 			var events []exportEvent
 			require.NoError(b, json.NewDecoder(bytes.NewReader(body)).Decode(&events))
 			require.Len(b, events, benchEvents)
-		}))
-		cpu += cpuTime() - start
+		})
 	}
-	reportRun(b, benchEvents, peak, body, cpu)
+	m.report(b, benchEvents, body)
 }
 
 // benchReceiver serves body over HTTP to a receiver whose pipeline counts
@@ -186,20 +196,17 @@ func benchReceiver(b *testing.B, body []byte) (*auditReceiver, *atomic.Int64) {
 // sink consumer: decode, cursor, sort, convert, emit.
 func BenchmarkBackfill(b *testing.B) {
 	body := fullWindow(b)
-	var peak heapPeaks
-	var cpu time.Duration
+	var m measurement
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
 		r, count := benchReceiver(b, body)
 		b.StartTimer()
-		start := cpuTime()
-		peak = peak.max(peakHeap(func() { r.poll(context.Background()) }))
-		cpu += cpuTime() - start
+		m.measure(func() { r.poll(context.Background()) })
 		require.Equal(b, int64(benchEvents), count.Load())
 	}
-	reportRun(b, benchEvents, peak, body, cpu)
+	m.report(b, benchEvents, body)
 }
 
 // BenchmarkSteadyState: a poll of the same full window with nothing new.
@@ -208,17 +215,14 @@ func BenchmarkSteadyState(b *testing.B) {
 	r, count := benchReceiver(b, body)
 	r.poll(context.Background())
 	require.Equal(b, int64(benchEvents), count.Load())
-	var peak heapPeaks
-	var cpu time.Duration
+	var m measurement
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		start := cpuTime()
-		peak = peak.max(peakHeap(func() { r.poll(context.Background()) }))
-		cpu += cpuTime() - start
+		m.measure(func() { r.poll(context.Background()) })
 	}
 	require.Equal(b, int64(benchEvents), count.Load(), "nothing new is emitted")
-	reportRun(b, benchEvents, peak, body, cpu)
+	m.report(b, benchEvents, body)
 }
 
 // BenchmarkTransferOnly: the same body over the same loopback HTTP into
@@ -227,19 +231,19 @@ func BenchmarkTransferOnly(b *testing.B) {
 	body := fullWindow(b)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }))
 	defer srv.Close()
-	var cpu time.Duration
+	var m measurement
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		start := cpuTime()
-		resp, err := http.Get(srv.URL)
-		require.NoError(b, err)
-		_, err = io.Copy(io.Discard, resp.Body)
-		require.NoError(b, err)
-		resp.Body.Close()
-		cpu += cpuTime() - start
+		m.measure(func() {
+			resp, err := http.Get(srv.URL)
+			require.NoError(b, err)
+			_, err = io.Copy(io.Discard, resp.Body)
+			require.NoError(b, err)
+			resp.Body.Close()
+		})
 	}
-	reportRun(b, benchEvents, heapPeaks{}, body, cpu)
+	m.report(b, benchEvents, body)
 }
 
 // BenchmarkScan: the array scanner alone over the body in memory, the part

@@ -100,12 +100,11 @@ func TestConvertOptionalFieldsAbsent(t *testing.T) {
 }
 
 func TestConvertSelfExport(t *testing.T) {
-	_, r, out := convertFile(t, filepath.Join("testdata", "convert", "self_export.json"), false)
+	_, _, out := convertFile(t, filepath.Join("testdata", "convert", "self_export.json"), false)
 	lr := mustUnmarshalLogs(t, out).ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
 	v, ok := lr.Attributes().Get(attrSelfExport)
 	require.True(t, ok)
 	assert.True(t, v.Bool())
-	_ = r
 
 	// Same token suffix, other author and user agent: someone else's export.
 	_, _, out = convertFile(t, filepath.Join("testdata", "convert", "other_export.json"), false)

@@ -17,7 +17,6 @@ import (
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver/receivertest"
@@ -142,7 +141,7 @@ func (h *harness) start(cfg *Config) (*auditReceiver, func()) {
 	set.BuildInfo.Version = "test"
 	r, err := newAuditReceiver(cfg, set, h.next.consumer(t))
 	require.NoError(t, err)
-	host := &statusHost{Host: storagetest.NewStorageHost().WithExtension(storageID, ext.(extension.Extension)), h: h}
+	host := &statusHost{Host: storagetest.NewStorageHost().WithExtension(storageID, ext), h: h}
 	require.NoError(t, r.setup(ctx, host))
 	var once sync.Once
 	stop := func() {

@@ -47,10 +47,15 @@ func TestShutdownDuringASlowPoll(t *testing.T) {
 	require.NoError(t, sim.SetFault(simulator.FaultSlow, 0))
 	r := createReceiver(t, testConfig(url), &consumertest.LogsSink{})
 	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
-	require.Eventually(t, func() bool { return sim.Calls() > 0 || len(sim.Requests()) > 0 }, 10*time.Second, 10*time.Millisecond)
+	// Calls counts an export request on arrival: it is in flight now.
+	require.Eventually(t, func() bool { return sim.Calls() > 0 }, 10*time.Second, 10*time.Millisecond)
 	start := time.Now()
 	require.NoError(t, r.Shutdown(context.Background()))
 	assert.Less(t, time.Since(start), 30*time.Second, "Shutdown cancels the request in flight")
+	require.Eventually(t, func() bool {
+		reqs := sim.Requests()
+		return len(reqs) == 1 && reqs[0].Status == 499
+	}, 10*time.Second, 10*time.Millisecond, "the simulator saw the client go away")
 }
 
 func TestShutdownWithoutStart(t *testing.T) {
