@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 
-	"github.com/hfauditlog/huggingfaceauditreceiver/simulator"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
 
 func newSim(t *testing.T, opts simulator.Options) (*simulator.Server, string) {

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componentstatus"
 
-	"github.com/hfauditlog/huggingfaceauditreceiver/simulator"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
 
 // Every failure mode of the Hub, served by the simulator: what the receiver

@@ -30,7 +30,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/clickhouse"
-	"github.com/hfauditlog/huggingfaceauditreceiver/simulator"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
 
 const (

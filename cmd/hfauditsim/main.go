@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hfauditlog/huggingfaceauditreceiver/simulator"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
 
 func main() {

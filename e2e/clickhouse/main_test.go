@@ -30,7 +30,7 @@ import (
 	hfreceiver "github.com/hfauditlog/huggingfaceauditreceiver"
 	"github.com/hfauditlog/huggingfaceauditreceiver/clickhouse"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/ipenrich"
-	"github.com/hfauditlog/huggingfaceauditreceiver/simulator"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
 
 // Paths relative to this directory (e2e/clickhouse).

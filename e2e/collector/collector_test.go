@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 
-	"github.com/hfauditlog/huggingfaceauditreceiver/simulator"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
 
 const token = "hf_e2e_secret_token_Kx9v"
