@@ -28,6 +28,10 @@ func (t Target) Endpoint() string {
 		return "(invalid DSN)"
 	}
 	u.User = nil
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "redacted")
+		u.RawQuery = q.Encode()
+	}
 	return u.String()
 }
 
@@ -43,11 +47,39 @@ type Result struct {
 // error, which carries ClickHouse's error text. done, when non-nil, is
 // called after each successful statement.
 func Apply(ctx context.Context, t Target, o Options, done func(Result)) error {
-	u, err := url.Parse(t.DSN)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("dsn %q: want http(s)://[user:password@]host:8123", t.Endpoint())
+	if _, _, _, err := t.resolve(); err != nil {
+		return err
 	}
-	user, pass := t.User, t.Password
+	for _, stmt := range StatementsFor(o) {
+		first, _, _ := strings.Cut(stmt, "\n")
+		_, header, err := t.post(ctx, stmt, nil)
+		if err != nil {
+			return fmt.Errorf("%s: %w", first, err)
+		}
+		if done != nil {
+			done(Result{Statement: first, Summary: header.Get("X-ClickHouse-Summary")})
+		}
+	}
+	return nil
+}
+
+// Query POSTs one statement to t and returns the body of the answer. params
+// are added to the URL: query parameters as param_NAME=VALUE (for
+// {NAME:Type} in sql), settings, or default_format. An error carries
+// ClickHouse's error text and never the DSN's user information.
+func (t Target) Query(ctx context.Context, sql string, params url.Values) ([]byte, error) {
+	body, _, err := t.post(ctx, sql, params)
+	return body, err
+}
+
+// resolve splits the DSN into the URL to POST to (without user information)
+// and the credentials: User and Password when set, else the DSN's.
+func (t Target) resolve() (u *url.URL, user, pass string, err error) {
+	u, err = url.Parse(t.DSN)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, "", "", fmt.Errorf("dsn %q: want http(s)://[user:password@]host:8123", t.Endpoint())
+	}
+	user, pass = t.User, t.Password
 	if u.User != nil {
 		if user == "" {
 			user = u.User.Username()
@@ -60,40 +92,53 @@ func Apply(ctx context.Context, t Target, o Options, done func(Result)) error {
 	if u.Path == "" {
 		u.Path = "/"
 	}
+	return u, user, pass, nil
+}
+
+func (t Target) post(ctx context.Context, sql string, params url.Values) ([]byte, http.Header, error) {
+	u, user, pass, err := t.resolve()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(params) > 0 {
+		q := u.Query()
+		for k, v := range params {
+			q[k] = v
+		}
+		u.RawQuery = q.Encode()
+	}
 	client := t.Client
 	if client == nil {
 		client = http.DefaultClient
 	}
-	for _, stmt := range StatementsFor(o) {
-		first, _, _ := strings.Cut(stmt, "\n")
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(stmt))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "text/plain; charset=utf-8")
-		if user != "" || pass != "" {
-			req.SetBasicAuth(user, pass)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err // the URL is printed once, by the caller
-			}
-			return fmt.Errorf("%s: %w", first, err)
-		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			msg := strings.TrimSpace(string(body))
-			if msg == "" {
-				msg = resp.Status
-			}
-			return fmt.Errorf("%s: HTTP %d: %s", first, resp.StatusCode, msg)
-		}
-		if done != nil {
-			done(Result{Statement: first, Summary: resp.Header.Get("X-ClickHouse-Summary")})
-		}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(sql))
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil
+	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	if user != "" || pass != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is printed once, by the caller
+		}
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		msg := strings.TrimSpace(string(body))
+		if msg == "" {
+			msg = resp.Status
+		}
+		return nil, nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, msg)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	return body, resp.Header, nil
 }

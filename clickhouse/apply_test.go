@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -66,5 +67,34 @@ func TestApply(t *testing.T) {
 	}
 	if err := Apply(context.Background(), Target{DSN: "clickhouse:9000"}, Options{}, nil); err == nil {
 		t.Fatal("a DSN without http(s) was accepted")
+	}
+}
+
+func TestQuery(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, _ := r.BasicAuth(); u != "alice" || p != "s3cret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(b), "bad") {
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, "Code: 62. DB::Exception: Syntax error. (SYNTAX_ERROR)\n")
+			return
+		}
+		_, _ = io.WriteString(w, string(b)+"|"+r.URL.Query().Get("param_from")+"|"+r.URL.Query().Get("max_threads"))
+	}))
+	defer srv.Close()
+	target := Target{DSN: strings.Replace(srv.URL, "http://", "http://alice:s3cret@", 1) + "/?max_threads=2"}
+	got, err := target.Query(context.Background(), "SELECT {from:DateTime}", url.Values{"param_from": {"1700000000"}})
+	if err != nil || string(got) != "SELECT {from:DateTime}|1700000000|2" {
+		t.Fatalf("Query = %q, %v", got, err)
+	}
+	_, err = target.Query(context.Background(), "bad", nil)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 500: Code: 62") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("error: %v", err)
+	}
+	if e := (Target{DSN: "http://h:8123/?user=u&password=s3cret"}).Endpoint(); strings.Contains(e, "s3cret") {
+		t.Fatalf("Endpoint() = %q", e)
 	}
 }

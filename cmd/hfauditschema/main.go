@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/clickhouse"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/chconn"
 )
 
 func main() {
@@ -30,9 +31,7 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hfauditschema", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dsn := fs.String("dsn", "http://127.0.0.1:8123", "ClickHouse HTTP interface: http(s)://[user[:password]@]host:8123")
-	user := fs.String("user", "", "ClickHouse user (overrides the DSN's; default: $CLICKHOUSE_USER)")
-	password := fs.String("password", "", "ClickHouse password (overrides the DSN's; default: $CLICKHOUSE_PASSWORD)")
+	conn := chconn.Register(fs)
 	database := fs.String("database", clickhouse.DefaultDatabase, "database of the exporter's logs table (the exporter's `database`)")
 	logsTable := fs.String("logs-table", clickhouse.DefaultLogsTable, "the exporter's logs table (its `logs_table_name`)")
 	ttl := fs.String("ttl", "", "optional retention of huggingface_logs, in days (\"400d\" or \"400\") or a Go duration that is whole days (\"9600h\"); empty leaves it as it is")
@@ -61,13 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if *user == "" {
-		*user = os.Getenv("CLICKHOUSE_USER")
-	}
-	if *password == "" {
-		*password = os.Getenv("CLICKHOUSE_PASSWORD")
-	}
-	target := clickhouse.Target{DSN: *dsn, User: *user, Password: *password, Client: &http.Client{Timeout: *timeout}}
+	target := conn.Target(&http.Client{Timeout: *timeout})
 	fmt.Fprintf(stdout, "applying huggingface_logs schema to %s (database %s, logs table %s)\n", target.Endpoint(), *database, *logsTable)
 	err = clickhouse.Apply(context.Background(), target, opts, func(r clickhouse.Result) {
 		line := "ok: " + r.Statement
