@@ -1,0 +1,116 @@
+package detections
+
+import (
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func TestLoad(t *testing.T) {
+	ds, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) == 0 {
+		t.Fatal("no detections embedded")
+	}
+	for i, d := range ds {
+		if i > 0 && ds[i-1].Name >= d.Name {
+			t.Errorf("not sorted by name: %q before %q", ds[i-1].Name, d.Name)
+		}
+		if d.SQL == "" || d.Notes == "" && strings.Contains(d.SQL, "update_settings") {
+			t.Errorf("%s: SQL empty, or a legacy settings match without notes on the data shape", d.Name)
+		}
+	}
+}
+
+const goodYAML = `name: x-y
+displayName: X
+description: d
+file: x-y.sql
+categories: [c]
+mitreAttacks: [TA0005]
+mitreTechniques: [T1556]
+severity: High
+riskScore: 80
+schedule: "*/15 * * * *"
+sourceTypes: [huggingface]
+parameters:
+  threshold:
+    type: UInt32
+    default: 5
+    description: how many
+falsePositives: [fp]
+references: [https://example.com]
+`
+
+const goodSQL = `SELECT 1 FROM huggingface_logs
+WHERE eventTime >= {from:DateTime} AND eventTime < {to:DateTime} -- {ignored:String}
+HAVING count() >= {threshold:UInt32}`
+
+func loadOne(t *testing.T, yaml, sql string) ([]Detection, error) {
+	t.Helper()
+	return load(fstest.MapFS{"x-y.yaml": {Data: []byte(yaml)}, "x-y.sql": {Data: []byte(sql)}})
+}
+
+func TestValidateAcceptsGood(t *testing.T) {
+	ds, err := loadOne(t, goodYAML, goodSQL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ds[0].Parameters
+	if len(p) != 1 || p[0].Name != "threshold" || p[0].Type != "UInt32" || p[0].Default != uint64(5) || p[0].Description != "how many" {
+		t.Fatalf("parameters: %+v", p)
+	}
+	if got := ds[0].Defaults()["threshold"]; got != "5" {
+		t.Errorf("Defaults: %q", got)
+	}
+}
+
+func TestValidateRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, sql, want string
+	}{
+		{"undeclared parameter", goodYAML, goodSQL + " AND {window:UInt32} > 0", `{window:UInt32} but the parameter is not declared`},
+		{"unused parameter", goodYAML, strings.Replace(goodSQL, "HAVING count() >= {threshold:UInt32}", "", 1), `"threshold" is declared but the SQL does not use it`},
+		{"type mismatch", goodYAML, strings.Replace(goodSQL, "{threshold:UInt32}", "{threshold:String}", 1), `declared UInt32 but the SQL uses {threshold:String}`},
+		{"no from", goodYAML, strings.Replace(goodSQL, "{from:DateTime}", "now()", 1), `does not use {from:DateTime}`},
+		{"to of wrong type", goodYAML, strings.Replace(goodSQL, "{to:DateTime}", "{to:Date}", 1), `want {to:DateTime}`},
+		{"no mitre", strings.Replace(goodYAML, "mitreTechniques: [T1556]", "mitreTechniques: []", 1), goodSQL, "mitreTechniques is empty"},
+		{"bad technique", strings.Replace(goodYAML, "[T1556]", "[persistence]", 1), goodSQL, "not a MITRE ATT&CK technique"},
+		{"no description", strings.Replace(goodYAML, "description: d\n", "", 1), goodSQL, "description is empty"},
+		{"no false positives", strings.Replace(goodYAML, "falsePositives: [fp]\n", "", 1), goodSQL, "falsePositives is empty"},
+		{"bad severity", strings.Replace(goodYAML, "severity: High", "severity: huge", 1), goodSQL, `severity "huge"`},
+		{"bad cron", strings.Replace(goodYAML, `"*/15 * * * *"`, `"every hour"`, 1), goodSQL, "want 5 fields"},
+		{"bad default", strings.Replace(goodYAML, "default: 5", "default: -5", 1), goodSQL, `default -5`},
+		{"other source", strings.Replace(goodYAML, "[huggingface]", "[github]", 1), goodSQL, "want huggingface"},
+		{"name differs", strings.Replace(goodYAML, "name: x-y", "name: x-z", 1), goodSQL, "differs from the file name"},
+		{"unknown field", goodYAML + "colour: red\n", goodSQL, "field colour not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadOne(t, tc.yaml, tc.sql)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestShortFormParameter(t *testing.T) {
+	y := strings.Replace(goodYAML, "  threshold:\n    type: UInt32\n    default: 5\n    description: how many\n", "  threshold: \"5\"\n", 1)
+	_, err := loadOne(t, y, goodSQL)
+	// RunReveal's short form parses, but our packs demand a description.
+	if err == nil || !strings.Contains(err.Error(), `"threshold" has no description`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestSigmaRules(t *testing.T) {
+	rules, err := SigmaRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules) == 0 {
+		t.Fatal("no Sigma rules embedded")
+	}
+}

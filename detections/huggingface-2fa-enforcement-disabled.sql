@@ -1,0 +1,17 @@
+-- 2FA enforcement disabled: the June 2026 name, or the legacy
+-- org.update_settings with data.security.2fa.enabled = false.
+SELECT
+    workspaceID AS organization,
+    authorUser AS actor,
+    count() AS event_count,
+    groupArray(id) AS event_ids,
+    min(eventTime) AS first_seen,
+    max(eventTime) AS last_seen,
+    groupUniqArray(eventName) AS event_names,
+    groupUniqArray(actorIP) AS ips
+FROM huggingface_logs FINAL
+WHERE eventTime >= {from:DateTime} AND eventTime < {to:DateTime}
+  AND (eventName = 'org.settings.security.2fa.disable'
+       OR (eventName = 'org.update_settings' AND JSONExtractRaw(rawLog, 'data', 'security', '2fa', 'enabled') = 'false'))
+GROUP BY organization, actor
+ORDER BY first_seen

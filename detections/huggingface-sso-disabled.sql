@@ -1,0 +1,18 @@
+-- SSO disabled: org.settings.sso.disable, or the legacy org.update_settings
+-- with data.sso.enabled = false (see notes in the YAML).
+SELECT
+    workspaceID AS organization,
+    authorUser AS actor,
+    count() AS event_count,
+    groupArray(id) AS event_ids,
+    min(eventTime) AS first_seen,
+    max(eventTime) AS last_seen,
+    groupUniqArray(eventName) AS event_names,
+    groupUniqArray(actorIP) AS ips,
+    groupUniqArray(tokenLast4) AS token_last4
+FROM huggingface_logs FINAL
+WHERE eventTime >= {from:DateTime} AND eventTime < {to:DateTime}
+  AND (eventName = 'org.settings.sso.disable'
+       OR (eventName = 'org.update_settings' AND JSONExtractRaw(rawLog, 'data', 'sso', 'enabled') = 'false'))
+GROUP BY organization, actor
+ORDER BY first_seen
