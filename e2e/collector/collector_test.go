@@ -40,8 +40,13 @@ type collector struct {
 	done   chan error
 }
 
-func startCollector(t *testing.T, bin string, env []string) *collector {
-	cmd := exec.Command(bin, "--config", filepath.Join("testdata", "config.yaml"))
+// healthGate makes the health check extension report component status.
+const healthGate = "--feature-gates=+extension.healthcheck.useComponentStatus"
+
+// startCollector runs the collector with testdata/CONFIG and the health
+// check's feature gate, as deploy/ and the examples run it.
+func startCollector(t *testing.T, bin, config string, env []string) *collector {
+	cmd := exec.Command(bin, "--config", filepath.Join("testdata", config), healthGate)
 	cmd.Env = append(os.Environ(), env...)
 	c := &collector{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout = c.stderr
@@ -142,7 +147,7 @@ func TestKillDuringBackfillLosesNothing(t *testing.T) {
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "state"), 0o700))
 	env := []string{"HF_TOKEN=" + token, "HF_ENDPOINT=" + srv.URL, "E2E_STATE_DIR=" + filepath.Join(dir, "state"), "E2E_OUT=" + out}
 
-	first := startCollector(t, bin, env)
+	first := startCollector(t, bin, "config.yaml", env)
 	// About 2.2 kB per record: kill after roughly the first 15,000.
 	first.waitFor(t, "the first part of the backfill", time.Millisecond, 5*time.Minute, func() bool { return fileSize(out) >= 32<<20 })
 	require.NoError(t, first.cmd.Process.Signal(syscall.SIGKILL))
@@ -153,7 +158,7 @@ func TestKillDuringBackfillLosesNothing(t *testing.T) {
 	require.Less(t, beforeKill, events, "the kill must land in the middle of the backfill")
 	t.Logf("killed after %d of %d events", beforeKill, events)
 
-	second := startCollector(t, bin, env)
+	second := startCollector(t, bin, "config.yaml", env)
 	second.waitFor(t, "the rest of the backfill", time.Second, 5*time.Minute, func() bool { return uniqueIDs(t, out) >= events })
 	// One more poll: nothing new may arrive.
 	time.Sleep(3 * time.Second)
@@ -196,7 +201,7 @@ func TestExampleConfigsValidate(t *testing.T) {
 	require.NotEmpty(t, examples)
 	for _, path := range examples {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			cmd := exec.Command(bin, "validate", "--config", path)
+			cmd := exec.Command(bin, "validate", "--config", path, healthGate)
 			cmd.Env = env
 			out, err := cmd.CombinedOutput()
 			require.NoError(t, err, "%s", out)
