@@ -2,21 +2,34 @@
 -- built inside ClickHouse from the `otel_logs` table that the contrib
 -- clickhouseexporter (v0.161.0) writes. See README.md next to this file.
 --
--- Placeholders, substituted by `hfauditschema` (or by hand):
+-- Placeholders, substituted by `hfauditschema` (use its -print to get the
+-- statements filled in):
 --   {{database}}    the exporter's database (exporter default: otel)
 --   {{logs_table}}  the exporter's logs table (exporter default: otel_logs)
+--   {{on_cluster}}  empty; with -cluster NAME: ON CLUSTER `NAME`
+--   {{storage_table}}, {{engine}}  huggingface_logs and ReplacingMergeTree;
+--                   with -cluster, huggingface_logs_local and
+--                   ReplicatedReplacingMergeTree (a Distributed table named
+--                   huggingface_logs is then created over it)
+--   {{select}}, {{backfill_source}}, {{not_in}}  the backfill's SELECT (the
+--                   view's), the table it reads and its NOT IN (on a cluster:
+--                   cluster(...) and GLOBAL NOT IN)
 --
 -- Every statement is idempotent: applying this file again changes nothing.
 -- Statements are separated by a semicolon at the end of a line.
 
-CREATE DATABASE IF NOT EXISTS `{{database}}`;
+CREATE DATABASE IF NOT EXISTS `{{database}}`{{on_cluster}};
 
 -- 1. The target table. ReplacingMergeTree collapses the duplicates that an
 --    at-least-once pipeline can write after a crash: every column of the
 --    sorting key is derived from the event, so two copies of one event share
 --    the key. Read with FINAL (or LIMIT 1 BY id) for exact counts before the
 --    background merges have run.
-CREATE TABLE IF NOT EXISTS `{{database}}`.`huggingface_logs`
+--    On a cluster this is the local table of each shard, replicated; the
+--    Distributed table huggingface_logs over it spreads rows by
+--    cityHash64(id), so every copy of one event lands on the same shard and
+--    FINAL stays exact across shards.
+CREATE TABLE IF NOT EXISTS `{{database}}`.`{{storage_table}}`{{on_cluster}}
 (
     `workspaceID`       String,
     `sourceID`          String,
@@ -75,7 +88,7 @@ CREATE TABLE IF NOT EXISTS `{{database}}`.`huggingface_logs`
     INDEX idx_token_id tokenID TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_resources resources TYPE bloom_filter(0.01) GRANULARITY 1
 )
-ENGINE = ReplacingMergeTree
+ENGINE = {{engine}}
 PARTITION BY toYYYYMM(eventTime)
 ORDER BY (eventType, eventName, authorUser, eventTime, id)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
@@ -84,7 +97,9 @@ SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 --    {{logs_table}} is mapped here, Hugging Face records only. Columns not
 --    selected (sourceTTL, dst*) take their defaults.
 --    The SELECT is the same text as in the backfill below (a unit test checks it).
-CREATE MATERIALIZED VIEW IF NOT EXISTS `{{database}}`.`huggingface_logs_mv`
+--    On a cluster the view exists on every node, reads the node's own
+--    {{logs_table}} and writes into the Distributed huggingface_logs.
+CREATE MATERIALIZED VIEW IF NOT EXISTS `{{database}}`.`huggingface_logs_mv`{{on_cluster}}
 TO `{{database}}`.`huggingface_logs`
 AS
 -- BEGIN SELECT
@@ -174,7 +189,8 @@ WHERE ServiceName = 'huggingface' AND LogAttributes['log.record.uid'] != ''
 -- 3. Backfill: the Hugging Face rows that were in {{logs_table}} before the
 --    view existed (or that arrived while it was being re-created). Only
 --    events whose id is not in huggingface_logs yet are inserted, one row per
---    id, so running it again inserts nothing.
+--    id, so running it again inserts nothing. On a cluster it reads
+--    {{logs_table}} on every shard through cluster(...).
 INSERT INTO `{{database}}`.`huggingface_logs`
 (
     workspaceID, sourceID, sourceType, receivedAt, id, eventTime, eventName, eventID,
@@ -189,5 +205,5 @@ SELECT * FROM
 -- The SELECT of the view above, inserted here by hfauditschema.
 {{select}}
 )
-WHERE id NOT IN (SELECT id FROM `{{database}}`.`huggingface_logs`)
+WHERE id {{not_in}} (SELECT id FROM `{{database}}`.`huggingface_logs`)
 LIMIT 1 BY id;

@@ -3,6 +3,12 @@
 // ClickHouse server that the contrib clickhouseexporter writes to.
 //
 //	hfauditschema -dsn http://default:secret@clickhouse:8123 -database otel [-ttl 400d]
+//	hfauditschema -dsn http://clickhouse-1:8123 -database otel -cluster audit
+//
+// With -cluster (the exporter's cluster_name) every statement runs ON
+// CLUSTER: huggingface_logs_local is a ReplicatedReplacingMergeTree on each
+// shard ({shard} and {replica} macros), huggingface_logs a Distributed table
+// over it sharded by the event id, and the view exists on every node.
 //
 // It POSTs each statement of clickhouse/huggingface_logs.sql to the HTTP
 // interface, stops at the first error printing ClickHouse's error text, and
@@ -37,6 +43,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ttl := fs.String("ttl", "", "optional retention of huggingface_logs, in days (\"400d\" or \"400\") or a Go duration that is whole days (\"9600h\"); empty leaves it as it is")
 	timeout := fs.Duration("timeout", 10*time.Minute, "timeout of each statement (the backfill can take a while)")
 	printOnly := fs.Bool("print", false, "print the statements instead of running them")
+	cluster := fs.String("cluster", "", "ClickHouse cluster (the exporter's `cluster_name`): every statement ON CLUSTER, a replicated local table and a Distributed huggingface_logs over it")
+	replicaPath := fs.String("replica-path", clickhouse.DefaultReplicaPath, "with -cluster: Keeper path of the replicated table ({shard}, {database}, {table} are expanded by the server)")
+	replicaName := fs.String("replica-name", clickhouse.DefaultReplicaName, "with -cluster: replica name (the server's {replica} macro)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -53,15 +62,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hfauditschema: -database and -logs-table must not be empty")
 		return 2
 	}
-	opts := clickhouse.Options{Database: *database, LogsTable: *logsTable, TTLDays: days}
+	if *cluster == "" && (*replicaPath != clickhouse.DefaultReplicaPath || *replicaName != clickhouse.DefaultReplicaName) {
+		fmt.Fprintln(stderr, "hfauditschema: -replica-path and -replica-name need -cluster")
+		return 2
+	}
+	if *cluster != "" && (*replicaPath == "" || *replicaName == "") {
+		fmt.Fprintln(stderr, "hfauditschema: -replica-path and -replica-name must not be empty")
+		return 2
+	}
+	opts := clickhouse.Options{Database: *database, LogsTable: *logsTable, TTLDays: days,
+		Cluster: *cluster, ReplicaPath: *replicaPath, ReplicaName: *replicaName}
 	if *printOnly {
-		for _, s := range clickhouse.StatementsFor(opts) {
-			fmt.Fprintf(stdout, "%s;\n\n", s)
-		}
+		_, _ = io.WriteString(stdout, clickhouse.Script(opts))
 		return 0
 	}
 	target := conn.Target(&http.Client{Timeout: *timeout})
-	fmt.Fprintf(stdout, "applying huggingface_logs schema to %s (database %s, logs table %s)\n", target.Endpoint(), *database, *logsTable)
+	where := ""
+	if *cluster != "" {
+		where = ", on cluster " + *cluster
+	}
+	fmt.Fprintf(stdout, "applying huggingface_logs schema to %s (database %s, logs table %s%s)\n", target.Endpoint(), *database, *logsTable, where)
 	err = clickhouse.Apply(context.Background(), target, opts, func(r clickhouse.Result) {
 		line := "ok: " + r.Statement
 		if r.Summary != "" {
@@ -75,6 +95,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "hfauditschema: the logs table must exist first: start the collector with the clickhouse exporter (create_schema: true) or create %s.%s, then run this again\n", *database, *logsTable)
 		}
 		return 1
+	}
+	if *cluster != "" {
+		fmt.Fprintf(stdout, "done: huggingface_logs_local (replicated), huggingface_logs (Distributed), huggingface_logs_mv and the backfill are in place on cluster %s\n", *cluster)
+		return 0
 	}
 	fmt.Fprintln(stdout, "done: huggingface_logs, huggingface_logs_mv and the backfill are in place")
 	return 0

@@ -66,3 +66,38 @@ func TestRun(t *testing.T) {
 		t.Fatalf("bad -ttl: exit %d", code)
 	}
 }
+
+func TestRunCluster(t *testing.T) {
+	var stmts []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		stmts = append(stmts, string(b))
+	}))
+	defer srv.Close()
+
+	var out, errb bytes.Buffer
+	if code := run([]string{"-dsn", srv.URL, "-cluster", "audit"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if len(stmts) != 5 {
+		t.Fatalf("%d statements, want 5 (database, local table, Distributed table, view, backfill):\n%s", len(stmts), out.String())
+	}
+	for _, s := range stmts {
+		if !strings.Contains(s, " ON CLUSTER `audit`") && !strings.HasPrefix(s, "INSERT INTO") {
+			t.Errorf("statement without ON CLUSTER: %q", strings.SplitN(s, "\n", 2)[0])
+		}
+	}
+	if !strings.Contains(out.String(), "on cluster audit") || !strings.Contains(out.String(), "huggingface_logs (Distributed)") {
+		t.Errorf("output:\n%s", out.String())
+	}
+
+	out.Reset()
+	if code := run([]string{"-print", "-cluster", "audit", "-replica-path", "/ch/{shard}/hf", "-replica-name", "{replica}-x"}, &out, &errb); code != 0 ||
+		!strings.Contains(out.String(), "ENGINE = ReplicatedReplacingMergeTree('/ch/{shard}/hf', '{replica}-x')") {
+		t.Fatalf("-print -cluster: %d\n%s", code, out.String())
+	}
+	errb.Reset()
+	if code := run([]string{"-print", "-replica-path", "/x"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "need -cluster") {
+		t.Fatalf("-replica-path without -cluster: exit %d, %s", code, errb.String())
+	}
+}
