@@ -72,6 +72,16 @@ func (t Target) Query(ctx context.Context, sql string, params url.Values) ([]byt
 	return body, err
 }
 
+// ServerError is an answer other than 200 from ClickHouse: the server was
+// reached and refused the statement (a syntax error, an unknown table,
+// failed authentication).
+type ServerError struct {
+	Status  int
+	Message string // ClickHouse's error text, or the HTTP status
+}
+
+func (e *ServerError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message) }
+
 // resolve splits the DSN into the URL to POST to (without user information)
 // and the credentials: User and Password when set, else the DSN's.
 func (t Target) resolve() (u *url.URL, user, pass string, err error) {
@@ -134,7 +144,7 @@ func (t Target) post(ctx context.Context, sql string, params url.Values) ([]byte
 		if msg == "" {
 			msg = resp.Status
 		}
-		return nil, nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, msg)
+		return nil, nil, &ServerError{Status: resp.StatusCode, Message: msg}
 	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/clickhouse"
+	"github.com/hfauditlog/huggingfaceauditreceiver/detections"
+)
+
+// finding is one row a detection returned.
+type finding struct {
+	detection detections.Detection
+	columns   []string
+	values    []json.RawMessage // as ClickHouse wrote them, one per column
+}
+
+// value returns the row's column name, or nil.
+func (f finding) value(name string) json.RawMessage {
+	for i, c := range f.columns {
+		if c == name {
+			return f.values[i]
+		}
+	}
+	return nil
+}
+
+// result is ClickHouse's JSONCompact output.
+type result struct {
+	Meta []struct {
+		Name string `json:"name"`
+	} `json:"meta"`
+	Data [][]json.RawMessage `json:"data"`
+}
+
+// execute runs every job and returns the findings, and the number of
+// detections that failed (each reported on stderr, naming the detection).
+// After an error that is not ClickHouse's answer (the DSN, the network),
+// the remaining detections would fail the same way: they are not run.
+func execute(ctx context.Context, cfg config, stderr io.Writer) (findings []finding, failed int) {
+	hinted := false
+	for i, j := range cfg.jobs {
+		rows, err := query(ctx, cfg, j)
+		if err != nil {
+			failed++
+			fmt.Fprintf(stderr, "hfauditdetect: detection %s: %v\n", j.detection.Name, err)
+			var se *clickhouse.ServerError
+			if errors.As(err, &se) && !hinted && (strings.Contains(se.Message, "UNKNOWN_TABLE") || strings.Contains(se.Message, "UNKNOWN_DATABASE")) {
+				hinted = true
+				fmt.Fprintf(stderr, "hfauditdetect: is -database right? Create huggingface_logs in it with hfauditschema first\n")
+			}
+			if !errors.As(err, &se) {
+				if left := len(cfg.jobs) - i - 1; left > 0 {
+					fmt.Fprintf(stderr, "hfauditdetect: %d more detection(s) not run: ClickHouse at %s was not reached\n", left, cfg.target.Endpoint())
+					failed += left
+				}
+				break
+			}
+			continue
+		}
+		findings = append(findings, rows...)
+	}
+	return findings, failed
+}
+
+// query runs one detection: its SQL as the body, the time range and its
+// parameters as query parameters.
+func query(ctx context.Context, cfg config, j job) ([]finding, error) {
+	params := url.Values{
+		"database":       {cfg.database},
+		"default_format": {"JSONCompact"},
+		// Counts as JSON numbers, not strings.
+		"output_format_json_quote_64bit_integers": {"0"},
+		// DateTime parameters as Unix seconds: no server time zone involved.
+		"param_from": {strconv.FormatInt(cfg.from.Unix(), 10)},
+		"param_to":   {strconv.FormatInt(cfg.to.Unix(), 10)},
+	}
+	for k, v := range j.params {
+		params.Set("param_"+k, v)
+	}
+	sql := strings.TrimRight(strings.TrimSpace(j.detection.SQL), ";")
+	body, err := cfg.target.Query(ctx, sql, params)
+	if err != nil {
+		return nil, err
+	}
+	var res result
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&res); err != nil {
+		return nil, fmt.Errorf("reading ClickHouse's JSONCompact answer: %v", err)
+	}
+	columns := make([]string, len(res.Meta))
+	for i, m := range res.Meta {
+		columns[i] = m.Name
+	}
+	out := make([]finding, 0, len(res.Data))
+	for _, row := range res.Data {
+		if len(row) != len(columns) {
+			return nil, fmt.Errorf("a row has %d values for %d columns", len(row), len(columns))
+		}
+		out = append(out, finding{detection: j.detection, columns: columns, values: row})
+	}
+	return out, nil
+}
