@@ -200,8 +200,7 @@ func (c *exportClient) statusError(resp *http.Response) error {
 	case code == http.StatusNotFound:
 		return &fetchError{class: classNotFound, msg: fmt.Sprintf("404 from the Hub: no organization %q, or the token's user cannot see it; check the organization name and the endpoint%s", org, detail)}
 	case code == http.StatusTooManyRequests:
-		wait := rateLimitWait(resp.Header, time.Now())
-		return &fetchError{class: classRateLimited, wait: wait, msg: fmt.Sprintf("429 from the Hub: rate limited, waiting %s before the next request%s", wait, detail)}
+		return rateLimitedError(resp.Header, detail)
 	case code >= 500:
 		return &fetchError{class: classServer, msg: fmt.Sprintf("%d from the Hub: server error, will retry%s", code, detail)}
 	default:
@@ -226,31 +225,6 @@ func hubErrorDetail(body io.Reader) string {
 		msg = msg[:200] + "..."
 	}
 	return " (the Hub said: " + strconv.Quote(msg) + ")"
-}
-
-// rateLimitWait returns the longer of the IETF RateLimit header's reset (t=)
-// and Retry-After (seconds or an HTTP date), or 0 when neither is present.
-func rateLimitWait(h http.Header, now time.Time) time.Duration {
-	var wait time.Duration
-	for _, item := range strings.Split(h.Get("RateLimit"), ",") {
-		for _, param := range strings.Split(item, ";") {
-			k, v, ok := strings.Cut(strings.TrimSpace(param), "=")
-			if !ok || k != "t" {
-				continue
-			}
-			if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-				wait = max(wait, time.Duration(secs)*time.Second)
-			}
-		}
-	}
-	if ra := strings.TrimSpace(h.Get("Retry-After")); ra != "" {
-		if secs, err := strconv.Atoi(ra); err == nil && secs >= 0 {
-			wait = max(wait, time.Duration(secs)*time.Second)
-		} else if at, err := http.ParseTime(ra); err == nil {
-			wait = max(wait, at.Sub(now))
-		}
-	}
-	return wait
 }
 
 // stripURL drops the *url.Error wrapper: its text repeats the request URL,

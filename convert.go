@@ -2,6 +2,7 @@ package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceaud
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/ipenrich"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadata"
 )
 
 // Attribute names of the log records (README, "Log record mapping").
@@ -389,4 +391,47 @@ func isReadOnly(typ []byte) bool {
 		action = typ[i+1:]
 	}
 	return readOnlyActions[string(action)]
+}
+
+// buildLogs converts one batch. An event that violates the export schema is
+// skipped (logged and counted; the cursor moves past it with its batch, so
+// it is reported once); self exports are left out when configured.
+func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, observed pcommon.Timestamp) (plog.Logs, int) {
+	logs := plog.NewLogs()
+	rl := logs.ResourceLogs().AppendEmpty()
+	res := rl.Resource().Attributes()
+	res.PutStr(resourceServiceName, serviceName)
+	res.PutStr(resourceOrganization, r.cfg.Organization)
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(metadata.ScopeName)
+	sl.Scope().SetVersion(r.set.BuildInfo.Version)
+	records := sl.LogRecords()
+	records.EnsureCapacity(len(batch))
+	dropped := 0
+	for i := range batch {
+		e := &batch[i]
+		v, err := r.parser.ParseBytes(e.raw)
+		var ev auditEvent
+		if err == nil {
+			ev, err = decodeEvent(v)
+		}
+		if err != nil {
+			r.reportInvalid(ctx, []byte(e.id), err)
+			continue
+		}
+		self := r.conv.self.matches(&ev)
+		if self && r.cfg.DropSelfExports {
+			dropped++
+			continue
+		}
+		r.conv.appendRecord(records.AppendEmpty(), &ev, e.raw, observed, self)
+	}
+	return logs, dropped
+}
+
+func last4(token string) string {
+	if len(token) < 4 {
+		return ""
+	}
+	return token[len(token)-4:]
 }

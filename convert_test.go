@@ -2,6 +2,7 @@ package huggingfaceauditreceiver
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/ipenrich"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadata"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadatatest"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files of the conversion tests")
@@ -115,6 +118,28 @@ func TestConvertSelfExport(t *testing.T) {
 	// drop_self_exports leaves it out.
 	_, _, out = convertFile(t, filepath.Join("testdata", "convert", "self_export.json"), true)
 	assert.Zero(t, mustUnmarshalLogs(t, out).LogRecordCount())
+}
+
+// Through a poll against the simulator: the receiver's own export calls,
+// recognised by the token owner (whoami), come back marked, or are dropped.
+func TestSelfExportsInAPoll(t *testing.T) {
+	ctx := context.Background()
+	for _, drop := range []bool{false, true} {
+		h := onSim(t, simulator.Options{InitialEvents: 5, InitialSpan: time.Minute})
+		r, _ := h.start(func(c *Config) { c.DropSelfExports = drop })
+		r.conv.self.author = r.client.whoami(ctx, r.cfg.Endpoint) // as run() does
+		require.Equal(t, simulator.DefaultTokenOwner, r.conv.self.author)
+		r.poll(ctx)
+		r.poll(ctx) // sees the export event of the first poll
+		if drop {
+			assert.Len(t, h.next.accepted(), 5)
+			metadatatest.AssertEqualReceiverHuggingfaceauditEventsSkipped(t, h.tel, points(1, "reason", "self_export"), ignoreTime)
+		} else {
+			assert.Len(t, h.next.accepted(), 6)
+			h.assertNoMetric("events_skipped")
+		}
+		assert.Contains(t, savedCursor(t, r).seen, h.sim.EventIDs()[5], "a dropped self export still moves the cursor")
+	}
 }
 
 func TestDecodeEventRejectsWrongTypes(t *testing.T) {

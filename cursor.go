@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.uber.org/zap"
 )
@@ -228,4 +229,46 @@ func (s *cursorStore) close(ctx context.Context) error {
 		return nil
 	}
 	return s.client.Close(ctx)
+}
+
+// openCursor connects the cursor's storage (when configured) and returns the
+// stored cursor, or a new one that honours initial_lookback.
+func openCursor(ctx context.Context, host component.Host, cfg *Config, self component.ID, logger *zap.Logger) (cursorStore, *cursor, error) {
+	store := cursorStore{key: cursorKey(cfg.Organization, cfg.Query), logger: logger}
+	if cfg.StorageID != nil {
+		var err error
+		if store.client, err = storageClient(ctx, host, *cfg.StorageID, self); err != nil {
+			return store, nil, err
+		}
+	}
+	c, err := store.load(ctx)
+	if err != nil {
+		return store, nil, err
+	}
+	if c == nil {
+		var since int64
+		if cfg.InitialLookback > 0 {
+			since = time.Now().Add(-cfg.InitialLookback).UnixNano()
+		}
+		return store, newCursor(since), nil
+	}
+	logger.Info("Resuming from the stored checkpoint",
+		zap.String("watermark", formatNanos(c.watermark)), zap.Int("ids_at_boundary", len(c.seen)))
+	return store, c, nil
+}
+
+func storageClient(ctx context.Context, host component.Host, storageID, self component.ID) (storage.Client, error) {
+	ext, ok := host.GetExtensions()[storageID]
+	if !ok {
+		return nil, fmt.Errorf("storage: extension %q is not configured; add it under extensions and service::extensions", storageID)
+	}
+	se, ok := ext.(storage.Extension)
+	if !ok {
+		return nil, fmt.Errorf("storage: extension %q is not a storage extension (use file_storage, for example)", storageID)
+	}
+	client, err := se.GetClient(ctx, component.KindReceiver, self, "")
+	if err != nil {
+		return nil, fmt.Errorf("storage: getting a client from %q: %w", storageID, err)
+	}
+	return client, nil
 }

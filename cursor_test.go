@@ -1,11 +1,18 @@
 package huggingfaceauditreceiver
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadatatest"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
 
 func TestCursorAdvanceAndPrune(t *testing.T) {
@@ -66,4 +73,130 @@ func TestCursorRoundTrip(t *testing.T) {
 		_, err := unmarshalCursor([]byte(bad))
 		assert.Error(t, err, bad)
 	}
+}
+
+// The model is awscloudwatch's logs_checkpoint_test: what each failure does
+// to the stored cursor, and that a new receiver on the same storage resumes.
+func TestCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	errTemporary := errors.New("exporter queue is full")
+
+	t.Run("backfill, steady state, growth", func(t *testing.T) {
+		h := onSim(t, simulator.Options{InitialEvents: 250, NoSelfExport: true})
+		r, _ := h.start(func(c *Config) { c.BatchSize = 100 })
+		r.poll(ctx)
+		assert.Equal(t, h.sim.EventIDs(), h.next.accepted(), "every event once, oldest first")
+		assert.Equal(t, 3, h.next.calls, "250 events in batches of 100")
+		r.poll(ctx)
+		assert.Len(t, h.next.accepted(), 250, "a poll with nothing new emits nothing")
+		added := h.sim.Add(7)
+		r.poll(ctx)
+		assert.Equal(t, added, h.next.accepted()[250:])
+		metadatatest.AssertEqualReceiverHuggingfaceauditEventsEmitted(t, h.tel, points(257), ignoreTime)
+		// Poll 1 filtered nothing, poll 2 all 250, poll 3 the 250 old ones.
+		metadatatest.AssertEqualReceiverHuggingfaceauditDuplicatesFiltered(t, h.tel, points(500), ignoreTime)
+	})
+
+	t.Run("API failure keeps the cursor", func(t *testing.T) {
+		h := onSim(t, simulator.Options{InitialEvents: 20, NoSelfExport: true})
+		r, _ := h.start()
+		r.poll(ctx)
+		before := savedCursor(t, r)
+		added := h.sim.Add(5)
+		require.NoError(t, h.sim.SetFault(simulator.Fault503, 0))
+		r.poll(ctx)
+		assert.Len(t, h.next.accepted(), 20)
+		assert.Equal(t, before, savedCursor(t, r))
+		metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(int64(h.sim.Calls()-1), "class", classServer), ignoreTime)
+		metadatatest.AssertEqualReceiverHuggingfaceauditPolls(t, h.tel,
+			[]metricdata.DataPoint[int64]{point(1, "outcome", "success"), point(1, "outcome", "error")}, ignoreTime)
+		require.NoError(t, h.sim.SetFault(simulator.FaultNone, 0))
+		r.poll(ctx)
+		assert.Equal(t, added, h.next.accepted()[20:])
+	})
+
+	t.Run("partial success moves the cursor to what was accepted; restart resumes there", func(t *testing.T) {
+		h := onSim(t, simulator.Options{InitialEvents: 25, NoSelfExport: true})
+		r, stop := h.start(func(c *Config) { c.BatchSize = 10; c.RetryOnFailure.Enabled = false })
+		h.next.fail(nil, errTemporary)
+		r.poll(ctx)
+		all := h.sim.EventIDs()
+		require.Equal(t, all[:10], h.next.accepted())
+		stored := savedCursor(t, r)
+		require.NotNil(t, stored)
+		assert.Contains(t, stored.seen, all[9], "the last accepted event is at the boundary")
+		assert.NotContains(t, stored.seen, all[10])
+		stop()
+
+		r2, _ := h.start()
+		r2.poll(ctx)
+		assert.Equal(t, all, h.next.accepted(), "the rest once, nothing twice")
+	})
+
+	t.Run("consumer failure keeps the cursor", func(t *testing.T) {
+		h := onSim(t, simulator.Options{InitialEvents: 30, NoSelfExport: true})
+		r, _ := h.start(func(c *Config) { c.RetryOnFailure.Enabled = false })
+		h.next.fail(errTemporary)
+		r.poll(ctx)
+		assert.Empty(t, h.next.accepted())
+		assert.Nil(t, savedCursor(t, r), "nothing saved")
+		r.poll(ctx)
+		assert.Equal(t, h.sim.EventIDs(), h.next.accepted())
+	})
+
+	t.Run("initial_lookback limits the first run only", func(t *testing.T) {
+		h := onFakeHub(t)
+		now := time.Now().UTC()
+		old := ev("6650a1b2c3d4e5f60000000a", now.Add(-3*time.Hour).Format(time.RFC3339Nano))
+		recent := ev("6650a1b2c3d4e5f60000000b", now.Add(-30*time.Minute).Format(time.RFC3339Nano))
+		h.hub.set(recent, old)
+		r, stop := h.start(func(c *Config) { c.InitialLookback = time.Hour })
+		r.poll(ctx)
+		r.poll(ctx)
+		stop()
+		r2, _ := h.start() // no lookback now: the stored cursor rules
+		r2.poll(ctx)
+		assert.Equal(t, []string{"6650a1b2c3d4e5f60000000b"}, h.next.accepted())
+	})
+
+	t.Run("an unreadable checkpoint starts over", func(t *testing.T) {
+		h := onSim(t, simulator.Options{InitialEvents: 5, NoSelfExport: true})
+		r, stop := h.start()
+		require.NoError(t, r.store.client.Set(ctx, r.store.key, []byte("{not json")))
+		stop()
+		r2, _ := h.start()
+		r2.poll(ctx)
+		assert.Len(t, h.next.accepted(), 5)
+		assert.Len(t, h.logs.FilterMessageSnippet("The stored checkpoint cannot be read").All(), 1)
+	})
+}
+
+func TestCursorKeyIsolatesStreams(t *testing.T) {
+	assert.Equal(t, "cursor.acme", cursorKey("acme", ""))
+	assert.NotEqual(t, cursorKey("acme", ""), cursorKey("acme", "type:repo.create"))
+	assert.NotEqual(t, cursorKey("acme", "type:repo.create"), cursorKey("acme", "type:repo.delete"))
+	assert.NotEqual(t, cursorKey("acme", ""), cursorKey("acme-labs", ""))
+}
+
+// Two instances on one file_storage directory keep their own cursors.
+func TestInstancesDoNotShareCursors(t *testing.T) {
+	ctx := context.Background()
+	a := onSim(t, simulator.Options{InitialEvents: 7, NoSelfExport: true, Seed: 1})
+	b := onSim(t, simulator.Options{InitialEvents: 9, NoSelfExport: true, Seed: 2})
+	a.id = component.MustNewIDWithName("huggingfaceaudit", "org-a")
+	b.id = component.MustNewIDWithName("huggingfaceaudit", "org-b")
+	b.storageDir = a.storageDir
+	run := func(h *harness) {
+		r, stop := h.start()
+		r.poll(ctx)
+		stop()
+	}
+	run(a)
+	run(b)
+	a.sim.Add(2)
+	b.sim.Add(3)
+	run(a)
+	run(b)
+	assert.Len(t, a.next.accepted(), 9, "org-a: 7, then its 2 new ones")
+	assert.Len(t, b.next.accepted(), 12, "org-b: 9, then its 3 new ones")
 }

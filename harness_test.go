@@ -17,16 +17,23 @@ import (
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadata"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
+
+// The shared harness of the package's tests: a Hub to talk to (the
+// simulator or a hand-made fakeHub), receivers on the real file_storage
+// extension, a recording consumer, telemetry, logs and status.
 
 const testToken = "hf_test_secret_token_Zq7w"
 
@@ -41,6 +48,53 @@ func testConfig(endpoint string) *Config {
 	cfg.RetryOnFailure.MaxInterval = 5 * time.Millisecond
 	cfg.RetryOnFailure.MaxElapsedTime = 200 * time.Millisecond
 	return cfg
+}
+
+// newSim serves a simulator that accepts testToken.
+func newSim(t *testing.T, opts simulator.Options) (*simulator.Server, string) {
+	t.Helper()
+	opts.Token = testToken
+	if opts.Seed == 0 {
+		opts.Seed = 7
+	}
+	sim, err := simulator.New(opts)
+	require.NoError(t, err)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(func() { srv.Close(); sim.Close() })
+	return sim, srv.URL
+}
+
+// fakeHub serves a hand-made export, for exact control of order and times.
+type fakeHub struct {
+	mu     sync.Mutex
+	events []string
+	status int
+	header http.Header
+}
+
+func (f *fakeHub) set(events ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = events
+}
+
+func (f *fakeHub) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k, v := range f.header {
+		w.Header()[k] = v
+	}
+	if f.status != 0 {
+		w.WriteHeader(f.status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte("[" + strings.Join(f.events, ",") + "]"))
+}
+
+// ev makes a minimal schema-valid event.
+func ev(id, createdAt string) string {
+	return `{"_id":"` + id + `","createdAt":"` + createdAt + `","type":"repo.create","message":"m","author":{"_id":"64f0a1b2c3d4e5f6a7b8c9d0","user":"alice","avatarUrl":"a","type":"user"}}`
 }
 
 // recordingConsumer accepts logs, keeping the record IDs in order, after
@@ -98,10 +152,16 @@ func recordIDs(ld plog.Logs) []string {
 	return ids
 }
 
-// harness builds receivers that share one storage directory (the real
-// file_storage extension), one consumer, one telemetry and one log observer.
+// harness builds receivers against one Hub that share one storage
+// directory (the real file_storage extension), one consumer, one telemetry
+// and one log observer, so a test can restart a receiver and check what
+// carried over.
 type harness struct {
 	t          *testing.T
+	url        string            // the Hub's base URL
+	sim        *simulator.Server // set by onSim
+	hub        *fakeHub          // set by onFakeHub
+	id         component.ID
 	storageDir string
 	next       *recordingConsumer
 	tel        *componenttest.Telemetry
@@ -111,31 +171,52 @@ type harness struct {
 	statuses   []*componentstatus.Event
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, url string) *harness {
 	core, logs := observer.New(zap.DebugLevel)
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	return &harness{t: t, storageDir: t.TempDir(), next: &recordingConsumer{}, tel: tel, logs: logs, zlog: zap.New(core)}
+	return &harness{
+		t: t, url: url, id: component.MustNewIDWithName("huggingfaceaudit", "test"), storageDir: t.TempDir(),
+		next: &recordingConsumer{}, tel: tel, logs: logs, zlog: zap.New(core),
+	}
+}
+
+// onSim is a harness against a new simulator.
+func onSim(t *testing.T, opts simulator.Options) *harness {
+	sim, url := newSim(t, opts)
+	h := newHarness(t, url)
+	h.sim = sim
+	return h
+}
+
+// onFakeHub is a harness against a hand-made export.
+func onFakeHub(t *testing.T) *harness {
+	hub := &fakeHub{}
+	srv := httptest.NewServer(hub)
+	t.Cleanup(srv.Close)
+	h := newHarness(t, srv.URL)
+	h.hub = hub
+	return h
 }
 
 var storageID = component.MustNewIDWithName("file_storage", "test")
 
-// start creates a receiver and its own file_storage extension on the shared
-// directory, sets it up without its poll loop, and registers cleanup. Call
-// stop before starting another receiver on the same directory.
-func (h *harness) start(cfg *Config) (*auditReceiver, func()) {
+// start creates a receiver on testConfig(h.url), changed by mutate, with its
+// own file_storage extension on the shared directory, sets it up without
+// its poll loop, and registers cleanup. Call stop before starting another
+// receiver on the same directory.
+func (h *harness) start(mutate ...func(*Config)) (*auditReceiver, func()) {
 	t := h.t
 	ctx := context.Background()
-	f := filestorage.NewFactory()
-	fcfg := f.CreateDefaultConfig().(*filestorage.Config)
-	fcfg.Directory = h.storageDir
-	ext, err := f.Create(ctx, extensiontest.NewNopSettings(f.Type()), fcfg)
-	require.NoError(t, err)
-	require.NoError(t, ext.Start(ctx, componenttest.NewNopHost()))
+	cfg := testConfig(h.url)
+	for _, m := range mutate {
+		m(cfg)
+	}
+	ext := startFileStorage(t, h.storageDir)
 	cfg.StorageID = &storageID
 
 	set := receivertest.NewNopSettings(metadata.Type)
-	set.ID = component.MustNewIDWithName("huggingfaceaudit", "test")
+	set.ID = h.id
 	set.TelemetrySettings = h.tel.NewTelemetrySettings()
 	set.Logger = h.zlog
 	set.BuildInfo.Version = "test"
@@ -152,6 +233,17 @@ func (h *harness) start(cfg *Config) (*auditReceiver, func()) {
 	}
 	t.Cleanup(stop)
 	return r, stop
+}
+
+func startFileStorage(t *testing.T, dir string) component.Component {
+	ctx := context.Background()
+	f := filestorage.NewFactory()
+	fcfg := f.CreateDefaultConfig().(*filestorage.Config)
+	fcfg.Directory = dir
+	ext, err := f.Create(ctx, extensiontest.NewNopSettings(f.Type()), fcfg)
+	require.NoError(t, err)
+	require.NoError(t, ext.Start(ctx, componenttest.NewNopHost()))
+	return ext
 }
 
 // statusHost records the component status the receiver reports.
@@ -175,22 +267,36 @@ func (h *harness) lastStatus() *componentstatus.Event {
 	return h.statuses[len(h.statuses)-1]
 }
 
-// counter sums an int counter's data points, optionally those with attr=value.
-func (h *harness) counter(name string, attr ...string) int64 {
-	m, err := h.tel.GetMetric("otelcol_receiver_huggingfaceaudit_" + name)
-	if err != nil {
-		return 0
+// savedCursor reads the checkpoint the receiver saved, as a restart would.
+func savedCursor(t *testing.T, r *auditReceiver) *cursor {
+	t.Helper()
+	c, err := r.store.load(context.Background())
+	require.NoError(t, err)
+	return c
+}
+
+// points are the data points a counter should have: values with their
+// attribute (name, value) pairs, e.g. points(10, "reason", "refused").
+// Pass them to the generated metadatatest.AssertEqual... helpers.
+func points(value int64, attrs ...string) []metricdata.DataPoint[int64] {
+	return []metricdata.DataPoint[int64]{point(value, attrs...)}
+}
+
+func point(value int64, attrs ...string) metricdata.DataPoint[int64] {
+	var kvs []attribute.KeyValue
+	for i := 0; i+1 < len(attrs); i += 2 {
+		kvs = append(kvs, attribute.String(attrs[i], attrs[i+1]))
 	}
-	var total int64
-	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-		if len(attr) == 2 {
-			if v, ok := dp.Attributes.Value(attribute.Key(attr[0])); !ok || v.AsString() != attr[1] {
-				continue
-			}
-		}
-		total += dp.Value
-	}
-	return total
+	return metricdata.DataPoint[int64]{Value: value, Attributes: attribute.NewSet(kvs...)}
+}
+
+var ignoreTime = metricdatatest.IgnoreTimestamp()
+
+// assertNoMetric: nothing was ever counted in the metric.
+func (h *harness) assertNoMetric(name string) {
+	h.t.Helper()
+	_, err := h.tel.GetMetric("otelcol_receiver_huggingfaceaudit_" + name)
+	require.Error(h.t, err, "%s was recorded", name)
 }
 
 // logText joins every log line and its fields, to look for leaks.
@@ -207,38 +313,24 @@ func (h *harness) logText() string {
 	return b.String()
 }
 
-// fakeHub serves a hand-made export, for exact control of order and times.
-type fakeHub struct {
-	mu     sync.Mutex
-	events []string
-	status int
+// createReceiver makes a receiver through the factory, as the collector does.
+func createReceiver(t *testing.T, cfg *Config, next *consumertest.LogsSink) *auditReceiver {
+	t.Helper()
+	r, err := NewFactory().CreateLogs(context.Background(), receivertest.NewNopSettings(metadata.Type), cfg, next)
+	require.NoError(t, err)
+	return r.(*auditReceiver)
 }
 
-func (f *fakeHub) set(events ...string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.events = events
+func mustMarshalLogs(t *testing.T, logs plog.Logs) []byte {
+	t.Helper()
+	b, err := (&plog.JSONMarshaler{}).MarshalLogs(logs)
+	require.NoError(t, err)
+	return b
 }
 
-func (f *fakeHub) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.status != 0 {
-		w.WriteHeader(f.status)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write([]byte("[" + strings.Join(f.events, ",") + "]"))
-}
-
-func newFakeHub(t *testing.T) (*fakeHub, string) {
-	hub := &fakeHub{}
-	srv := httptest.NewServer(hub)
-	t.Cleanup(srv.Close)
-	return hub, srv.URL
-}
-
-// ev makes a minimal schema-valid event.
-func ev(id, createdAt string) string {
-	return `{"_id":"` + id + `","createdAt":"` + createdAt + `","type":"repo.create","message":"m","author":{"_id":"64f0a1b2c3d4e5f6a7b8c9d0","user":"alice","avatarUrl":"a","type":"user"}}`
+func mustUnmarshalLogs(t *testing.T, b []byte) plog.Logs {
+	t.Helper()
+	logs, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(b)
+	require.NoError(t, err)
+	return logs
 }

@@ -113,6 +113,14 @@ func TestMaxMindLayouts(t *testing.T) {
 		"8.8.4.0/24":   ent2,
 	})
 
+	// An IPv6 network that only the City database knows.
+	stuttgart := map[string]any{
+		AttrGeoLocalityName: "Stuttgart", AttrGeoCountryISOCode: "DE", AttrGeoContinentCode: "EU",
+		AttrGeoRegionISOCode: "DE-BW", AttrGeoPostalCode: "70180",
+		AttrGeoLocationLat: 48.767, AttrGeoLocationLon: 9.1827,
+		AttrEnrichmentProviders: providers("geolite2-city"),
+	}
+
 	t.Run("city only", func(t *testing.T) {
 		e := openT(t, Config{CityDatabase: city})
 		checkAttrs(t, enrich(e, "81.2.69.0"), map[string]any{
@@ -126,12 +134,7 @@ func TestMaxMindLayouts(t *testing.T) {
 			AttrGeoCountryISOCode: "GB", AttrGeoContinentCode: "EU",
 			AttrEnrichmentProviders: providers("geolite2-city"),
 		})
-		checkAttrs(t, enrich(e, "2a02:8070:1::"), map[string]any{
-			AttrGeoLocalityName: "Stuttgart", AttrGeoCountryISOCode: "DE", AttrGeoContinentCode: "EU",
-			AttrGeoRegionISOCode: "DE-BW", AttrGeoPostalCode: "70180",
-			AttrGeoLocationLat: 48.767, AttrGeoLocationLon: 9.1827,
-			AttrEnrichmentProviders: providers("geolite2-city"),
-		})
+		checkAttrs(t, enrich(e, "2a02:8070:1::"), stuttgart)
 		checkAttrs(t, enrich(e, "89.160.20.128"), map[string]any{
 			AttrGeoLocalityName: "Linköping", AttrGeoCountryISOCode: "SE", AttrGeoContinentCode: "EU",
 			AttrGeoRegionISOCode: "SE-E", AttrGeoLocationLat: 58.4167, AttrGeoLocationLon: 15.6167,
@@ -178,12 +181,7 @@ func TestMaxMindLayouts(t *testing.T) {
 			AttrEnrichmentProviders: providers("geoip2-enterprise"),
 		})
 		// Only in City.
-		checkAttrs(t, enrich(e, "2a02:8070:1::"), map[string]any{
-			AttrGeoLocalityName: "Stuttgart", AttrGeoCountryISOCode: "DE", AttrGeoContinentCode: "EU",
-			AttrGeoRegionISOCode: "DE-BW", AttrGeoPostalCode: "70180",
-			AttrGeoLocationLat: 48.767, AttrGeoLocationLon: 9.1827,
-			AttrEnrichmentProviders: providers("geolite2-city"),
-		})
+		checkAttrs(t, enrich(e, "2a02:8070:1::"), stuttgart)
 		for _, ip := range []string{"10.0.0.1", "::1", "nonsense", "9.9.9.9"} {
 			checkAttrs(t, enrich(e, ip), map[string]any{})
 		}

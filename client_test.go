@@ -2,7 +2,6 @@ package huggingfaceauditreceiver
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componentstatus"
 
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadatatest"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
 
@@ -57,100 +57,57 @@ func TestHTTPErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.opts.InitialEvents = 10
 			tt.opts.NoSelfExport = true
-			sim, url := newSim(t, tt.opts)
-			h := newHarness(t)
-			cfg := testConfig(url)
+			h := onSim(t, tt.opts)
+			var mutate []func(*Config)
 			if tt.mutate != nil {
-				tt.mutate(cfg)
+				mutate = append(mutate, tt.mutate)
 			}
-			r, _ := h.start(cfg)
+			r, _ := h.start(mutate...)
 			if tt.fault != "" {
-				require.NoError(t, sim.SetFault(tt.fault, tt.faultTimes))
+				require.NoError(t, h.sim.SetFault(tt.fault, tt.faultTimes))
 			}
 			r.poll(ctx)
 
-			assert.Positive(t, h.counter("http_errors", "class", tt.wantClass))
 			if tt.wantCalls > 0 {
-				assert.Equal(t, tt.wantCalls, sim.Calls())
+				assert.Equal(t, tt.wantCalls, h.sim.Calls())
 			}
+			failed := h.sim.Calls()
+			if tt.recoverable {
+				failed-- // the last call succeeded
+			}
+			metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(int64(failed), "class", tt.wantClass), ignoreTime)
 			require.NotNil(t, h.lastStatus())
 			assert.Equal(t, tt.wantStatus, h.lastStatus().Status())
 			if tt.wantLog != "" {
 				assert.Contains(t, h.logText(), tt.wantLog)
 			}
 			if tt.recoverable {
-				assert.Equal(t, sim.EventIDs(), h.next.accepted(), "a retried failure still delivers the poll")
+				assert.Equal(t, h.sim.EventIDs(), h.next.accepted(), "a retried failure still delivers the poll")
 			} else {
 				assert.Empty(t, h.next.accepted())
-				assert.Nil(t, storedCursorOf(t, r), "the cursor stays where it was")
+				assert.Nil(t, savedCursor(t, r), "the cursor stays where it was")
 			}
-			assert.NotContains(t, h.logText(), string(cfg.Token), "the token never appears in a log line")
+			assert.NotContains(t, h.logText(), string(r.cfg.Token), "the token never appears in a log line")
 			assert.NotContains(t, h.logText(), testToken)
 		})
 	}
 }
 
-func TestRateLimitIsHonoured(t *testing.T) {
-	ctx := context.Background()
+func TestQueryAndRequestHeaders(t *testing.T) {
+	h := onSim(t, simulator.Options{InitialEvents: 300, NoSelfExport: true})
+	r, _ := h.start(func(c *Config) { c.Query = "type:repo.create" })
+	r.poll(context.Background())
 
-	t.Run("waits the longer of RateLimit t= and Retry-After, then succeeds", func(t *testing.T) {
-		sim, url := newSim(t, simulator.Options{InitialEvents: 10, NoSelfExport: true, RateLimitReset: time.Second, RetryAfter: 2 * time.Second})
-		h := newHarness(t)
-		cfg := testConfig(url)
-		cfg.RetryOnFailure.MaxElapsedTime = 10 * time.Second
-		r, _ := h.start(cfg)
-		require.NoError(t, sim.SetFault(simulator.Fault429, 1))
-		start := time.Now()
-		r.poll(ctx)
-		assert.GreaterOrEqual(t, time.Since(start), 2*time.Second, "never sooner than Retry-After")
-		assert.Equal(t, 2, sim.Calls())
-		assert.Len(t, h.next.accepted(), 10)
-		assert.Equal(t, int64(1), h.counter("http_errors", "class", classRateLimited))
-	})
-
-	t.Run("a reset beyond the retry budget defers the next poll", func(t *testing.T) {
-		sim, url := newSim(t, simulator.Options{InitialEvents: 10, NoSelfExport: true, RateLimitReset: 300 * time.Second, RetryAfter: -1})
-		h := newHarness(t)
-		r, _ := h.start(testConfig(url))
-		require.NoError(t, sim.SetFault(simulator.Fault429, 1))
-		r.poll(ctx)
-		assert.Equal(t, 1, sim.Calls())
-		r.poll(ctx)
-		assert.Equal(t, 1, sim.Calls(), "no request before the window resets")
-		assert.Equal(t, componentstatus.StatusRecoverableError, h.lastStatus().Status())
-		r.notBefore = time.Time{} // the window has reset
-		r.poll(ctx)
-		assert.Len(t, h.next.accepted(), 10)
-		assert.Equal(t, componentstatus.StatusOK, h.lastStatus().Status())
-	})
-}
-
-func TestRateLimitWait(t *testing.T) {
-	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	for _, tt := range []struct {
-		name      string
-		rateLimit string
-		retry     string
-		want      time.Duration
-	}{
-		{"none", "", "", 0},
-		{"RateLimit only", `"api";r=0;t=55`, "", 55 * time.Second},
-		{"Retry-After only", "", "7", 7 * time.Second},
-		{"the longer wins (RateLimit)", `"api";r=0;t=55`, "7", 55 * time.Second},
-		{"the longer wins (Retry-After)", `"api";r=0;t=5`, "70", 70 * time.Second},
-		{"Retry-After as a date", "", now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{"several policies", `"api";r=0;t=30, "resolvers";r=10;t=200`, "", 200 * time.Second},
-		{"garbage", `"api";r=x;t=soon`, "later", 0},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			h := http.Header{}
-			if tt.rateLimit != "" {
-				h.Set("RateLimit", tt.rateLimit)
-			}
-			if tt.retry != "" {
-				h.Set("Retry-After", tt.retry)
-			}
-			assert.Equal(t, tt.want, rateLimitWait(h, now))
-		})
+	req := h.sim.Requests()[0]
+	assert.Equal(t, "type:repo.create", req.Q)
+	assert.Equal(t, "otelcol-huggingfaceaudit/test", req.UserAgent)
+	assert.Equal(t, testToken[len(testToken)-4:], req.Last4)
+	var want []string
+	for _, e := range h.sim.Events() {
+		if e["type"] == "repo.create" {
+			want = append(want, e["_id"].(string))
+		}
 	}
+	require.NotEmpty(t, want)
+	assert.Equal(t, want, h.next.accepted())
 }

@@ -1,0 +1,124 @@
+package huggingfaceauditreceiver
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadatatest"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
+)
+
+// What one pass over the export keeps: every event once, in any order of
+// the array, across polls and restarts.
+func TestExportPass(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("every order of the array", func(t *testing.T) {
+		for _, order := range []string{simulator.OrderNewestFirst, simulator.OrderOldestFirst, simulator.OrderRandom} {
+			t.Run(order, func(t *testing.T) {
+				h := onSim(t, simulator.Options{InitialEvents: 300, BurstSize: 4, Order: order, NoSelfExport: true})
+				r, stop := h.start(func(c *Config) { c.BatchSize = 64 })
+				r.poll(ctx)
+				h.sim.Add(40)
+				r.poll(ctx)
+				stop()
+				r2, _ := h.start()
+				h.sim.Add(40)
+				r2.poll(ctx)
+				assert.Equal(t, h.sim.EventIDs(), h.next.accepted(), "each event once, oldest first, across polls and a restart")
+			})
+		}
+	})
+
+	t.Run("ties on one millisecond straddle polls; late arrivals within the window", func(t *testing.T) {
+		h := onFakeHub(t)
+		r, stop := h.start()
+		const tMs = "2026-11-20T10:00:00.123Z"
+		a, b, c := ev("6650a1b2c3d4e5f60000000a", tMs), ev("6650a1b2c3d4e5f60000000b", tMs), ev("6650a1b2c3d4e5f60000000c", tMs)
+		h.hub.set(b, a)
+		r.poll(ctx)
+		assert.Equal(t, []string{"6650a1b2c3d4e5f60000000a", "6650a1b2c3d4e5f60000000b"}, h.next.accepted())
+		h.hub.set(c, b, a)
+		r.poll(ctx)
+		assert.Equal(t, "6650a1b2c3d4e5f60000000c", h.next.accepted()[2], "a third event of the same millisecond, in the next poll")
+		late := ev("6650a1b2c3d4e5f60000000d", "2026-11-20T09:59:30.000Z")
+		tooLate := ev("6650a1b2c3d4e5f60000000e", "2026-11-20T08:00:00.000Z")
+		h.hub.set(c, b, a, late, tooLate)
+		r.poll(ctx)
+		assert.Equal(t, []string{"6650a1b2c3d4e5f60000000d"}, h.next.accepted()[3:], "late by 30s: emitted; late by 2h (> late_arrival_window): not")
+		stop()
+		r2, _ := h.start()
+		r2.poll(ctx)
+		assert.Len(t, h.next.accepted(), 4, "a restart emits none of them again")
+	})
+
+	t.Run("an event stamped in the future does not hide the events after it", func(t *testing.T) {
+		h := onFakeHub(t)
+		r, _ := h.start()
+		now := time.Now().UTC()
+		future := ev("6650a1b2c3d4e5f60000000f", "2099-01-01T00:00:00Z")
+		a := ev("6650a1b2c3d4e5f60000000a", now.Add(-time.Minute).Format(time.RFC3339Nano))
+		h.hub.set(future, a)
+		r.poll(ctx)
+		b := ev("6650a1b2c3d4e5f60000000b", time.Now().UTC().Format(time.RFC3339Nano))
+		h.hub.set(b, future, a)
+		r.poll(ctx)
+		assert.Equal(t, []string{"6650a1b2c3d4e5f60000000a", "6650a1b2c3d4e5f60000000f", "6650a1b2c3d4e5f60000000b"}, h.next.accepted())
+	})
+
+	t.Run("duplicate IDs within one response are emitted once", func(t *testing.T) {
+		h := onFakeHub(t)
+		r, _ := h.start()
+		a := ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00Z")
+		h.hub.set(a, a)
+		r.poll(ctx)
+		assert.Len(t, h.next.accepted(), 1)
+	})
+
+	t.Run("an empty array moves nothing and is not a gap", func(t *testing.T) {
+		h := onFakeHub(t)
+		r, _ := h.start()
+		a, b := ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00Z"), ev("6650a1b2c3d4e5f60000000b", "2026-11-20T10:00:01Z")
+		h.hub.set(a)
+		r.poll(ctx)
+		before := savedCursor(t, r)
+		h.hub.set()
+		r.poll(ctx)
+		assert.Equal(t, before, savedCursor(t, r))
+		h.hub.set(b, a)
+		r.poll(ctx)
+		assert.Len(t, h.next.accepted(), 2)
+		h.assertNoMetric("gap_events")
+	})
+
+	t.Run("a cursor that fell out of the window is reported as a gap", func(t *testing.T) {
+		h := onSim(t, simulator.Options{InitialEvents: 50, MaxEvents: 100, NoSelfExport: true})
+		r, stop := h.start()
+		r.poll(ctx)
+		stop()
+		h.sim.Add(150) // while "down": 50 events fall off unseen
+		r2, _ := h.start()
+		r2.poll(ctx)
+		metadatatest.AssertEqualReceiverHuggingfaceauditGapEvents(t, h.tel, points(1), ignoreTime)
+		assert.Len(t, h.logs.FilterMessageSnippet("Events were lost at the source").All(), 1)
+		assert.Len(t, h.next.accepted(), 150, "50 before + the 100 still in the window")
+	})
+
+	t.Run("an invalid event is skipped, logged with its _id and counted once", func(t *testing.T) {
+		h := onSim(t, simulator.Options{InitialEvents: 20, NoSelfExport: true})
+		r, _ := h.start()
+		require.NoError(t, h.sim.SetFault(simulator.FaultInvalidEvent, 0))
+		r.poll(ctx)
+		r.poll(ctx)
+		all := h.sim.EventIDs()
+		assert.Equal(t, all[:19], h.next.accepted(), "the others are delivered")
+		metadatatest.AssertEqualReceiverHuggingfaceauditEventsSkipped(t, h.tel, points(1, "reason", "invalid"), ignoreTime)
+		skipped := h.logs.FilterMessageSnippet("does not match the export schema").All()
+		require.Len(t, skipped, 1)
+		assert.Equal(t, all[19], skipped[0].ContextMap()["_id"])
+	})
+}
