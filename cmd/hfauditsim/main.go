@@ -5,6 +5,8 @@
 //
 // It also serves a control API: POST /_sim/fault?mode=429&times=3,
 // POST /_sim/add?n=100, POST /_sim/late?n=5&age=1h, GET /_sim/stats.
+// With -attack the window also holds the attack story that the detection
+// pack (detections/) catches.
 package main
 
 import (
@@ -17,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -53,6 +56,7 @@ func run() error {
 		rateReset    = flag.Duration("ratelimit-reset", time.Second, "t= of the RateLimit header on 429")
 		retryAfter   = flag.Duration("retry-after", time.Second, "Retry-After on 429 (negative: omitted)")
 		slowDelay    = flag.Duration("slow-delay", simulator.DefaultSlowDelay, "delay of the slow fault")
+		attack       = flag.Bool("attack", false, "inject the attack story (a stolen admin token used from a new network; see detections/README.md), ending now")
 	)
 	flag.Parse()
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
@@ -74,6 +78,14 @@ func run() error {
 	defer sim.Close()
 	if err := sim.SetFault(*fault, *faultTimes); err != nil {
 		return err
+	}
+	if *attack {
+		a := sim.InjectAttack(time.Time{})
+		log.Printf("attack injected: %d history events of %s, then %d attack events from %s to %s", len(a.History), a.Actor,
+			len(a.EventIDs()), a.Start.Format(time.RFC3339), a.End.Format(time.RFC3339))
+		for i, st := range a.Steps {
+			log.Printf("attack step %d: %s (%d × %s)", i+1, st.What, len(st.EventIDs), strings.Join(st.Types, ", "))
+		}
 	}
 
 	ln, err := net.Listen("tcp", *listen)
