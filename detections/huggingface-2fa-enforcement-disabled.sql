@@ -1,5 +1,3 @@
--- 2FA enforcement disabled: the June 2026 name, or the legacy
--- org.update_settings with data.security.2fa.enabled = false.
 SELECT
     workspaceID AS organization,
     authorUser AS actor,

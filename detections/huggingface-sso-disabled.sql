@@ -8,8 +8,7 @@ SELECT
     min(eventTime) AS first_seen,
     max(eventTime) AS last_seen,
     groupUniqArray(eventName) AS event_names,
-    groupUniqArray(actorIP) AS ips,
-    groupUniqArray(tokenLast4) AS token_last4
+    groupUniqArray(actorIP) AS ips
 FROM huggingface_logs FINAL
 WHERE eventTime >= {from:DateTime} AND eventTime < {to:DateTime}
   AND (eventName = 'org.settings.sso.disable'

@@ -1,0 +1,15 @@
+SELECT
+    workspaceID AS organization,
+    authorUser AS actor,
+    count() AS event_count,
+    groupArray(id) AS event_ids,
+    min(eventTime) AS first_seen,
+    max(eventTime) AS last_seen,
+    groupUniqArray(eventName) AS event_names,
+    groupUniqArray(actorIP) AS ips
+FROM huggingface_logs FINAL
+WHERE eventTime >= {from:DateTime} AND eventTime < {to:DateTime}
+  AND (eventName = 'org.token_approval.disabled'
+       OR (eventName = 'org.update_settings' AND JSONExtractRaw(rawLog, 'data', 'token_approval', 'enabled') = 'false'))
+GROUP BY organization, actor
+ORDER BY first_seen
