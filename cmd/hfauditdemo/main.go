@@ -3,7 +3,10 @@
 // (chdbserver), and the collector built by ocb with examples/demo.yaml. It
 // runs the collector, stops it, runs it again to show that the cursor in
 // file_storage prevents duplicates, and prints what arrived: a summary of
-// the local file and rows of the huggingface_logs table.
+// the local file and rows of the huggingface_logs table. The simulated
+// export holds an attack (internal/simulator/attack.go); the demo ends by
+// running the detection pack with cmd/hfauditdetect and shows which
+// detections fired on which step of the attack.
 //
 // Run it from the repository root with `make demo`.
 package main
@@ -73,6 +76,7 @@ func run(events int, dir, collector string) error {
 		return err
 	}
 	defer sim.Close()
+	attack := sim.InjectAttack(time.Time{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -82,6 +86,8 @@ func run(events int, dir, collector string) error {
 	defer hub.Close()
 	hubURL := "http://" + ln.Addr().String()
 	step("Simulated Hub: %d audit events for organization demo-org at %s (3 more every 2 s)", events, hubURL)
+	fmt.Printf("  among them an attack: %s's admin token used from %s (a new network) in the last %s, after %d ordinary events of hers over three weeks\n",
+		attack.Actor, attack.IP, attack.End.Sub(attack.Start).Round(time.Minute), len(attack.History))
 
 	// 2. ClickHouse, embedded.
 	chURL, stopCH, err := startClickHouse(dir)
@@ -141,6 +147,10 @@ func run(events int, dir, collector string) error {
 			return fmt.Errorf("%s: %w", q.title, err)
 		}
 		fmt.Printf("\n  %s\n%s", q.title, indent(text))
+	}
+	// 6. The detection pack, run as a user runs it.
+	if err := detect(dir, chURL, attack); err != nil {
+		return err
 	}
 	step("Done. Files: %s (records), %s (collector log), %s/state (cursor)", out, logPath, dir)
 	return nil

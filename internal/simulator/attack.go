@@ -161,7 +161,7 @@ func (s *Server) InjectAttack(end time.Time) Attack {
 		a.Steps = append(a.Steps, AttackStep{What: what})
 	}
 
-	step(fmt.Sprintf("stolen admin token (…%s) used from a new network (AS14061, Netherlands): disables SSO", AttackTokenLast4),
+	step(fmt.Sprintf("stolen admin token (…%s) from a new network (AS14061, NL) disables SSO", AttackTokenLast4),
 		ev{"org.settings.sso.disable", "Disabled SSO", map[string]any{"provider": "okta", "protocol": "saml", "enabled": false}})
 	step("disables token approval",
 		ev{"org.token_approval.disabled", "Disabled token approval", map[string]any{"enabled": false}})
