@@ -29,6 +29,7 @@ import (
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadata"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator/simtest"
 )
 
 // The shared harness of the package's tests: a Hub to talk to (the
@@ -57,11 +58,7 @@ func newSim(t *testing.T, opts simulator.Options) (*simulator.Server, string) {
 	if opts.Seed == 0 {
 		opts.Seed = 7
 	}
-	sim, err := simulator.New(opts)
-	require.NoError(t, err)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(func() { srv.Close(); sim.Close() })
-	return sim, srv.URL
+	return simtest.Start(t, opts)
 }
 
 // fakeHub serves a hand-made export, for exact control of order and times.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/clickhouse"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator/simtest"
 )
 
 // hfEvent is an event of the export, decoded independently of the receiver.
@@ -537,20 +537,14 @@ func tableState(t testing.TB, db string) string {
 func TestHuggingFaceLogs(t *testing.T) {
 	const db = "otel"
 	start := time.Now()
-	sim, err := simulator.New(simulator.Options{InitialEvents: 400, Seed: 7, UnknownTypeRatio: 0.05, Order: simulator.OrderRandom})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
+	sim, url := simtest.Start(t, simulator.Options{InitialEvents: 400, Seed: 7, UnknownTypeRatio: 0.05, Order: simulator.OrderRandom})
 
 	exp := newExporter(t, db)
 	before := sim.EventsJSON() // what the first export answers
 
 	// 1. Records reach otel_logs before the schema exists.
 	cons := &countingConsumer{next: exp}
-	rcv := startReceiver(t, srv.URL, cons, 0)
+	rcv := startReceiver(t, url, cons, 0)
 	waitFor(t, time.Minute, "the first backfill", func() bool { return cons.records.Load() >= int64(len(before)) })
 	if err := rcv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -641,7 +635,7 @@ func TestHuggingFaceLogs(t *testing.T) {
 		after := sim.EventsJSON() // + 60 new + the first call's org.audit_log.export
 		start2 := time.Now()
 		cons2 := &countingConsumer{next: exp}
-		rcv2 := startReceiver(t, srv.URL, cons2, 0)
+		rcv2 := startReceiver(t, url, cons2, 0)
 		waitFor(t, time.Minute, "the second export", func() bool { return cons2.records.Load() >= int64(len(after)) })
 		if err := rcv2.Shutdown(context.Background()); err != nil {
 			t.Fatal(err)
@@ -687,13 +681,7 @@ func TestInsertRate(t *testing.T) {
 		t.Skip("100,000 events; skipped with -short")
 	}
 	const db, n = "ratetest", 100_000
-	sim, err := simulator.New(simulator.Options{InitialEvents: n, MaxEvents: n, Seed: 11, NoSelfExport: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
+	_, url := simtest.Start(t, simulator.Options{InitialEvents: n, MaxEvents: n, Seed: 11, NoSelfExport: true})
 	exp := newExporter(t, db)
 	applySchema(t, db) // the view is live: the rate includes it
 
@@ -702,7 +690,7 @@ func TestInsertRate(t *testing.T) {
 		query(t, "TRUNCATE TABLE ratetest.huggingface_logs")
 		cons := &countingConsumer{next: exp}
 		start := time.Now()
-		rcv := startReceiver(t, srv.URL, cons, batch)
+		rcv := startReceiver(t, url, cons, batch)
 		waitFor(t, 3*time.Minute, "100,000 records", func() bool { return cons.records.Load() >= n })
 		d := time.Since(start)
 		if err := rcv.Shutdown(context.Background()); err != nil {
@@ -741,17 +729,11 @@ func TestREADMEQueries(t *testing.T) {
 		t.Fatal("no example queries in the README")
 	}
 	const db = "readme"
-	sim, err := simulator.New(simulator.Options{InitialEvents: 300, Seed: 3, InitialSpan: 12 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
+	_, url := simtest.Start(t, simulator.Options{InitialEvents: 300, Seed: 3, InitialSpan: 12 * time.Hour})
 	exp := newExporter(t, db)
 	applySchema(t, db)
 	cons := &countingConsumer{next: exp}
-	rcv := startReceiver(t, srv.URL, cons, 0)
+	rcv := startReceiver(t, url, cons, 0)
 	waitFor(t, time.Minute, "300 records", func() bool { return cons.records.Load() >= 300 })
 	if err := rcv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)

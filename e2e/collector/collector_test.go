@@ -6,7 +6,6 @@ package collector
 import (
 	"bufio"
 	"bytes"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator/simtest"
 )
 
 const token = "hf_e2e_secret_token_Kx9v"
@@ -136,16 +136,12 @@ func TestKillDuringBackfillLosesNothing(t *testing.T) {
 	bin := collectorBinary(t)
 	// batch_size in testdata/config.yaml.
 	const events, batch = 100_000, 200
-	sim, err := simulator.New(simulator.Options{Token: token, InitialEvents: events, Seed: 11, NoSelfExport: true, Order: simulator.OrderRandom})
-	require.NoError(t, err)
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	defer sim.Close()
+	sim, url := simtest.Start(t, simulator.Options{Token: token, InitialEvents: events, Seed: 11, NoSelfExport: true, Order: simulator.OrderRandom})
 
 	dir := t.TempDir()
 	out := filepath.Join(dir, "events.jsonl")
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "state"), 0o700))
-	env := []string{"HF_TOKEN=" + token, "HF_ENDPOINT=" + srv.URL, "E2E_STATE_DIR=" + filepath.Join(dir, "state"), "E2E_OUT=" + out}
+	env := []string{"HF_TOKEN=" + token, "HF_ENDPOINT=" + url, "E2E_STATE_DIR=" + filepath.Join(dir, "state"), "E2E_OUT=" + out}
 
 	first := startCollector(t, bin, "config.yaml", env)
 	// About 2.2 kB per record: kill after roughly the first 15,000.
