@@ -56,6 +56,7 @@ func run() error {
 		rateReset    = flag.Duration("ratelimit-reset", time.Second, "t= of the RateLimit header on 429")
 		retryAfter   = flag.Duration("retry-after", time.Second, "Retry-After on 429 (negative: omitted)")
 		slowDelay    = flag.Duration("slow-delay", simulator.DefaultSlowDelay, "delay of the slow fault")
+		gzipOn       = flag.Bool("gzip", false, "serve the event array gzip-compressed to clients that accept it, as the Hub does")
 		attack       = flag.Bool("attack", false, "inject the attack story (a stolen admin token used from a new network; see detections/README.md), ending now")
 	)
 	flag.Parse()
@@ -70,6 +71,7 @@ func run() error {
 		GrowEvery: *growEvery, GrowBy: *growBy,
 		Order: *order, BurstSize: *burst, OptionalFields: *optional, UnknownTypeRatio: *unknownRatio,
 		RateLimitReset: *rateReset, RetryAfter: *retryAfter, SlowDelay: *slowDelay,
+		Gzip: *gzipOn,
 		Logf: log.Printf,
 	})
 	if err != nil {

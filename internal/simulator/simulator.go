@@ -115,6 +115,10 @@ type Options struct {
 	RateLimitReset time.Duration // t= of the RateLimit header on 429 (default 1s)
 	RetryAfter     time.Duration // Retry-After on 429 (default 1s; negative: header omitted)
 	SlowDelay      time.Duration // delay of the "slow" fault (default 2s)
+	// Gzip serves the event array gzip-compressed to clients that send
+	// Accept-Encoding: gzip (as the Go transport does by default). Faulty
+	// bodies (cut, malformed, ...) stay plain.
+	Gzip bool
 
 	// Logf, when set, receives one line per request. Tokens appear as their
 	// last four characters only.
@@ -528,7 +532,9 @@ func (s *Server) serveExport(w http.ResponseWriter, r *http.Request) {
 	case FaultCut:
 		s.writeCut(w, plan.events)
 	default:
-		s.writeEvents(r.Context(), w, plan.events, plan.fault == FaultInvalidEvent)
+		gw, finish := s.maybeGzip(w, r)
+		s.writeEvents(r.Context(), gw, plan.events, plan.fault == FaultInvalidEvent)
+		finish()
 	}
 }
 
