@@ -9,7 +9,7 @@ NPM_ASSETS := tools/npm/node_modules/.package-lock.json
 # What the collector is built from: the receiver package and its internals.
 RECEIVER_SOURCES := $(filter-out %_test.go,$(wildcard *.go internal/*/*.go)) go.mod go.sum
 
-.PHONY: all tools assets build demo test test-unit test-e2e test-clickhouse bench generate fmt vet lint clean
+.PHONY: all tools assets build demo test test-unit test-e2e test-clickhouse test-soak soak bench generate fmt vet lint clean
 
 all: build
 
@@ -38,7 +38,7 @@ $(COLLECTOR): $(BUILDER) builder-config.yaml $(RECEIVER_SOURCES)
 demo: build assets
 	$(GO) run ./cmd/hfauditdemo
 
-test: build assets test-unit test-e2e test-clickhouse
+test: build assets test-unit test-e2e test-clickhouse test-soak
 
 test-unit:
 	$(GO) test -race -count=1 ./...
@@ -49,6 +49,17 @@ test-e2e: build
 
 test-clickhouse: assets
 	cd e2e/clickhouse && $(GO) test -count=1 -timeout 15m ./...
+
+# The chaos soak (cmd/hfauditsoak): SIGKILLs, ClickHouse and Hub outages,
+# 30% faulty exports; one report, exit 1 on any loss. SOAK_FLAGS=-collectors=2
+# runs two collectors active-active.
+SOAK ?= 30m
+SOAK_FLAGS ?=
+soak: build assets
+	$(GO) run ./cmd/hfauditsoak -duration $(SOAK) $(SOAK_FLAGS)
+
+test-soak: build assets
+	$(GO) run ./cmd/hfauditsoak -duration 2m -dir .soak-test
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x .
