@@ -9,7 +9,7 @@ NPM_ASSETS := tools/npm/node_modules/.package-lock.json
 # What the collector is built from: the receiver package and its internals.
 RECEIVER_SOURCES := $(filter-out %_test.go,$(wildcard *.go internal/*/*.go)) go.mod go.sum
 
-.PHONY: all tools assets build demo test test-unit test-e2e test-clickhouse test-soak soak bench generate fmt vet lint clean
+.PHONY: all tools assets build demo test test-unit test-e2e test-clickhouse test-soak soak bench generate fmt vet lint compat clean
 
 all: build
 
@@ -60,6 +60,20 @@ soak: build assets
 
 test-soak: build assets
 	$(GO) run ./cmd/hfauditsoak -duration 2m -dir .soak-test
+
+# Compatibility with the newest collector release: ocb v0.165.0 (core
+# v0.165.0/v1.71.0) builds compat/builder-config.yaml with this receiver into
+# _build/compat, and e2e/compat runs it against the simulator. That ocb goes
+# to its own directory so the v0.161.0 builder of `make tools` stays.
+COMPAT_OCB_VERSION := v0.165.0
+COMPAT_BUILDER := $(CURDIR)/.cache/ocb-$(COMPAT_OCB_VERSION)/builder
+COMPAT_COLLECTOR := _build/compat/otelcol-hfaudit-compat
+$(COMPAT_BUILDER):
+	GOBIN=$(dir $(COMPAT_BUILDER)) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(COMPAT_OCB_VERSION)
+$(COMPAT_COLLECTOR): $(COMPAT_BUILDER) compat/builder-config.yaml $(RECEIVER_SOURCES)
+	$(COMPAT_BUILDER) --config compat/builder-config.yaml
+compat: $(COMPAT_COLLECTOR)
+	cd e2e/compat && $(GO) test -count=1 -timeout 10m ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x .
