@@ -2,6 +2,7 @@ package huggingfaceauditreceiver
 
 import (
 	"bytes"
+	stdgzip "compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"runtime/metrics"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -52,6 +54,43 @@ func fullWindow(b *testing.B) []byte {
 		benchBody = buf.Bytes()
 	})
 	return benchBody
+}
+
+var (
+	benchGzipOnce sync.Once
+	benchGzip     []byte
+)
+
+// fullWindowGzip is fullWindow gzip-compressed at the default level, as a
+// web server would send it.
+func fullWindowGzip(b *testing.B) []byte {
+	body := fullWindow(b)
+	benchGzipOnce.Do(func() {
+		var buf bytes.Buffer
+		zw := stdgzip.NewWriter(&buf)
+		_, err := zw.Write(body)
+		require.NoError(b, err)
+		require.NoError(b, zw.Close())
+		benchGzip = buf.Bytes()
+	})
+	return benchGzip
+}
+
+// decompressors are the gzip implementations the gzip benchmarks compare.
+var decompressors = []struct {
+	name   string
+	gunzip func(io.Reader) (io.ReadCloser, error)
+}{
+	{"stdlib", func(r io.Reader) (io.ReadCloser, error) { return stdgzip.NewReader(r) }},
+	{"klauspost", gunzip},
+}
+
+// withGunzip runs f with the receiver's decompressor set to g.
+func withGunzip(g func(io.Reader) (io.ReadCloser, error), f func()) {
+	saved := gunzip
+	gunzip = g
+	defer func() { gunzip = saved }()
+	f()
 }
 
 // exportEvent is the export schema as plain encoding/json structs: the floor.
@@ -171,10 +210,16 @@ func BenchmarkDecodeFloor(b *testing.B) {
 }
 
 // benchReceiver serves body over HTTP to a receiver whose pipeline counts
-// and drops the records.
-func benchReceiver(b *testing.B, body []byte) (*auditReceiver, *atomic.Int64) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+// and drops the records. With gz, a client that accepts gzip gets gz
+// instead (body compressed).
+func benchReceiver(b *testing.B, body, gz []byte) (*auditReceiver, *atomic.Int64) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		if gz != nil && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			_, _ = w.Write(gz)
+			return
+		}
 		_, _ = w.Write(body)
 	}))
 	b.Cleanup(srv.Close)
@@ -195,13 +240,26 @@ func benchReceiver(b *testing.B, body []byte) (*auditReceiver, *atomic.Int64) {
 // BenchmarkBackfill: a first poll of a full window, from the HTTP body to a
 // sink consumer: decode, cursor, sort, convert, emit.
 func BenchmarkBackfill(b *testing.B) {
-	body := fullWindow(b)
+	benchBackfill(b, fullWindow(b), nil)
+}
+
+// BenchmarkBackfillGzip: the same, the body sent gzip-compressed, with each
+// decompressor.
+func BenchmarkBackfillGzip(b *testing.B) {
+	for _, d := range decompressors {
+		b.Run(d.name, func(b *testing.B) {
+			withGunzip(d.gunzip, func() { benchBackfill(b, fullWindow(b), fullWindowGzip(b)) })
+		})
+	}
+}
+
+func benchBackfill(b *testing.B, body, gz []byte) {
 	var m measurement
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		r, count := benchReceiver(b, body)
+		r, count := benchReceiver(b, body, gz)
 		b.StartTimer()
 		m.measure(func() { r.poll(context.Background()) })
 		require.Equal(b, int64(benchEvents), count.Load())
@@ -211,8 +269,21 @@ func BenchmarkBackfill(b *testing.B) {
 
 // BenchmarkSteadyState: a poll of the same full window with nothing new.
 func BenchmarkSteadyState(b *testing.B) {
-	body := fullWindow(b)
-	r, count := benchReceiver(b, body)
+	benchSteadyState(b, fullWindow(b), nil)
+}
+
+// BenchmarkSteadyStateGzip: the same, the body sent gzip-compressed, with
+// each decompressor. Decompressing is most of such a poll.
+func BenchmarkSteadyStateGzip(b *testing.B) {
+	for _, d := range decompressors {
+		b.Run(d.name, func(b *testing.B) {
+			withGunzip(d.gunzip, func() { benchSteadyState(b, fullWindow(b), fullWindowGzip(b)) })
+		})
+	}
+}
+
+func benchSteadyState(b *testing.B, body, gz []byte) {
+	r, count := benchReceiver(b, body, gz)
 	r.poll(context.Background())
 	require.Equal(b, int64(benchEvents), count.Load())
 	var m measurement
@@ -223,6 +294,27 @@ func BenchmarkSteadyState(b *testing.B) {
 	}
 	require.Equal(b, int64(benchEvents), count.Load(), "nothing new is emitted")
 	m.report(b, benchEvents, body)
+}
+
+// BenchmarkGunzip: decompressing the gzipped window from memory into
+// io.Discard, with each decompressor.
+func BenchmarkGunzip(b *testing.B) {
+	body, gz := fullWindow(b), fullWindowGzip(b)
+	for _, d := range decompressors {
+		b.Run(d.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for range b.N {
+				zr, err := d.gunzip(bytes.NewReader(gz))
+				require.NoError(b, err)
+				n, err := io.Copy(io.Discard, zr)
+				require.NoError(b, err)
+				require.Equal(b, int64(len(body)), n)
+				require.NoError(b, zr.Close())
+			}
+			b.ReportMetric(float64(len(gz))/(1<<20), "gzip-MiB")
+		})
+	}
 }
 
 // BenchmarkTransferOnly: the same body over the same loopback HTTP into
