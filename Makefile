@@ -9,7 +9,7 @@ NPM_ASSETS := tools/npm/node_modules/.package-lock.json
 # What the collector is built from: the receiver package and its internals.
 RECEIVER_SOURCES := $(filter-out %_test.go,$(wildcard *.go internal/*/*.go)) go.mod go.sum
 
-.PHONY: all tools assets build demo test test-unit test-e2e test-clickhouse test-soak soak bench generate fmt vet lint compat clean
+.PHONY: all tools assets build demo test test-unit test-e2e test-clickhouse test-soak soak orgs bench generate fmt vet lint compat clean
 
 all: build
 
@@ -60,6 +60,16 @@ soak: build assets
 
 test-soak: build assets
 	$(GO) run ./cmd/hfauditsoak -duration 2m -dir .soak-test
+
+# Many organizations (cmd/hfauditorgs): one collector with 1, 10 and 50
+# receivers backfilling 20,000 events each at once, then a single
+# 100,000-event backfill, plain and gzip; the collector's CPU-seconds and
+# peak RSS (VmHWM), every event checked once per organization, exit 1 past
+# the memory bounds.
+orgs: build
+	$(GO) run ./cmd/hfauditorgs -orgs 1,10,50 -events 20000
+	$(GO) run ./cmd/hfauditorgs -orgs 1 -events 100000 -max-rss-per-body 2
+	$(GO) run ./cmd/hfauditorgs -orgs 1 -events 100000 -max-rss-per-body 2 -gzip
 
 # Compatibility with the newest collector release: ocb v0.165.0 (core
 # v0.165.0/v1.71.0) builds compat/builder-config.yaml with this receiver into

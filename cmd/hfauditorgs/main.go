@@ -1,0 +1,461 @@
+// Command hfauditorgs measures one ocb-built collector running many
+// huggingfaceaudit receivers at once, each backfilling its own organization
+// from the local simulator, and checks that every event arrives exactly once
+// per organization.
+//
+//	go run ./cmd/hfauditorgs -orgs 1,10,50 -events 20000 [-gzip]
+//	go run ./cmd/hfauditorgs -orgs 1 -events 100000      # single-backfill peak RSS vs body
+//
+// For each organization count it starts the simulator (one organization per
+// receiver, all in this process), an OTLP/HTTP sink (this process), and the
+// collector with one receiver per organization and the otlphttp exporter
+// pointing at the sink (no sending queue, so the receivers' batches are
+// exported before they return). Every receiver polls once, at start, all
+// at the same time. Once every event has arrived (or -timeout passed) it
+// reads the collector's CPU time (/proc/PID/stat, user+system) and peak RSS
+// (VmHWM in /proc/PID/status), stops it, and checks each organization's
+// records against the events its simulator served: none lost, none
+// duplicated, none foreign. It prints one line per run and exits 1 on any
+// loss, duplicate or foreign record.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
+)
+
+type options struct {
+	collector string
+	orgs      []int
+	events    int
+	gzip      bool
+	timeout   time.Duration
+	sets      []string
+	keep      bool
+	// Bounds checked after each run (0: not checked).
+	maxRSS        int64   // peak RSS, bytes
+	maxRSSPerBody float64 // peak RSS over one organization's body
+}
+
+func main() {
+	var o options
+	var orgs string
+	flag.StringVar(&o.collector, "collector", "_build/otelcol-hfaudit/otelcol-hfaudit", "the ocb-built collector (make build)")
+	flag.StringVar(&orgs, "orgs", "1,10,50", "comma-separated organization counts, one run each")
+	flag.IntVar(&o.events, "events", 20000, "events in each organization's export window")
+	flag.BoolVar(&o.gzip, "gzip", false, "the simulator serves the export gzip-compressed (the receiver asks for it)")
+	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up on a run after this long")
+	flag.Func("set", "extra receiver setting key=value (YAML value), repeatable, e.g. -set max_concurrent_polls=4", func(s string) error {
+		if !strings.Contains(s, "=") {
+			return errors.New("want key=value")
+		}
+		o.sets = append(o.sets, s)
+		return nil
+	})
+	flag.BoolVar(&o.keep, "keep", false, "keep the run directory (config, collector log)")
+	maxRSS := flag.Int64("max-rss", 0, "fail a run whose collector peaks above this RSS, in MiB (0: no bound)")
+	flag.Float64Var(&o.maxRSSPerBody, "max-rss-per-body", 0, "fail a run whose collector peaks above this multiple of one organization's export body (0: no bound)")
+	flag.Parse()
+	o.maxRSS = *maxRSS << 20
+	for _, f := range strings.Split(orgs, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 999 {
+			fmt.Fprintf(os.Stderr, "hfauditorgs: -orgs: %q is not a count between 1 and 999\n", f)
+			os.Exit(2)
+		}
+		o.orgs = append(o.orgs, n)
+	}
+	if _, err := os.Stat(o.collector); err != nil {
+		fmt.Fprintf(os.Stderr, "hfauditorgs: %v (build it with make build)\n", err)
+		os.Exit(2)
+	}
+	fmt.Printf("%-5s %-9s %-10s %-9s %-9s %-8s %-12s %-10s %s\n", "orgs", "events", "body/org", "encoding", "deliver", "cpu-s", "peak-rss", "rss/body", "verdict")
+	failed := false
+	for _, n := range o.orgs {
+		res, err := run(o, n)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "hfauditorgs: %d organizations: %v\n", n, err)
+			os.Exit(1)
+		}
+		fmt.Println(res.line())
+		for _, p := range res.problems {
+			fmt.Println("  " + p)
+		}
+		failed = failed || len(res.problems) > 0
+	}
+	if failed {
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	orgs, events int
+	bodyBytes    int64 // one organization's export body, uncompressed
+	encoding     string
+	deliver      time.Duration
+	cpu          time.Duration
+	peakRSS      int64 // bytes
+	problems     []string
+}
+
+func (r result) line() string {
+	verdict := "ok: every event once per organization"
+	if len(r.problems) > 0 {
+		verdict = fmt.Sprintf("FAIL (%d problems)", len(r.problems))
+	}
+	return fmt.Sprintf("%-5d %-9d %-10s %-9s %-9s %-8.2f %-12s %-10.2f %s",
+		r.orgs, r.orgs*r.events, mib(r.bodyBytes), r.encoding, r.deliver.Round(100*time.Millisecond), r.cpu.Seconds(),
+		mib(r.peakRSS), float64(r.peakRSS)/float64(r.bodyBytes), verdict)
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// sink is the OTLP/HTTP endpoint the collector exports to: it counts each
+// record's log.record.uid per organization.
+type sink struct {
+	mu      sync.Mutex
+	counts  map[string]map[string]int
+	total   int
+	badBody int
+}
+
+func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	req := plogotlp.NewExportRequest()
+	if err == nil {
+		err = req.UnmarshalProto(body)
+	}
+	if err != nil {
+		s.mu.Lock()
+		s.badBody++
+		s.mu.Unlock()
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	logs := req.Logs()
+	s.mu.Lock()
+	for i := range logs.ResourceLogs().Len() {
+		rl := logs.ResourceLogs().At(i)
+		org := ""
+		if v, ok := rl.Resource().Attributes().Get("huggingface.organization"); ok {
+			org = v.Str()
+		}
+		m := s.counts[org]
+		if m == nil {
+			m = map[string]int{}
+			s.counts[org] = m
+		}
+		for j := range rl.ScopeLogs().Len() {
+			recs := rl.ScopeLogs().At(j).LogRecords()
+			for k := range recs.Len() {
+				id := ""
+				if v, ok := recs.At(k).Attributes().Get("log.record.uid"); ok {
+					id = v.Str()
+				}
+				m[id]++
+				s.total++
+			}
+		}
+	}
+	s.mu.Unlock()
+	resp, _ := plogotlp.NewExportResponse().MarshalProto()
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	_, _ = w.Write(resp)
+}
+
+func (s *sink) delivered() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
+func orgName(i int) string { return fmt.Sprintf("org-%03d", i+1) }
+
+func run(o options, n int) (result, error) {
+	res := result{orgs: n, events: o.events, encoding: "identity"}
+	if o.gzip {
+		res.encoding = "gzip"
+	}
+	dir, err := os.MkdirTemp("", "hfauditorgs-")
+	if err != nil {
+		return res, err
+	}
+	if o.keep {
+		fmt.Fprintf(os.Stderr, "hfauditorgs: run directory %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+
+	// The Hub: one simulator per organization behind one listener.
+	sims := map[string]*simulator.Server{}
+	want := map[string][]string{}
+	for i := range n {
+		sim, err := simulator.New(simulator.Options{Org: orgName(i), InitialEvents: o.events, Seed: int64(i + 1), BurstSize: 3, Gzip: o.gzip})
+		if err != nil {
+			return res, err
+		}
+		defer sim.Close()
+		sims[orgName(i)] = sim
+		want[orgName(i)] = sim.EventIDs()
+	}
+	res.bodyBytes = bodySize(sims[orgName(0)])
+	hub := http.NewServeMux()
+	hub.HandleFunc("/api/organizations/{org}/", func(w http.ResponseWriter, r *http.Request) {
+		if sim, ok := sims[r.PathValue("org")]; ok {
+			sim.ServeHTTP(w, r)
+			return
+		}
+		http.NotFound(w, r)
+	})
+	hub.Handle("/api/whoami-v2", sims[orgName(0)])
+	hubURL, stopHub, err := serve(hub)
+	if err != nil {
+		return res, err
+	}
+	defer stopHub()
+
+	sk := &sink{counts: map[string]map[string]int{}}
+	sinkURL, stopSink, err := serve(sk)
+	if err != nil {
+		return res, err
+	}
+	defer stopSink()
+
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := writeConfig(cfgPath, o, n, hubURL, sinkURL); err != nil {
+		return res, err
+	}
+	logf, err := os.Create(filepath.Join(dir, "collector.log"))
+	if err != nil {
+		return res, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(o.collector, "--config", cfgPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), "HF_TOKEN="+simulator.DefaultToken)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return res, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
+
+	total := n * o.events
+	deadline := time.Now().Add(o.timeout)
+	for sk.delivered() < total {
+		select {
+		case err := <-exited:
+			b, _ := os.ReadFile(logf.Name())
+			return res, fmt.Errorf("the collector exited (%v) after %d of %d records:\n%s", err, sk.delivered(), total, tail(b, 40))
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			b, _ := os.ReadFile(logf.Name())
+			return res, fmt.Errorf("timed out after %s with %d of %d records:\n%s", o.timeout, sk.delivered(), total, tail(b, 40))
+		}
+	}
+	res.deliver = time.Since(start)
+	// A moment for anything sent twice to arrive, then the collector's
+	// own figures before it shuts down.
+	time.Sleep(time.Second)
+	res.cpu, err = cpuTime(cmd.Process.Pid)
+	if err != nil {
+		stop()
+		return res, err
+	}
+	res.peakRSS, err = statusKB(cmd.Process.Pid, "VmHWM")
+	if err != nil {
+		stop()
+		return res, err
+	}
+	stop()
+	if o.maxRSS > 0 && res.peakRSS > o.maxRSS {
+		res.problems = append(res.problems, fmt.Sprintf("peak RSS %s is above the bound of %s", mib(res.peakRSS), mib(o.maxRSS)))
+	}
+	if o.maxRSSPerBody > 0 && float64(res.peakRSS) > o.maxRSSPerBody*float64(res.bodyBytes) {
+		res.problems = append(res.problems, fmt.Sprintf("peak RSS %s is above %.1f× the body (%s)", mib(res.peakRSS), o.maxRSSPerBody, mib(res.bodyBytes)))
+	}
+
+	sk.mu.Lock()
+	defer sk.mu.Unlock()
+	if sk.badBody > 0 {
+		res.problems = append(res.problems, fmt.Sprintf("%d OTLP requests could not be decoded", sk.badBody))
+	}
+	for org, ids := range want {
+		got := sk.counts[org]
+		lost, dups := 0, 0
+		for _, id := range ids {
+			switch c := got[id]; {
+			case c == 0:
+				lost++
+			case c > 1:
+				dups += c - 1
+			}
+		}
+		if lost > 0 || dups > 0 {
+			res.problems = append(res.problems, fmt.Sprintf("%s: %d lost, %d duplicated of %d", org, lost, dups, len(ids)))
+		}
+	}
+	// Served: the initial window, plus the export events each call wrote
+	// (served only if a receiver called again; the oldest events fall off).
+	wantSet := map[string]map[string]bool{}
+	for org, sim := range sims {
+		wantSet[org] = map[string]bool{}
+		for _, id := range append(want[org], sim.EventIDs()...) {
+			wantSet[org][id] = true
+		}
+	}
+	for org, got := range sk.counts {
+		foreign := 0
+		for id := range got {
+			if !wantSet[org][id] {
+				foreign++
+			}
+		}
+		if foreign > 0 {
+			res.problems = append(res.problems, fmt.Sprintf("%q: %d records that its simulator never served", org, foreign))
+		}
+	}
+	return res, nil
+}
+
+// bodySize is the length of the simulator's export body (a JSON array of
+// its events, as it serves them).
+func bodySize(sim *simulator.Server) int64 {
+	var n int64 = 2
+	for i, e := range sim.EventsJSON() {
+		if i > 0 {
+			n++
+		}
+		n += int64(len(e))
+	}
+	return n
+}
+
+func writeConfig(path string, o options, n int, hubURL, sinkURL string) error {
+	receivers := map[string]any{}
+	var names []string
+	for i := range n {
+		r := map[string]any{
+			"organization":  orgName(i),
+			"token":         "${env:HF_TOKEN}",
+			"endpoint":      hubURL,
+			"poll_interval": "1h",
+		}
+		for _, kv := range o.sets {
+			k, v, _ := strings.Cut(kv, "=")
+			var val any = v
+			if json.Unmarshal([]byte(v), &val) != nil {
+				val = v
+			}
+			r[k] = val
+		}
+		name := "huggingfaceaudit/" + orgName(i)
+		receivers[name] = r
+		names = append(names, name)
+	}
+	cfg := map[string]any{
+		"receivers": receivers,
+		"exporters": map[string]any{
+			"otlphttp": map[string]any{
+				"endpoint":         sinkURL,
+				"compression":      "none",
+				"sending_queue":    map[string]any{"enabled": false},
+				"retry_on_failure": map[string]any{"enabled": true, "max_elapsed_time": 0},
+			},
+		},
+		"service": map[string]any{
+			"pipelines": map[string]any{"logs": map[string]any{"receivers": names, "exporters": []string{"otlphttp"}}},
+			"telemetry": map[string]any{"metrics": map[string]any{"level": "none"}, "logs": map[string]any{"level": "warn"}},
+		},
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ") // JSON is YAML
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
+func serve(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+// cpuTime is the process's user+system time from /proc/PID/stat.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces: count from after its ')'.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
+	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	const clockTicks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+// statusKB reads a "Name: N kB" line of /proc/PID/status, in bytes.
+func statusKB(pid int, name string) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", name, pid)
+}
+
+func tail(b []byte, lines int) string {
+	l := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
