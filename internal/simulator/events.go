@@ -211,6 +211,7 @@ type generator struct {
 	optional     string
 	unknownRatio float64
 	counter      uint64
+	benign       bool // the benign profile (benign.go) instead of the random mix
 }
 
 func (g *generator) pick(n int) int { return g.rng.IntN(n) }
@@ -365,6 +366,9 @@ func (g *generator) pickType() string {
 
 // generate builds one random event created at `at` and inserted at `insertedAt`.
 func (g *generator) generate(at, insertedAt time.Time) *event {
+	if g.benign {
+		return g.generateBenign(at, insertedAt)
+	}
 	typ := g.pickType()
 	data, msg := g.payload(typ)
 	w := wireEvent{
