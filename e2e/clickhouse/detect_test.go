@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -242,4 +243,51 @@ func mustRun(t *testing.T, bin string, args ...string) string {
 		t.Fatalf("%s %v: %v", bin, args, err)
 	}
 	return string(out)
+}
+
+// TestDetectREADMEView runs the refreshable materialized view of
+// detections/README.md ("Scheduling") on the attack story, written minutes
+// ago, and checks that it appends the same finding as the runner.
+func TestDetectREADMEView(t *testing.T) {
+	const db = "detect_view"
+	b, err := os.ReadFile(filepath.Join(repoRoot, "detections", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile("(?s)```sql\n(.*?)```").FindSubmatch(b)
+	if block == nil {
+		t.Fatal("no SQL block in detections/README.md")
+	}
+	sim, url := simtest.Start(t, simulator.Options{})
+	attack := sim.InjectAttack(time.Now().Add(-2 * time.Minute))
+	exp := newExporter(t, db)
+	applySchema(t, db)
+	cons := &countingConsumer{next: exp}
+	want := int64(sim.Len())
+	rcv := startReceiver(t, url, cons, 0)
+	waitFor(t, time.Minute, "the backfill", func() bool { return cons.records.Load() >= want })
+	if err := rcv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, stmt := range regexp.MustCompile(`;\s*\n`).Split(string(block[1]), -1) {
+		if strings.TrimSpace(stmt) != "" {
+			query(t, strings.ReplaceAll(stmt, "otel.", db+"."))
+		}
+	}
+	t.Cleanup(func() { query(t, "DROP VIEW IF EXISTS "+db+".hf_sso_disabled") })
+	type row struct {
+		Detection string   `json:"detection"`
+		Actor     string   `json:"actor"`
+		EventIDs  []string `json:"event_ids"`
+	}
+	var rows []row
+	waitFor(t, time.Minute, "the view's first refresh", func() bool {
+		rows = jsonRows[row](t, "SELECT detection, actor, event_ids FROM "+db+".hf_findings")
+		return len(rows) > 0
+	})
+	if len(rows) != 1 || rows[0].Detection != "huggingface-sso-disabled" || rows[0].Actor != simulator.AttackActor ||
+		!reflect.DeepEqual(rows[0].EventIDs, attack.Steps[0].EventIDs) {
+		t.Fatalf("hf_findings: %+v, want the SSO step %v", rows, attack.Steps[0].EventIDs)
+	}
 }
