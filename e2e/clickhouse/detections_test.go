@@ -181,6 +181,7 @@ var detectionData struct {
 	loaded bool
 	ds     []detections.Detection
 	scn    map[string]scenario
+	benign []json.RawMessage // the benign events the receiver polled
 }
 
 func setupDetections(t *testing.T) ([]detections.Detection, map[string]scenario) {
@@ -220,6 +221,7 @@ func setupDetections(t *testing.T) ([]detections.Detection, map[string]scenario)
 	if err != nil {
 		t.Fatal(err)
 	}
+	detectionData.benign = sim.EventsJSON() // before the poll adds its own export event
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	ingest(t, srv.URL, benignOrg, next, int64(benignEvents))
