@@ -354,6 +354,9 @@ func run(o options) (bool, error) {
 	if r.selfExports, err = queryInt(ch.url(), "SELECT countIf(tags['self_export'] = 'true') FROM otel.huggingface_logs FINAL"); err != nil {
 		return false, err
 	}
+	if r.exportEvents, err = queryInt(ch.url(), "SELECT countIf(eventName = '"+simulator.ExportEventType+"') FROM otel.huggingface_logs FINAL"); err != nil {
+		return false, err
+	}
 	r.samples = samples
 	r.dropped, r.tokenLeaks, r.logsChecked = scanLogs(dir, token)
 	return r.print(), nil
@@ -595,6 +598,7 @@ type report struct {
 	served, invalid, final     map[string]bool
 	finalRows, rawRows, rawIDs int
 	tableRows, selfExports     int
+	exportEvents               int
 	samples                    []sample
 	dropped                    int
 	tokenLeaks                 []string
@@ -670,8 +674,12 @@ func (r *report) print() bool {
 	}
 	sort.Strings(lost)
 	sort.Strings(foreign)
-	fmt.Printf("Events served by the Hub: %d (%d self-export events in huggingface_logs); served once in a schema-breaking version: %d (%d delivered from a later call, %d absent as expected)\n",
-		len(r.served), r.selfExports, len(r.invalid), invalidDelivered, len(r.invalid)-invalidDelivered)
+	fmt.Printf("Events served by the Hub: %d; served once in a schema-breaking version: %d (%d delivered from a later call, %d absent as expected)\n",
+		len(r.served), len(r.invalid), invalidDelivered, len(r.invalid)-invalidDelivered)
+	fmt.Printf("Export events (%s) in huggingface_logs: %d, marked as self-exports: %d\n", simulator.ExportEventType, r.exportEvents, r.selfExports)
+	if r.selfExports != r.exportEvents {
+		fail("%d of %d export events are not marked as self-exports", r.exportEvents-r.selfExports, r.exportEvents)
+	}
 	fmt.Printf("huggingface_logs FINAL: %d rows, %d distinct ids: lost %d, foreign %d\n", r.finalRows, len(r.final), len(lost), len(foreign))
 	if len(lost) > 0 {
 		fail("%d served events missing from huggingface_logs (first: %s)", len(lost), strings.Join(lost[:min(5, len(lost))], " "))
@@ -687,11 +695,19 @@ func (r *report) print() bool {
 	}
 
 	// Duplicates.
+	// Each collector delivers every event once; on top of that, a kill or a
+	// ClickHouse stop may repeat at most the batch in flight.
 	stops := len(r.chDowns)
 	bound := (r.kills + stops) * r.batchSize
-	dups := r.rawRows - r.rawIDs
-	fmt.Printf("Duplicates before FINAL: otel_logs %d rows for %d ids (+%d), huggingface_logs %d rows before FINAL (+%d); bound: one batch (%d) per kill or ClickHouse stop = %d\n",
-		r.rawRows, r.rawIDs, dups, r.tableRows, r.tableRows-len(r.final), r.batchSize, bound)
+	dups := r.rawRows - r.o.collectors*r.rawIDs
+	fmt.Printf("Duplicates before FINAL: otel_logs %d rows for %d ids", r.rawRows, r.rawIDs)
+	if r.o.collectors > 1 {
+		fmt.Printf(" = %d collectors x %d ids %+d", r.o.collectors, r.rawIDs, dups)
+	} else {
+		fmt.Printf(" (%+d)", dups)
+	}
+	fmt.Printf(", huggingface_logs %d rows before FINAL (%+d after merges so far); bound: one batch (%d) per kill or ClickHouse stop = %d\n",
+		r.tableRows, r.tableRows-len(r.final), r.batchSize, bound)
 	if dups > bound {
 		fail("%d duplicate rows exceed the bound of %d", dups, bound)
 	}
