@@ -2,6 +2,7 @@ package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceaud
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Failure classes, as counted by the http_errors metric.
@@ -27,6 +30,9 @@ const (
 	classForbidden    = "forbidden"
 	classNotFound     = "not_found"
 	classClient       = "client"
+	classTLS          = "tls"
+	classRedirect     = "redirect"
+	classInvalid      = "invalid_request"
 )
 
 // fetchError is a failed export request. Its message never contains the token:
@@ -57,14 +63,19 @@ func (e *fetchError) retryable() bool {
 	return false
 }
 
-// permanent failures need the user to act (token, permission, name).
-func (e *fetchError) permanent() bool {
+// needsAction: the Hub refused us (token, permission, name, certificate,
+// redirect); polling goes on, so a fix on that side takes effect without a
+// restart.
+func (e *fetchError) needsAction() bool {
 	switch e.class {
-	case classUnauthorized, classForbidden, classNotFound:
+	case classUnauthorized, classForbidden, classNotFound, classTLS, classRedirect:
 		return true
 	}
 	return false
 }
+
+// permanent: the request can never succeed with this configuration.
+func (e *fetchError) permanent() bool { return e.class == classInvalid }
 
 // exportClient fetches the audit-log export and decodes it as a stream.
 type exportClient struct {
@@ -74,31 +85,63 @@ type exportClient struct {
 	authHeader   string
 	userAgent    string
 	maxBytes     int64
+	// invalid is set when no request can succeed (a header Go refuses to
+	// send); export then fails at once instead of retrying.
+	invalid *fetchError
 }
 
-func newExportClient(cfg *Config, client *http.Client, userAgent string) *exportClient {
+// newExportClient sends token (already trimmed) with every request of
+// client, and makes client refuse redirects that would carry it elsewhere.
+func newExportClient(cfg *Config, client *http.Client, token, userAgent string) *exportClient {
 	u := strings.TrimRight(cfg.Endpoint, "/") + "/api/organizations/" + url.PathEscape(cfg.Organization) + "/audit-log/export"
 	if cfg.Query != "" {
 		u += "?" + url.Values{"q": {cfg.Query}}.Encode()
 	}
-	return &exportClient{
+	client.CheckRedirect = sameOriginRedirects
+	c := &exportClient{
 		http:         client,
 		exportURL:    u,
 		organization: cfg.Organization,
-		authHeader:   "Bearer " + string(cfg.Token),
+		authHeader:   "Bearer " + token,
 		userAgent:    userAgent,
 		maxBytes:     cfg.MaxResponseSize,
 	}
+	if !httpguts.ValidHeaderFieldValue(c.authHeader) {
+		c.invalid = &fetchError{class: classInvalid, msg: `the token cannot be sent in an HTTP header (it has white space or control characters inside it); set "token" to the token alone`}
+	}
+	return c
+}
+
+// errCrossOriginRedirect: the token is only for the configured endpoint.
+var errCrossOriginRedirect = errors.New("redirect to another origin refused")
+
+// sameOriginRedirects follows a redirect only to the same scheme, host and
+// port, so the Authorization header never reaches another server, nor the
+// same one over plain http. (Go itself forwards it to the same host on any
+// port, and to subdomains.)
+func sameOriginRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	from := via[0].URL
+	if req.URL.Scheme != from.Scheme || req.URL.Host != from.Host {
+		return fmt.Errorf("%w: %s://%s", errCrossOriginRedirect, req.URL.Scheme, req.URL.Host)
+	}
+	return nil
 }
 
 // export calls the endpoint once and hands every element of the returned
 // array to each, in the order of the body, with the raw values of its _id
 // and createdAt (nil when the scanner could not read them as plain strings).
-// The slices are only valid during the call.
-func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt []byte)) error {
+// The slices are only valid during the call. It returns how long until the
+// rate-limit window resets when the response shows it used up (else 0).
+func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt []byte)) (time.Duration, error) {
+	if c.invalid != nil {
+		return 0, c.invalid
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.exportURL, http.NoBody)
 	if err != nil {
-		return fmt.Errorf("building the export request: %w", err)
+		return 0, &fetchError{class: classInvalid, msg: "building the export request", err: err}
 	}
 	req.Header.Set("Authorization", c.authHeader)
 	req.Header.Set("Accept", "application/json")
@@ -106,7 +149,7 @@ func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt 
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return c.transportError(ctx, "requesting the audit-log export", err)
+		return 0, c.transportError(ctx, "requesting the audit-log export", err)
 	}
 	defer func() {
 		// Drain a little so the connection can be reused, then close.
@@ -114,7 +157,7 @@ func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt 
 		resp.Body.Close()
 	}()
 	if resp.StatusCode != http.StatusOK {
-		return c.statusError(resp)
+		return 0, c.statusError(resp)
 	}
 
 	body := &limitedReader{r: resp.Body, left: c.maxBytes}
@@ -123,10 +166,10 @@ func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt 
 	for {
 		raw, id, createdAt, err := scanner.next()
 		if err == io.EOF {
-			return nil
+			return quotaReset(resp.Header), nil
 		}
 		if err != nil {
-			return c.bodyError(ctx, body, n, err)
+			return 0, c.bodyError(ctx, body, n, err)
 		}
 		n++
 		each(raw, id, createdAt)
@@ -136,6 +179,9 @@ func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt 
 // whoami asks the Hub which user owns the token, so the receiver can tell its
 // own export events apart. Best effort: any failure returns "".
 func (c *exportClient) whoami(ctx context.Context, endpoint string) string {
+	if c.invalid != nil {
+		return ""
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(endpoint, "/")+"/api/whoami-v2", http.NoBody)
 	if err != nil {
 		return ""
@@ -165,7 +211,13 @@ func (c *exportClient) transportError(ctx context.Context, what string, err erro
 	}
 	err = stripURL(err)
 	var netErr net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()) {
+	var certErr *tls.CertificateVerificationError
+	switch {
+	case errors.Is(err, errCrossOriginRedirect):
+		return &fetchError{class: classRedirect, msg: what + ": the Hub redirected to another origin and the token is not sent there; set endpoint to the URL the Hub answers on", err: err}
+	case errors.As(err, &certErr):
+		return &fetchError{class: classTLS, msg: what + ": the Hub's TLS certificate is not trusted; for a private CA set http::tls::ca_file", err: err}
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
 		return &fetchError{class: classTimeout, msg: what + " timed out (raise http::timeout if the export is large)", err: err}
 	}
 	return &fetchError{class: classTransport, msg: what + " failed", err: err}

@@ -2,12 +2,20 @@ package huggingfaceauditreceiver
 
 import (
 	"context"
+	"encoding/pem"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/config/configopaque"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadatatest"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
@@ -31,11 +39,11 @@ func TestHTTPErrors(t *testing.T) {
 		recoverable bool
 	}{
 		{name: "401 invalid token", mutate: func(c *Config) { c.Token = "hf_wrong_secret_token_Pq3r" },
-			wantClass: classUnauthorized, wantLog: "401 from the Hub: the token is missing, invalid or expired", wantStatus: componentstatus.StatusPermanentError, wantCalls: 1},
+			wantClass: classUnauthorized, wantLog: "401 from the Hub: the token is missing, invalid or expired", wantStatus: componentstatus.StatusRecoverableError, wantCalls: 1},
 		{name: "403 missing permission", opts: simulator.Options{Forbidden: true},
-			wantClass: classForbidden, wantLog: "403 from the Hub: the token needs the org.auditLog.write permission on demo-org", wantStatus: componentstatus.StatusPermanentError, wantCalls: 1},
+			wantClass: classForbidden, wantLog: "403 from the Hub: the token needs the org.auditLog.write permission on demo-org", wantStatus: componentstatus.StatusRecoverableError, wantCalls: 1},
 		{name: "404 unknown organization", mutate: func(c *Config) { c.Organization = "no-such-org" },
-			wantClass: classNotFound, wantLog: `404 from the Hub: no organization "no-such-org"`, wantStatus: componentstatus.StatusPermanentError, wantCalls: 1},
+			wantClass: classNotFound, wantLog: `404 from the Hub: no organization "no-such-org"`, wantStatus: componentstatus.StatusRecoverableError, wantCalls: 1},
 		{name: "500 retried within the poll", fault: simulator.Fault500, faultTimes: 2,
 			wantClass: classServer, wantStatus: componentstatus.StatusOK, wantCalls: 3, recoverable: true},
 		{name: "502 until the budget is spent", fault: simulator.Fault502,
@@ -110,4 +118,120 @@ func TestQueryAndRequestHeaders(t *testing.T) {
 	}
 	require.NotEmpty(t, want)
 	assert.Equal(t, want, h.next.accepted())
+}
+
+// TLS verification is on unless the configuration turns it off: a Hub
+// whose certificate no configured CA signed gets no token and no trust.
+func TestTLSVerification(t *testing.T) {
+	ctx := context.Background()
+	hub := &fakeHub{}
+	hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00Z"))
+	srv := httptest.NewTLSServer(hub)
+	t.Cleanup(srv.Close)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
+
+	t.Run("default: an unknown certificate is refused", func(t *testing.T) {
+		h := newHarness(t, srv.URL)
+		r, _ := h.start()
+		r.poll(ctx)
+		assert.Empty(t, h.next.accepted())
+		metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(1, "class", classTLS), ignoreTime)
+		assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, h.statusSequence())
+		refused := h.logs.FilterMessage("Export refused").All()
+		require.Len(t, refused, 1)
+		assert.Contains(t, refused[0].ContextMap()["error"], "TLS certificate is not trusted")
+		assert.Contains(t, refused[0].ContextMap()["error"], "http::tls::ca_file")
+	})
+
+	t.Run("the server's CA in http::tls::ca_file", func(t *testing.T) {
+		h := newHarness(t, srv.URL)
+		r, _ := h.start(func(c *Config) { c.HTTP.TLS.CAFile = caFile })
+		r.poll(ctx)
+		assert.Len(t, h.next.accepted(), 1)
+	})
+}
+
+// The token goes to the configured origin only: a redirect elsewhere (another
+// host, or the same host on another port or scheme) is refused before any
+// request reaches it.
+func TestRedirectsKeepTheToken(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var leaked []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		leaked = append(leaked, r.Host+" "+r.Header.Get("Authorization"))
+		_, _ = w.Write([]byte("[]"))
+	}))
+	t.Cleanup(other.Close)
+	_, port, err := net.SplitHostPort(other.Listener.Addr().String())
+	require.NoError(t, err)
+
+	for _, target := range []string{"http://localhost:" + port, "http://127.0.0.1:" + port} {
+		t.Run(target, func(t *testing.T) {
+			hub := http.NewServeMux()
+			hub.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, target+r.URL.Path, http.StatusFound)
+			})
+			srv := httptest.NewServer(hub)
+			t.Cleanup(srv.Close)
+			h := newHarness(t, srv.URL)
+			r, _ := h.start()
+			r.poll(ctx)
+			assert.Empty(t, r.client.whoami(ctx, r.cfg.Endpoint))
+
+			mu.Lock()
+			assert.Empty(t, leaked, "no request reached the other origin")
+			mu.Unlock()
+			metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(1, "class", classRedirect), ignoreTime)
+			assert.Contains(t, h.logText(), "the token is not sent there")
+			assert.NotContains(t, h.logText(), testToken)
+		})
+	}
+
+	t.Run("a redirect within the origin is followed", func(t *testing.T) {
+		hub := &fakeHub{}
+		hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00Z"))
+		mux := http.NewServeMux()
+		mux.Handle("/moved/", http.StripPrefix("/moved", hub))
+		mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/moved"+r.URL.Path, http.StatusFound)
+		})
+		srv := httptest.NewServer(mux)
+		t.Cleanup(srv.Close)
+		h := newHarness(t, srv.URL)
+		r, _ := h.start()
+		r.poll(ctx)
+		assert.Len(t, h.next.accepted(), 1)
+	})
+}
+
+// A token read from a file (a Kubernetes secret, ${file:...}) ends in a
+// newline: it is trimmed, said once, and works.
+func TestTokenFromASecretFile(t *testing.T) {
+	h := onSim(t, simulator.Options{InitialEvents: 5, NoSelfExport: true})
+	r, _ := h.start(func(c *Config) { c.Token = configopaque.String(testToken + "\n") })
+	r.poll(context.Background())
+	assert.Len(t, h.next.accepted(), 5)
+	assert.Len(t, h.logs.FilterMessage("Token trimmed of surrounding white space").All(), 1)
+	assert.NotContains(t, h.logText(), testToken)
+}
+
+// A token Go refuses to put in a header (Validate rejects it; this is the
+// receiver's own guard) fails at once and for good: no request, no retry
+// loop, a permanent status that says what to fix.
+func TestRequestThatCanNeverSucceed(t *testing.T) {
+	ctx := context.Background()
+	h := onSim(t, simulator.Options{InitialEvents: 5, NoSelfExport: true})
+	r, _ := h.start(func(c *Config) { c.Token = "hf_first_half\nsecond_half" })
+	r.poll(ctx)
+	r.poll(ctx)
+	assert.Zero(t, h.sim.Calls(), "nothing is sent")
+	metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(2, "class", classInvalid), ignoreTime)
+	assert.Equal(t, []componentstatus.Status{componentstatus.StatusPermanentError}, h.statusSequence())
+	assert.Contains(t, h.lastStatus().Err().Error(), `set "token" to the token alone`)
+	assert.Empty(t, h.logs.FilterMessage("Export request failed; retrying").All(), "not retried")
+	assert.NotContains(t, h.logText(), "second_half")
 }

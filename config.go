@@ -3,6 +3,7 @@ package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceaud
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/confmap"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/ipenrich"
 )
@@ -72,6 +74,9 @@ type Config struct {
 	DropSelfExports bool `mapstructure:"drop_self_exports"`
 	// IPEnrichment names local IP databases used to enrich the event's ip.
 	IPEnrichment ipenrich.Config `mapstructure:"ip_enrichment"`
+	// AllowInsecureHTTP permits a plain http:// endpoint on a host that is not
+	// loopback, which sends the token unencrypted. Off by default.
+	AllowInsecureHTTP bool `mapstructure:"allow_insecure_http"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -133,11 +138,16 @@ func (cfg *Config) Validate() error {
 	case !organizationPattern.MatchString(cfg.Organization):
 		errs = append(errs, fmt.Errorf(`"organization" %q is not an organization name (letters, digits, '-', '_', '.'; no slashes or URL)`, cfg.Organization))
 	}
-	if cfg.Token == "" {
-		errs = append(errs, errors.New(`"token" is required: a Hugging Face token with the org.auditLog.write permission on the organization, e.g. token: ${env:HF_TOKEN}`))
-	}
-	if err := validateEndpoint(cfg.Endpoint); err != nil {
+	if err := validateToken(cfg.Token); err != nil {
 		errs = append(errs, err)
+	}
+	if err := validateEndpoint(cfg.Endpoint, cfg.AllowInsecureHTTP); err != nil {
+		errs = append(errs, err)
+	}
+	for name, value := range cfg.HTTP.Headers.Iter {
+		if !httpguts.ValidHeaderFieldName(name) || !httpguts.ValidHeaderFieldValue(string(value)) {
+			errs = append(errs, fmt.Errorf(`"http::headers" %q is not a valid HTTP header (name or value has white space or control characters)`, name))
+		}
 	}
 	if cfg.HTTP.Endpoint != "" {
 		errs = append(errs, errors.New(`"http::endpoint" is not used: set the Hub's base URL with the top-level "endpoint" key`))
@@ -166,7 +176,29 @@ func (cfg *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func validateEndpoint(endpoint string) error {
+// token is the configured token without surrounding white space: a token
+// read from a file (a Kubernetes secret, ${file:...}) often ends in a newline.
+func (cfg *Config) token() string {
+	return strings.TrimSpace(string(cfg.Token))
+}
+
+// validateToken accepts what can travel in an Authorization header: the
+// Hub's tokens are printable ASCII without spaces. The token itself is never
+// part of the message.
+func validateToken(token configopaque.String) error {
+	t := strings.TrimSpace(string(token))
+	if t == "" {
+		return errors.New(`"token" is required: a Hugging Face token with the org.auditLog.write permission on the organization, e.g. token: ${env:HF_TOKEN}`)
+	}
+	for i := 0; i < len(t); i++ {
+		if t[i] <= ' ' || t[i] >= 0x7f {
+			return fmt.Errorf(`"token" has white space, a control character or a non-ASCII byte at position %d of %d; copy the token again (only surrounding white space is removed)`, i+1, len(t))
+		}
+	}
+	return nil
+}
+
+func validateEndpoint(endpoint string, allowInsecureHTTP bool) error {
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf(`"endpoint" %q must be the Hub's base URL with http or https, e.g. %s`, endpoint, defaultEndpoint)
@@ -174,5 +206,20 @@ func validateEndpoint(endpoint string) error {
 	if u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf(`"endpoint" %q must not carry a query or fragment; use "query" for the search filter`, endpoint)
 	}
+	if u.User != nil {
+		return fmt.Errorf(`"endpoint" must not carry user information; the token goes in "token"`)
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) && !allowInsecureHTTP {
+		return fmt.Errorf(`"endpoint" %q is plain http on a host that is not loopback: the token would travel unencrypted; use https, or set allow_insecure_http: true if the network is trusted`, endpoint)
+	}
 	return nil
+}
+
+// isLoopback: "localhost" or a loopback IP address (no name resolution).
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }

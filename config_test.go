@@ -44,6 +44,7 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, time.Hour, cfg.LateArrivalWindow)
 	assert.True(t, cfg.IncludeRaw)
 	assert.False(t, cfg.DropSelfExports)
+	assert.False(t, cfg.AllowInsecureHTTP)
 	assert.Equal(t, 2*time.Minute, cfg.HTTP.Timeout)
 	assert.Equal(t, configretry.NewDefaultBackOffConfig(), cfg.RetryOnFailure)
 	assert.False(t, cfg.IPEnrichment.Enabled())
@@ -66,6 +67,7 @@ func TestConfigEveryKeyDecodes(t *testing.T) {
 	assert.Equal(t, 30*time.Minute, cfg.LateArrivalWindow)
 	assert.False(t, cfg.IncludeRaw)
 	assert.True(t, cfg.DropSelfExports)
+	assert.True(t, cfg.AllowInsecureHTTP)
 	assert.Equal(t, 45*time.Second, cfg.HTTP.Timeout)
 	assert.Equal(t, "http://proxy.internal.example:3128", cfg.HTTP.ProxyURL)
 	assert.Equal(t, configcompression.TypeGzip, cfg.HTTP.Compression)
@@ -121,6 +123,20 @@ func TestConfigValidate(t *testing.T) {
 		{name: "endpoint ftp", mutate: func(c *Config) { c.Endpoint = "ftp://huggingface.co" }, wantErr: []string{"must be the Hub's base URL"}},
 		{name: "endpoint with query", mutate: func(c *Config) { c.Endpoint = "https://huggingface.co/?q=x" }, wantErr: []string{"must not carry a query"}},
 		{name: "http endpoint set", mutate: func(c *Config) { c.HTTP.Endpoint = "https://x" }, wantErr: []string{`"http::endpoint" is not used`}},
+		{name: "plain http to another host", mutate: func(c *Config) { c.Endpoint = "http://hub.internal.example:8080" },
+			wantErr: []string{`"endpoint" "http://hub.internal.example:8080" is plain http`, "allow_insecure_http: true"}},
+		{name: "plain http to another host, opted in", mutate: func(c *Config) { c.Endpoint, c.AllowInsecureHTTP = "http://hub.internal.example:8080", true }},
+		{name: "plain http to 127.0.0.1", mutate: func(c *Config) { c.Endpoint = "http://127.0.0.1:8080" }},
+		{name: "plain http to localhost", mutate: func(c *Config) { c.Endpoint = "http://localhost:3000" }},
+		{name: "plain http to ::1", mutate: func(c *Config) { c.Endpoint = "http://[::1]:80" }},
+		{name: "plain http to a name that only looks local", mutate: func(c *Config) { c.Endpoint = "http://127.0.0.1.nip.io" }, wantErr: []string{"is plain http"}},
+		{name: "endpoint with user info", mutate: func(c *Config) { c.Endpoint = "https://user:hunter2@huggingface.co" }, wantErr: []string{`"endpoint" must not carry user information`}},
+		{name: "token with a trailing newline", mutate: func(c *Config) { c.Token = "hf_secret_token_abcd\n" }},
+		{name: "token of white space only", mutate: func(c *Config) { c.Token = " \n" }, wantErr: []string{`"token" is required`}},
+		{name: "token with inner white space", mutate: func(c *Config) { c.Token = "hf_secret_token_abcd hf_secret_token_abcd" }, wantErr: []string{`"token" has white space, a control character or a non-ASCII byte at position 21 of 41`}},
+		{name: "token with a control character", mutate: func(c *Config) { c.Token = "hf_secret\x00token_abcd" }, wantErr: []string{`"token" has white space`}},
+		{name: "token with a non-ASCII quote", mutate: func(c *Config) { c.Token = "\u201chf_secret_token_abcd\u201d" }, wantErr: []string{`"token" has white space`}},
+		{name: "header with a newline", mutate: func(c *Config) { c.HTTP.Headers.Set("X-Team", "sec\nurity") }, wantErr: []string{`"http::headers" "X-Team" is not a valid HTTP header`}},
 		{name: "poll interval too short", mutate: func(c *Config) { c.PollInterval = 100 * time.Millisecond }, wantErr: []string{`"poll_interval" must be at least 1s`}},
 		{name: "query with newline", mutate: func(c *Config) { c.Query = "type:a\ntype:b" }, wantErr: []string{`"query" must be a single line`}},
 		{name: "negative lookback", mutate: func(c *Config) { c.InitialLookback = -time.Hour }, wantErr: []string{`"initial_lookback" must not be negative`}},

@@ -416,7 +416,7 @@ func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, obs
 			ev, err = decodeEvent(v)
 		}
 		if err != nil {
-			r.reportInvalid(ctx, []byte(e.id), err)
+			r.reportInvalid(ctx, e.id, []byte(e.id), err)
 			continue
 		}
 		self := r.conv.self.matches(&ev)

@@ -203,8 +203,7 @@ func (s *cursorStore) load(ctx context.Context) (*cursor, error) {
 	}
 	c, err := unmarshalCursor(b)
 	if err != nil {
-		s.logger.Warn("The stored checkpoint cannot be read; starting over as on a first run (events may be emitted again)",
-			zap.String("key", s.key), zap.Error(err))
+		s.logger.Warn("Stored checkpoint unreadable; starting over", zap.String("key", s.key), zap.Error(err))
 		return nil, nil
 	}
 	return c, nil

@@ -167,7 +167,7 @@ func TestCheckpoint(t *testing.T) {
 		r2, _ := h.start()
 		r2.poll(ctx)
 		assert.Len(t, h.next.accepted(), 5)
-		assert.Len(t, h.logs.FilterMessageSnippet("The stored checkpoint cannot be read").All(), 1)
+		assert.Len(t, h.logs.FilterMessageSnippet("Stored checkpoint unreadable; starting over").All(), 1)
 	})
 }
 

@@ -44,8 +44,11 @@ type exportPass struct {
 	old      int            // elements the cursor covers
 	// overlap: the export still reaches back to what was emitted before.
 	overlap bool
-	// invalid: keys of the elements without a readable _id or createdAt.
-	invalid map[string]struct{}
+	// reported: the keys of the invalid events already reported that this
+	// read saw again (they are still in the window).
+	reported map[string]struct{}
+	// quotaReset: the response showed the rate limit used up until then.
+	quotaReset time.Duration
 }
 
 // fetch reads the export (retrying transient failures) and returns the
@@ -55,8 +58,9 @@ func (r *auditReceiver) fetch(ctx context.Context) ([]pendingEvent, error) {
 	floor := r.cursor.floor(r.cfg.LateArrivalWindow)
 	err := r.retrier.do(ctx,
 		func() error {
-			pass = &exportPass{invalid: map[string]struct{}{}}
-			err := r.client.export(ctx, func(raw, id, createdAt []byte) {
+			pass = &exportPass{reported: map[string]struct{}{}}
+			var err error
+			pass.quotaReset, err = r.client.export(ctx, func(raw, id, createdAt []byte) {
 				r.sift(ctx, pass, floor, raw, id, createdAt)
 			})
 			var fe *fetchError
@@ -73,16 +77,20 @@ func (r *auditReceiver) fetch(ctx context.Context) ([]pendingEvent, error) {
 			return fe.retryable(), fe.wait
 		},
 		func(err error, wait time.Duration) {
-			r.set.Logger.Warn("Export request failed; retrying", zap.Duration("wait", wait), zap.Error(err))
+			var fe *fetchError
+			errors.As(err, &fe)
+			r.set.Logger.Warn("Export request failed; retrying", zap.String("class", fe.class), zap.Duration("wait", wait), zap.Error(err))
 		})
 	if err != nil {
-		// Keep what was reported: the event is still in the window.
-		for k := range pass.invalid {
-			r.invalid[k] = struct{}{}
-		}
 		return nil, err
 	}
-	r.invalid = pass.invalid
+	// Forget the reported events that have left the window (or that the
+	// cursor has moved past).
+	r.reported = pass.reported
+	if pass.quotaReset > 0 {
+		r.deferPolls(pass.quotaReset)
+		r.set.Logger.Info("Rate limit used up; deferring the next poll", zap.Duration("wait", pass.quotaReset))
+	}
 	r.telemetry.ReceiverHuggingfaceauditEventsReceived.Add(ctx, int64(pass.received))
 	r.telemetry.ReceiverHuggingfaceauditDuplicatesFiltered.Add(ctx, int64(pass.old))
 	// A non-empty export with nothing the cursor covers: the events between
@@ -90,8 +98,7 @@ func (r *auditReceiver) fetch(ctx context.Context) ([]pendingEvent, error) {
 	// 100,000-event window.
 	if r.cursor.watermark != 0 && pass.received > 0 && !pass.overlap {
 		r.telemetry.ReceiverHuggingfaceauditGapEvents.Add(ctx, 1)
-		r.set.Logger.Warn("Events were lost at the source: the export no longer reaches back to the newest event emitted, so events written in between have left the Hub's 100,000-event window (was the collector down too long?)",
-			zap.String("newest_emitted", formatNanos(r.cursor.watermark)))
+		r.set.Logger.Warn("Events lost at the source", zap.String("newest_emitted", formatNanos(r.cursor.watermark)))
 	}
 	return pass.pending, nil
 }
@@ -115,10 +122,8 @@ func (r *auditReceiver) sift(ctx context.Context, pass *exportPass, floor int64,
 		}
 		if err != nil {
 			key := invalidKey(id, raw)
-			pass.invalid[key] = struct{}{}
-			if _, reported := r.invalid[key]; !reported {
-				r.reportInvalid(ctx, id, err)
-			}
+			pass.reported[key] = struct{}{}
+			r.reportInvalid(ctx, key, id, err)
 			return
 		}
 	}
@@ -129,18 +134,25 @@ func (r *auditReceiver) sift(ctx context.Context, pass *exportPass, floor int64,
 		pass.old++
 		return
 	}
+	if _, ok := r.reported[string(id)]; ok {
+		pass.reported[string(id)] = struct{}{} // found invalid when emitted
+	}
 	pass.pending = append(pass.pending, pendingEvent{id: string(id), createdAt: createdAt, raw: pass.kept.copy(raw)})
 }
 
-// reportInvalid logs and counts an event that violates the export schema;
-// the events after it are still delivered.
-func (r *auditReceiver) reportInvalid(ctx context.Context, id []byte, err error) {
+// reportInvalid logs and counts an event that violates the export schema,
+// once while it stays in the window; the events after it are delivered.
+func (r *auditReceiver) reportInvalid(ctx context.Context, key string, id []byte, err error) {
+	if _, done := r.reported[key]; done {
+		return
+	}
+	r.reported[key] = struct{}{}
 	r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "invalid")))
 	fields := []zap.Field{zap.Error(err)}
 	if len(id) > 0 {
 		fields = append(fields, zap.ByteString("_id", id))
 	}
-	r.set.Logger.Warn("Skipping an event that does not match the export schema; the events after it are delivered", fields...)
+	r.set.Logger.Warn("Skipping an invalid event", fields...)
 }
 
 // invalidKey names an event the cursor cannot hold (no readable _id or

@@ -2,6 +2,7 @@ package huggingfaceauditreceiver
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -104,8 +105,32 @@ func TestExportPass(t *testing.T) {
 		r2, _ := h.start()
 		r2.poll(ctx)
 		metadatatest.AssertEqualReceiverHuggingfaceauditGapEvents(t, h.tel, points(1), ignoreTime)
-		assert.Len(t, h.logs.FilterMessageSnippet("Events were lost at the source").All(), 1)
+		assert.Len(t, h.logs.FilterMessageSnippet("Events lost at the source").All(), 1)
 		assert.Len(t, h.next.accepted(), 150, "50 before + the 100 still in the window")
+	})
+
+	t.Run("an invalid event is counted once across a cut-body retry and a refused batch", func(t *testing.T) {
+		h := onFakeHub(t)
+		// One element whose key cannot be read (found while reading the
+		// body), one whose key can but whose author is a string (found when
+		// its batch is built), and two good ones.
+		noKey := `{"_id":5,"createdAt":"2026-11-20T10:00:00Z","type":"repo.create"}`
+		badAuthor := `{"_id":"6650a1b2c3d4e5f60000000b","createdAt":"2026-11-20T10:00:01Z","type":"repo.create","author":"alice"}`
+		a, b := ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:02Z"), ev("6650a1b2c3d4e5f60000000c", "2026-11-20T10:00:03Z")
+		h.hub.set(noKey, badAuthor, a, b)
+		h.hub.cutAt = len("["+noKey+","+badAuthor+",") + 10 // cut inside a, after both invalid ones
+		r, _ := h.start()
+		h.next.refuse(errors.New("exporter queue is full"))
+		r.poll(ctx) // read twice (cut, then whole); the batch is refused until the budget is spent
+		require.Equal(t, 2, h.hub.callCount())
+		require.Empty(t, h.next.accepted())
+		h.next.refuse(nil)
+		r.poll(ctx) // the same batch, offered again, is accepted
+		r.poll(ctx) // nothing new
+		assert.Equal(t, []string{"6650a1b2c3d4e5f60000000a", "6650a1b2c3d4e5f60000000c"}, h.next.accepted())
+		metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(1, "class", classTruncated), ignoreTime)
+		metadatatest.AssertEqualReceiverHuggingfaceauditEventsSkipped(t, h.tel, points(2, "reason", "invalid"), ignoreTime)
+		assert.Len(t, h.logs.FilterMessage("Skipping an invalid event").All(), 2)
 	})
 
 	t.Run("an invalid event is skipped, logged with its _id and counted once", func(t *testing.T) {
@@ -117,7 +142,7 @@ func TestExportPass(t *testing.T) {
 		all := h.sim.EventIDs()
 		assert.Equal(t, all[:19], h.next.accepted(), "the others are delivered")
 		metadatatest.AssertEqualReceiverHuggingfaceauditEventsSkipped(t, h.tel, points(1, "reason", "invalid"), ignoreTime)
-		skipped := h.logs.FilterMessageSnippet("does not match the export schema").All()
+		skipped := h.logs.FilterMessageSnippet("Skipping an invalid event").All()
 		require.Len(t, skipped, 1)
 		assert.Equal(t, all[19], skipped[0].ContextMap()["_id"])
 	})

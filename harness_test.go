@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -61,12 +63,15 @@ func newSim(t *testing.T, opts simulator.Options) (*simulator.Server, string) {
 	return simtest.Start(t, opts)
 }
 
-// fakeHub serves a hand-made export, for exact control of order and times.
+// fakeHub serves a hand-made export, for exact control of order, times,
+// status and headers.
 type fakeHub struct {
 	mu     sync.Mutex
 	events []string
-	status int
-	header http.Header
+	status int         // answer this instead of 200
+	header http.Header // sent with every answer
+	cutAt  int         // > 0: the next body stops after this many bytes
+	calls  int
 }
 
 func (f *fakeHub) set(events ...string) {
@@ -75,9 +80,31 @@ func (f *fakeHub) set(events ...string) {
 	f.events = events
 }
 
+func (f *fakeHub) setStatus(status int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.status = status
+}
+
+func (f *fakeHub) setHeader(key, value string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.header == nil {
+		f.header = http.Header{}
+	}
+	f.header.Set(key, value)
+}
+
+func (f *fakeHub) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
 func (f *fakeHub) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.calls++
 	for k, v := range f.header {
 		w.Header()[k] = v
 	}
@@ -85,8 +112,15 @@ func (f *fakeHub) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(f.status)
 		return
 	}
+	body := []byte("[" + strings.Join(f.events, ",") + "]")
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write([]byte("[" + strings.Join(f.events, ",") + "]"))
+	if f.cutAt > 0 {
+		// Promise the whole body, send a part: the client sees the
+		// connection end early, as when a proxy cuts it.
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		body, f.cutAt = body[:f.cutAt], 0
+	}
+	_, _ = w.Write(body)
 }
 
 // ev makes a minimal schema-valid event.
@@ -95,12 +129,14 @@ func ev(id, createdAt string) string {
 }
 
 // recordingConsumer accepts logs, keeping the record IDs in order, after
-// returning the scripted errors one call at a time.
+// returning the scripted errors one call at a time (or refusing every call
+// while refusing is set).
 type recordingConsumer struct {
-	mu    sync.Mutex
-	errs  []error
-	ids   []string
-	calls int
+	mu       sync.Mutex
+	errs     []error
+	refusing error
+	ids      []string
+	calls    int
 }
 
 func (c *recordingConsumer) consumer(t *testing.T) consumer.Logs {
@@ -108,6 +144,9 @@ func (c *recordingConsumer) consumer(t *testing.T) consumer.Logs {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.calls++
+		if c.refusing != nil {
+			return c.refusing
+		}
 		if len(c.errs) > 0 {
 			err := c.errs[0]
 			c.errs = c.errs[1:]
@@ -132,6 +171,13 @@ func (c *recordingConsumer) fail(errs ...error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.errs = append(c.errs, errs...)
+}
+
+// refuse makes every call fail with err until refuse(nil).
+func (c *recordingConsumer) refuse(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refusing = err
 }
 
 func recordIDs(ld plog.Logs) []string {
@@ -211,16 +257,9 @@ func (h *harness) start(mutate ...func(*Config)) (*auditReceiver, func()) {
 	}
 	ext := startFileStorage(t, h.storageDir)
 	cfg.StorageID = &storageID
-
-	set := receivertest.NewNopSettings(metadata.Type)
-	set.ID = h.id
-	set.TelemetrySettings = h.tel.NewTelemetrySettings()
-	set.Logger = h.zlog
-	set.BuildInfo.Version = "test"
-	r, err := newAuditReceiver(cfg, set, h.next.consumer(t))
+	r, err := newAuditReceiver(cfg, h.settings(), h.next.consumer(t))
 	require.NoError(t, err)
-	host := &statusHost{Host: storagetest.NewStorageHost().WithExtension(storageID, ext), h: h}
-	require.NoError(t, r.setup(ctx, host))
+	require.NoError(t, r.setup(ctx, h.host(ext)))
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
@@ -230,6 +269,21 @@ func (h *harness) start(mutate ...func(*Config)) (*auditReceiver, func()) {
 	}
 	t.Cleanup(stop)
 	return r, stop
+}
+
+// settings are the receiver's: the harness's telemetry and log observer.
+func (h *harness) settings() receiver.Settings {
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.ID = h.id
+	set.TelemetrySettings = h.tel.NewTelemetrySettings()
+	set.Logger = h.zlog
+	set.BuildInfo.Version = "test"
+	return set
+}
+
+// host offers the storage extension and records the status reports.
+func (h *harness) host(storageExt component.Component) component.Host {
+	return &statusHost{Host: storagetest.NewStorageHost().WithExtension(storageID, storageExt), h: h}
 }
 
 func startFileStorage(t *testing.T, dir string) component.Component {
@@ -243,7 +297,9 @@ func startFileStorage(t *testing.T, dir string) component.Component {
 	return ext
 }
 
-// statusHost records the component status the receiver reports.
+// statusHost records the component status the receiver reports, and holds
+// it to the collector's status model: after a PermanentError only Stopping
+// may follow (the collector ignores anything else, so health stays red).
 type statusHost struct {
 	component.Host
 	h *harness
@@ -252,7 +308,22 @@ type statusHost struct {
 func (s *statusHost) Report(ev *componentstatus.Event) {
 	s.h.mu.Lock()
 	defer s.h.mu.Unlock()
+	if n := len(s.h.statuses); n > 0 && s.h.statuses[n-1].Status() == componentstatus.StatusPermanentError &&
+		ev.Status() != componentstatus.StatusStopping {
+		s.h.t.Errorf("status %v reported after a permanent error: the collector would ignore it", ev.Status())
+	}
 	s.h.statuses = append(s.h.statuses, ev)
+}
+
+// statusSequence lists the statuses reported so far, oldest first.
+func (h *harness) statusSequence() []componentstatus.Status {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var seq []componentstatus.Status
+	for _, ev := range h.statuses {
+		seq = append(seq, ev.Status())
+	}
+	return seq
 }
 
 func (h *harness) lastStatus() *componentstatus.Event {

@@ -14,6 +14,85 @@ import (
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
 
+func rateLimitHeaders(rateLimit, retryAfter string) http.Header {
+	h := http.Header{}
+	if rateLimit != "" {
+		h.Set("RateLimit", rateLimit)
+	}
+	if retryAfter != "" {
+		h.Set("Retry-After", retryAfter)
+	}
+	return h
+}
+
+// How long a 429 makes us wait.
+func TestRateLimitWait(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name      string
+		rateLimit string
+		retry     string
+		want      time.Duration
+	}{
+		{"none", "", "", 0},
+		{"RateLimit only", `"api";r=0;t=55`, "", 55 * time.Second},
+		{"Retry-After only", "", "7", 7 * time.Second},
+		{"the longer wins (RateLimit)", `"api";r=0;t=55`, "7", 55 * time.Second},
+		{"the longer wins (Retry-After)", `"api";r=0;t=5`, "70", 70 * time.Second},
+		{"Retry-After as a date", "", now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+		{"Retry-After as a past date", "", now.Add(-time.Minute).Format(http.TimeFormat), 0},
+		{"several policies: the exhausted one, not the longest", `"api";r=0;t=30, "resolvers";r=10;t=200`, "", 30 * time.Second},
+		{"several policies: the exhausted one listed last", `"resolvers";r=10;t=200, "api";r=0;t=30`, "", 30 * time.Second},
+		{"several exhausted: the latest reset", `"api";r=0;t=30, "pages";r=0;t=90, "resolvers";r=10;t=200`, "", 90 * time.Second},
+		{"none exhausted (or r missing): the latest reset", `"api";t=30, "resolvers";r=10;t=200`, "", 200 * time.Second},
+		{"white space and other parameters", ` "api" ; r=0 ; t=12 ; pk=:abc=: `, "", 12 * time.Second},
+		{"garbage", `"api";r=x;t=soon`, "later", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, rateLimitWait(rateLimitHeaders(tt.rateLimit, tt.retry), now))
+		})
+	}
+}
+
+// How long a successful response makes the next poll wait.
+func TestQuotaReset(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		rateLimit string
+		want      time.Duration
+	}{
+		{"no header", "", 0},
+		{"quota left", `"api";r=120;t=40`, 0},
+		{"quota used up", `"api";r=0;t=40`, 40 * time.Second},
+		{"one of several policies used up", `"api";r=0;t=40, "resolvers";r=900;t=280`, 40 * time.Second},
+		{"r without t", `"api";r=0`, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, quotaReset(rateLimitHeaders(tt.rateLimit, "")))
+		})
+	}
+}
+
+// What a 429 says in the log.
+func TestRateLimitedError(t *testing.T) {
+	for _, tt := range []struct {
+		name, rateLimit, retry string
+		want                   string
+		wantWait               time.Duration
+	}{
+		{name: "no headers", want: "429 from the Hub: rate limited, backing off (the Hub sent no RateLimit or Retry-After)"},
+		{name: "RateLimit", rateLimit: `"api";r=0;t=55`, want: "429 from the Hub: rate limited for 55s", wantWait: 55 * time.Second},
+		{name: "Retry-After", retry: "3", want: "429 from the Hub: rate limited for 3s", wantWait: 3 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := rateLimitedError(rateLimitHeaders(tt.rateLimit, tt.retry), "")
+			assert.Equal(t, tt.want, err.Error())
+			assert.Equal(t, tt.wantWait, err.wait)
+			assert.NotContains(t, err.Error(), " 0s")
+		})
+	}
+}
+
 func TestRateLimitIsHonoured(t *testing.T) {
 	ctx := context.Background()
 
@@ -29,48 +108,48 @@ func TestRateLimitIsHonoured(t *testing.T) {
 		metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(1, "class", classRateLimited), ignoreTime)
 	})
 
-	t.Run("a reset beyond the retry budget defers the next poll", func(t *testing.T) {
-		h := onSim(t, simulator.Options{InitialEvents: 10, NoSelfExport: true, RateLimitReset: 300 * time.Second, RetryAfter: -1})
-		r, _ := h.start()
+	t.Run("a reset beyond the retry budget holds the next poll until it", func(t *testing.T) {
+		h := onSim(t, simulator.Options{InitialEvents: 10, NoSelfExport: true, RateLimitReset: 2 * time.Second, RetryAfter: -1})
+		r, _ := h.start() // retry budget 200ms
 		require.NoError(t, h.sim.SetFault(simulator.Fault429, 1))
 		r.poll(ctx)
+		limited := time.Now()
 		assert.Equal(t, 1, h.sim.Calls())
-		r.poll(ctx)
-		assert.Equal(t, 1, h.sim.Calls(), "no request before the window resets")
 		assert.Equal(t, componentstatus.StatusRecoverableError, h.lastStatus().Status())
-		r.notBefore = time.Time{} // the window has reset
+		assert.Len(t, h.logs.FilterMessage("Rate limited; deferring the next poll").All(), 1)
 		r.poll(ctx)
+		assert.GreaterOrEqual(t, time.Since(limited), 1500*time.Millisecond, "no request before the window resets")
+		assert.Equal(t, 2, h.sim.Calls())
 		assert.Len(t, h.next.accepted(), 10)
 		assert.Equal(t, componentstatus.StatusOK, h.lastStatus().Status())
 	})
-}
 
-func TestRateLimitWait(t *testing.T) {
-	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	for _, tt := range []struct {
-		name      string
-		rateLimit string
-		retry     string
-		want      time.Duration
-	}{
-		{"none", "", "", 0},
-		{"RateLimit only", `"api";r=0;t=55`, "", 55 * time.Second},
-		{"Retry-After only", "", "7", 7 * time.Second},
-		{"the longer wins (RateLimit)", `"api";r=0;t=55`, "7", 55 * time.Second},
-		{"the longer wins (Retry-After)", `"api";r=0;t=5`, "70", 70 * time.Second},
-		{"Retry-After as a date", "", now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{"several policies", `"api";r=0;t=30, "resolvers";r=10;t=200`, "", 200 * time.Second},
-		{"garbage", `"api";r=x;t=soon`, "later", 0},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			h := http.Header{}
-			if tt.rateLimit != "" {
-				h.Set("RateLimit", tt.rateLimit)
-			}
-			if tt.retry != "" {
-				h.Set("Retry-After", tt.retry)
-			}
-			assert.Equal(t, tt.want, rateLimitWait(h, now))
-		})
-	}
+	t.Run("a 200 showing the quota used up holds the next poll until the reset", func(t *testing.T) {
+		h := onFakeHub(t)
+		h.hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00Z"))
+		h.hub.setHeader("RateLimit", `"api";r=0;t=2, "resolvers";r=900;t=280`)
+		r, _ := h.start()
+		r.poll(ctx)
+		done := time.Now()
+		assert.Len(t, h.next.accepted(), 1)
+		h.hub.setHeader("RateLimit", `"api";r=999;t=300`)
+		r.poll(ctx)
+		assert.GreaterOrEqual(t, time.Since(done), 1500*time.Millisecond, "waited for the exhausted policy's reset")
+		assert.Less(t, time.Since(done), 60*time.Second, "not for the other policy's")
+		assert.Equal(t, 2, h.hub.callCount(), "no request spent on a 429")
+		assert.Len(t, h.logs.FilterMessage("Waiting for the rate limit to reset").All(), 1)
+		assert.Equal(t, []componentstatus.Status{componentstatus.StatusOK}, h.statusSequence())
+	})
+
+	t.Run("Shutdown ends the wait", func(t *testing.T) {
+		h := onFakeHub(t)
+		r, _ := h.start()
+		r.deferPolls(time.Hour)
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		start := time.Now()
+		r.poll(cctx)
+		assert.Less(t, time.Since(start), time.Second)
+		assert.Zero(t, h.hub.callCount())
+	})
 }

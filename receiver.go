@@ -51,18 +51,19 @@ type auditReceiver struct {
 	cursor     *cursor
 	conv       converter
 	parser     fastjson.Parser
-	// invalid holds the keys of events without a readable _id or createdAt
-	// already reported, so each is reported once while it stays in the window.
-	// (Other invalid events are reported when emitted; the cursor then moves
-	// past them.)
-	invalid map[string]struct{}
-	// notBefore defers the next poll after a rate limit outlasted a poll.
+	// reported holds the keys of the invalid events already reported that
+	// are still in the export window, so each is logged and counted once,
+	// however often a retried request or a re-offered batch reads it again.
+	reported map[string]struct{}
+	// notBefore holds back the next poll until a rate-limit window resets.
 	notBefore time.Time
 	status    componentstatus.Status
 
 	cancel       context.CancelFunc
 	done         chan struct{}
-	shutdownOnce sync.Once
+	releaseLater sync.Once
+	releaseOnce  sync.Once
+	releaseErr   error
 }
 
 func newAuditReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*auditReceiver, error) {
@@ -82,6 +83,9 @@ func newAuditReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*
 	if version == "" {
 		version = "dev"
 	}
+	if cfg.token() != string(cfg.Token) {
+		set.Logger.Info("Token trimmed of surrounding white space")
+	}
 	return &auditReceiver{
 		cfg:       cfg,
 		set:       set,
@@ -90,7 +94,7 @@ func newAuditReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*
 		telemetry: tb,
 		retrier:   retrier{cfg: cfg.RetryOnFailure},
 		userAgent: userAgentProduct + "/" + version,
-		invalid:   map[string]struct{}{},
+		reported:  map[string]struct{}{},
 	}, nil
 }
 
@@ -115,7 +119,7 @@ func (r *auditReceiver) setup(ctx context.Context, host component.Host) error {
 		return fmt.Errorf("http: %w", err)
 	}
 	r.httpClient = httpClient
-	r.client = newExportClient(r.cfg, httpClient, r.userAgent)
+	r.client = newExportClient(r.cfg, httpClient, r.cfg.token(), r.userAgent)
 
 	enricher, err := ipenrich.Open(r.cfg.IPEnrichment)
 	if err != nil {
@@ -125,7 +129,7 @@ func (r *auditReceiver) setup(ctx context.Context, host component.Host) error {
 		organization: r.cfg.Organization,
 		includeRaw:   r.cfg.IncludeRaw,
 		enricher:     enricher,
-		self:         selfIdentity{tokenLast4: last4(string(r.cfg.Token)), userAgent: r.userAgent},
+		self:         selfIdentity{tokenLast4: last4(r.cfg.token()), userAgent: r.userAgent},
 	}
 
 	r.store, r.cursor, err = openCursor(ctx, host, r.cfg, r.set.ID, r.set.Logger)
@@ -133,18 +137,34 @@ func (r *auditReceiver) setup(ctx context.Context, host component.Host) error {
 }
 
 // Shutdown stops the poll loop, waits for it, and releases the connections,
-// the storage client and the IP databases. Safe before Start and twice.
+// the storage client and the IP databases. If ctx ends first, the poll in
+// flight still uses them: they are released when it returns, and Shutdown
+// reports the timeout. Safe before Start and twice.
 func (r *auditReceiver) Shutdown(ctx context.Context) error {
-	var errs []error
-	r.shutdownOnce.Do(func() {
-		if r.cancel != nil {
-			r.cancel()
-			select {
-			case <-r.done:
-			case <-ctx.Done():
-				errs = append(errs, fmt.Errorf("waiting for the poll loop to stop: %w", ctx.Err()))
-			}
+	if r.cancel != nil {
+		r.cancel()
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			r.releaseLater.Do(func() {
+				go func() {
+					<-r.done
+					if err := r.release(context.Background()); err != nil {
+						r.set.Logger.Warn("Release after shutdown failed", zap.Error(err))
+					}
+				}()
+			})
+			return fmt.Errorf("the poll in flight did not stop before the shutdown deadline; its resources are released when it does: %w", ctx.Err())
 		}
+	}
+	return r.release(ctx)
+}
+
+// release closes what the poll loop used, once; call it only when the loop
+// has stopped (or never started).
+func (r *auditReceiver) release(ctx context.Context) error {
+	r.releaseOnce.Do(func() {
+		var errs []error
 		if r.httpClient != nil {
 			r.httpClient.CloseIdleConnections()
 		}
@@ -153,8 +173,9 @@ func (r *auditReceiver) Shutdown(ctx context.Context) error {
 			errs = append(errs, r.conv.enricher.Close())
 		}
 		r.telemetry.Shutdown()
+		r.releaseErr = errors.Join(errs...)
 	})
-	return errors.Join(errs...)
+	return r.releaseErr
 }
 
 func (r *auditReceiver) run(ctx context.Context) {
@@ -179,7 +200,7 @@ func (r *auditReceiver) run(ctx context.Context) {
 
 // poll runs one export-filter-emit cycle.
 func (r *auditReceiver) poll(ctx context.Context) {
-	if r.deferredByRateLimit() {
+	if !r.waitForRateLimit(ctx) {
 		return
 	}
 	fetchedAt := time.Now()
@@ -204,20 +225,30 @@ func (r *auditReceiver) poll(ctx context.Context) {
 	}
 }
 
+// reportPollError logs a failed poll and sets the status. Only a request
+// that can never succeed is a permanent error: in the collector's status
+// model that is final, and everything else (a refused token, a missing
+// permission, a Hub outage) can be fixed while the receiver keeps polling,
+// so the next good poll sets the status back to OK.
 func (r *auditReceiver) reportPollError(err error) {
 	var fe *fetchError
+	isFetch := errors.As(err, &fe)
 	switch {
-	case errors.As(err, &fe) && fe.permanent():
-		r.set.Logger.Error("The Hub refused the audit-log export; polling continues, but nothing arrives until this is fixed", zap.Error(err))
+	case isFetch && fe.permanent():
+		r.set.Logger.Error("Export request cannot be sent", zap.String("class", fe.class), zap.Error(err))
 		r.reportStatus(componentstatus.NewPermanentErrorEvent(err))
-	case errors.As(err, &fe) && fe.class == classRateLimited && fe.wait > 0:
+		return
+	case isFetch && fe.needsAction():
+		r.set.Logger.Error("Export refused", zap.String("class", fe.class), zap.Error(err))
+	case isFetch && fe.class == classRateLimited && fe.wait > 0:
 		r.deferPolls(fe.wait)
-		r.set.Logger.Warn("Rate limited by the Hub beyond this poll's retry budget; the next poll waits for the reset", zap.Error(err))
-		r.reportStatus(componentstatus.NewRecoverableErrorEvent(err))
+		r.set.Logger.Warn("Rate limited; deferring the next poll", zap.Duration("wait", fe.wait), zap.Error(err))
+	case isFetch:
+		r.set.Logger.Error("Poll failed", zap.String("class", fe.class), zap.Error(err))
 	default:
-		r.set.Logger.Error("Poll failed; the cursor did not move and the same events are offered again on the next poll", zap.Error(err))
-		r.reportStatus(componentstatus.NewRecoverableErrorEvent(err))
+		r.set.Logger.Error("Poll failed", zap.Error(err))
 	}
+	r.reportStatus(componentstatus.NewRecoverableErrorEvent(err))
 }
 
 // reportStatus reports status changes only. A permanent error is final for
@@ -239,11 +270,11 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, observ
 	// The same event twice in one response sorts next to itself.
 	pending = slices.CompactFunc(pending, func(a, b pendingEvent) bool { return a.id == b.id })
 	for start := 0; start < len(pending); start += r.cfg.BatchSize {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		batch := pending[start:min(start+r.cfg.BatchSize, len(pending))]
 		logs, dropped := r.buildLogs(ctx, batch, observed)
-		if dropped > 0 {
-			r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, int64(dropped), metric.WithAttributes(attribute.String("reason", "self_export")))
-		}
 		if n := logs.LogRecordCount(); n > 0 {
 			err := r.consume(ctx, logs)
 			switch {
@@ -251,11 +282,16 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, observ
 				r.telemetry.ReceiverHuggingfaceauditEventsEmitted.Add(ctx, int64(n))
 			case consumererror.IsPermanent(err):
 				r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", "refused")))
-				r.set.Logger.Error("The pipeline refused a batch permanently; it is dropped and the cursor moves past it",
+				r.set.Logger.Error("Batch refused permanently; dropped",
 					zap.Int("records", n), zap.String("first_id", batch[0].id), zap.String("last_id", batch[len(batch)-1].id), zap.Error(err))
 			default:
 				return fmt.Errorf("the pipeline did not accept %d records: %w", n, err)
 			}
+		}
+		// Counted once the batch is settled: a batch offered again after a
+		// non-permanent refusal would count them twice.
+		if dropped > 0 {
+			r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, int64(dropped), metric.WithAttributes(attribute.String("reason", "self_export")))
 		}
 		r.cursor.advance(batch, r.cfg.LateArrivalWindow, time.Now().UnixNano())
 		for i := range batch {

@@ -2,7 +2,11 @@ package huggingfaceauditreceiver
 
 import (
 	"context"
+	"net/http"
 	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,8 +14,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
@@ -76,4 +84,118 @@ func TestStartErrors(t *testing.T) {
 			require.NoError(t, r.Shutdown(context.Background()))
 		})
 	}
+}
+
+// A refusal the Hub's side can fix (a new token, a granted permission, the
+// organization's plan) is a recoverable error: the receiver keeps polling
+// and reports OK again on the next good poll, without a restart.
+func TestStatusRecovers(t *testing.T) {
+	for _, tt := range []struct {
+		status int
+		want   string
+	}{
+		{http.StatusUnauthorized, "401 from the Hub: the token is missing, invalid or expired"},
+		{http.StatusForbidden, "403 from the Hub: the token needs the org.auditLog.write permission on demo-org"},
+		{http.StatusNotFound, `404 from the Hub: no organization "demo-org"`},
+	} {
+		t.Run(strconv.Itoa(tt.status), func(t *testing.T) {
+			ctx := context.Background()
+			h := onFakeHub(t)
+			h.hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00Z"))
+			h.hub.setStatus(tt.status)
+			r, _ := h.start()
+			r.poll(ctx)
+			r.poll(ctx)
+			require.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, h.statusSequence(), "reported on change only")
+			assert.Contains(t, h.lastStatus().Err().Error(), tt.want)
+			assert.Empty(t, h.next.accepted())
+
+			h.hub.setStatus(0) // fixed on the Hub's side
+			r.poll(ctx)
+			assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError, componentstatus.StatusOK}, h.statusSequence())
+			assert.Len(t, h.next.accepted(), 1)
+		})
+	}
+}
+
+// guardedStorage wraps a storage extension and notes when its client is
+// used after Close, as a poll would if Shutdown closed it under the poll.
+type guardedStorage struct {
+	storage.Extension
+	closed, usedAfterClose atomic.Int32
+}
+
+func (g *guardedStorage) GetClient(ctx context.Context, kind component.Kind, id component.ID, name string) (storage.Client, error) {
+	c, err := g.Extension.GetClient(ctx, kind, id, name)
+	return &guardedClient{Client: c, g: g}, err
+}
+
+type guardedClient struct {
+	storage.Client
+	g *guardedStorage
+}
+
+func (c *guardedClient) use() {
+	if c.g.closed.Load() > 0 {
+		c.g.usedAfterClose.Add(1)
+	}
+}
+
+func (c *guardedClient) Get(ctx context.Context, key string) ([]byte, error) {
+	c.use()
+	return c.Client.Get(ctx, key)
+}
+
+func (c *guardedClient) Set(ctx context.Context, key string, value []byte) error {
+	c.use()
+	return c.Client.Set(ctx, key, value)
+}
+
+func (c *guardedClient) Close(ctx context.Context) error {
+	c.g.closed.Add(1)
+	return c.Client.Close(ctx)
+}
+
+// Shutdown's deadline passes while a poll is stuck in a slow export (a
+// consumer that ignores cancellation): the storage client, the IP databases
+// and the connections stay open until the poll returns, and only then are
+// released. Run with -race.
+func TestShutdownDeadlineDuringASlowExport(t *testing.T) {
+	ctx := context.Background()
+	h := onSim(t, simulator.Options{InitialEvents: 10, NoSelfExport: true})
+	cfg := testConfig(h.url)
+	cfg.BatchSize = 5
+	cfg.StorageID = &storageID
+	guard := &guardedStorage{Extension: startFileStorage(t, h.storageDir).(storage.Extension)}
+	t.Cleanup(func() { require.NoError(t, guard.Shutdown(ctx)) })
+
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	slow, err := consumer.NewLogs(func(context.Context, plog.Logs) error {
+		once.Do(func() { close(entered) })
+		<-release // a slow exporter that ignores the context
+		return nil
+	})
+	require.NoError(t, err)
+	r, err := newAuditReceiver(cfg, h.settings(), slow)
+	require.NoError(t, err)
+	require.NoError(t, r.Start(ctx, h.host(guard)))
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first batch never reached the consumer")
+	}
+
+	deadline, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	err = r.Shutdown(deadline)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Zero(t, guard.closed.Load(), "nothing is closed under the running poll")
+
+	close(release)
+	require.Eventually(t, func() bool { return guard.closed.Load() == 1 }, 10*time.Second, 5*time.Millisecond,
+		"released once the poll returned")
+	assert.Zero(t, guard.usedAfterClose.Load(), "the poll never used a closed storage client")
+	require.NoError(t, r.Shutdown(ctx), "a second Shutdown after the loop stopped is harmless")
+	assert.Equal(t, int32(1), guard.closed.Load())
 }

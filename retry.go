@@ -66,6 +66,6 @@ func (r *auditReceiver) consume(ctx context.Context, logs plog.Logs) error {
 		},
 		func(err error) (bool, time.Duration) { return !consumererror.IsPermanent(err), 0 },
 		func(err error, wait time.Duration) {
-			r.set.Logger.Warn("The pipeline refused a batch; retrying it", zap.Int("records", n), zap.Duration("wait", wait), zap.Error(err))
+			r.set.Logger.Warn("Batch refused; retrying", zap.Int("records", n), zap.Duration("wait", wait), zap.Error(err))
 		})
 }

@@ -85,7 +85,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverHuggingfaceauditEventsSkipped, err = builder.meter.Int64Counter(
 		"otelcol_receiver_huggingfaceaudit_events_skipped",
-		metric.WithDescription("Events not delivered, by reason (invalid = violates the export schema; self_export = the receiver's own export event, with drop_self_exports; refused = in a batch the pipeline refused permanently). [Development]"),
+		metric.WithDescription("Events not delivered, by reason (invalid = violates the export schema, counted once while it stays in the export window; self_export = the receiver's own export event, with drop_self_exports; refused = in a batch the pipeline refused permanently). [Development]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
@@ -97,7 +97,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverHuggingfaceauditHTTPErrors, err = builder.meter.Int64Counter(
 		"otelcol_receiver_huggingfaceaudit_http_errors",
-		metric.WithDescription("Failed export requests, retries included, by class (rate_limited, server, timeout, transport, truncated, malformed, too_large, unauthorized, forbidden, not_found, client). [Development]"),
+		metric.WithDescription("Failed export requests, retries included, by class. [Development]"),
 		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)
@@ -109,7 +109,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverHuggingfaceauditPolls, err = builder.meter.Int64Counter(
 		"otelcol_receiver_huggingfaceaudit_polls",
-		metric.WithDescription("Polls of the audit-log export, by outcome (success, error). [Development]"),
+		metric.WithDescription("Polls of the audit-log export, by outcome. [Development]"),
 		metric.WithUnit("{poll}"),
 	)
 	errs = errors.Join(errs, err)
