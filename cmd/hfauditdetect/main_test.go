@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"io"
 	"strings"
@@ -96,7 +97,7 @@ func TestParseArgsErrors(t *testing.T) {
 	if _, err := parse(t, "-bogus"); err == nil {
 		t.Error("an unknown flag was accepted")
 	}
-	if _, err := parse(t, "-h"); err != flag.ErrHelp {
+	if _, err := parse(t, "-h"); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v", err)
 	}
 }
