@@ -37,13 +37,13 @@ type Parameter struct {
 
 // Detection is one detection: its metadata (NAME.yaml) and its query (NAME.sql).
 type Detection struct {
-	Name, DisplayName, Description, File                                                  string
+	Name, DisplayName, Description, File                                               string
 	Categories, MitreAttacks, MitreTechniques, FalsePositives, References, SourceTypes []string
-	Severity                                                                              string
-	RiskScore                                                                             int
-	Schedule                                                                              string
-	Parameters                                                                            []Parameter
-	SQL                                                                                   string // contents of File
+	Severity                                                                           string
+	RiskScore                                                                          int
+	Schedule                                                                           string
+	Parameters                                                                         []Parameter
+	SQL                                                                                string // contents of File
 	// Notes is free text for people: the data shapes a detection assumes, tuning advice.
 	Notes string
 }

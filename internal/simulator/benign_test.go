@@ -23,6 +23,9 @@ func TestBenignProfile(t *testing.T) {
 	ipOf, tokenOf := map[string]string{}, map[string]string{}
 	var prev time.Time
 	for _, ev := range s.Events() {
+		if err := validateEvent(ev); err != nil {
+			t.Fatalf("benign event against the export schema: %v", err)
+		}
 		typ, user := ev["type"].(string), ev["author"].(map[string]any)["user"].(string)
 		if !allowed[typ] {
 			t.Fatalf("type %s is not in the benign profile", typ)
