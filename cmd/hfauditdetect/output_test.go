@@ -48,3 +48,19 @@ func TestPrintTable(t *testing.T) {
 		}
 	}
 }
+
+func TestUnquote64(t *testing.T) {
+	for _, tc := range []struct{ typ, in, want string }{
+		{"UInt64", `"12"`, `12`},
+		{"Int64", `"-3"`, `-3`},
+		{"Nullable(UInt64)", `"18446744073709551615"`, `18446744073709551615`},
+		{"UInt64", `12`, `12`},
+		{"String", `"12"`, `"12"`},
+		{"UInt64", `"x"`, `"x"`},
+		{"Nullable(UInt64)", `null`, `null`},
+	} {
+		if got := string(unquote64(tc.typ, json.RawMessage(tc.in))); got != tc.want {
+			t.Errorf("unquote64(%s, %s) = %s, want %s", tc.typ, tc.in, got, tc.want)
+		}
+	}
+}

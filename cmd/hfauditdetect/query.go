@@ -36,6 +36,7 @@ func (f finding) value(name string) json.RawMessage {
 type result struct {
 	Meta []struct {
 		Name string `json:"name"`
+		Type string `json:"type"`
 	} `json:"meta"`
 	Data [][]json.RawMessage `json:"data"`
 }
@@ -73,11 +74,10 @@ func execute(ctx context.Context, cfg config, stderr io.Writer) (findings []find
 // query runs one detection: its SQL as the body, the time range and its
 // parameters as query parameters.
 func query(ctx context.Context, cfg config, j job) ([]finding, error) {
+	// No settings: a user with readonly=1, the right user for detections,
+	// may not change any. Query parameters and the database are not settings.
 	params := url.Values{
-		"database":       {cfg.database},
-		"default_format": {"JSONCompact"},
-		// Counts as JSON numbers, not strings.
-		"output_format_json_quote_64bit_integers": {"0"},
+		"database": {cfg.database},
 		// DateTime parameters as Unix seconds: no server time zone involved.
 		"param_from": {strconv.FormatInt(cfg.from.Unix(), 10)},
 		"param_to":   {strconv.FormatInt(cfg.to.Unix(), 10)},
@@ -85,7 +85,8 @@ func query(ctx context.Context, cfg config, j job) ([]finding, error) {
 	for k, v := range j.params {
 		params.Set("param_"+k, v)
 	}
-	sql := strings.TrimRight(strings.TrimSpace(j.detection.SQL), ";")
+	// On its own line, after a trailing comment or SETTINGS clause.
+	sql := strings.TrimRight(strings.TrimSpace(j.detection.SQL), ";") + "\nFORMAT JSONCompact"
 	body, err := cfg.target.Query(ctx, sql, params)
 	if err != nil {
 		return nil, err
@@ -104,7 +105,32 @@ func query(ctx context.Context, cfg config, j job) ([]finding, error) {
 		if len(row) != len(columns) {
 			return nil, fmt.Errorf("a row has %d values for %d columns", len(row), len(columns))
 		}
+		for i, m := range res.Meta {
+			row[i] = unquote64(m.Type, row[i])
+		}
 		out = append(out, finding{detection: j.detection, columns: columns, values: row})
 	}
 	return out, nil
+}
+
+// unquote64 turns the quoted 64-bit integers of ClickHouse's JSON formats
+// (count() is UInt64: "12") back into JSON numbers, so that counts are
+// numbers without changing output_format_json_quote_64bit_integers, a
+// setting that a readonly user may not change.
+func unquote64(typ string, v json.RawMessage) json.RawMessage {
+	switch strings.TrimSuffix(strings.TrimPrefix(typ, "Nullable("), ")") {
+	case "UInt64", "Int64":
+	default:
+		return v
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return v
+	}
+	if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+		if _, err := strconv.ParseUint(s, 10, 64); err != nil {
+			return v
+		}
+	}
+	return json.RawMessage(s)
 }
