@@ -45,6 +45,7 @@ func TestConfigDefaults(t *testing.T) {
 	assert.True(t, cfg.IncludeRaw)
 	assert.False(t, cfg.DropSelfExports)
 	assert.False(t, cfg.AllowInsecureHTTP)
+	assert.False(t, cfg.HTTP.TLS.InsecureSkipVerify, "TLS verification is on by default")
 	assert.Equal(t, 2*time.Minute, cfg.HTTP.Timeout)
 	assert.Equal(t, configretry.NewDefaultBackOffConfig(), cfg.RetryOnFailure)
 	assert.False(t, cfg.IPEnrichment.Enabled())
@@ -163,6 +164,7 @@ func TestConfigValidate(t *testing.T) {
 				assert.Contains(t, err.Error(), want)
 			}
 			assert.NotContains(t, err.Error(), "hf_secret_token_abcd")
+			assert.NotContains(t, err.Error(), "hunter2")
 		})
 	}
 }
