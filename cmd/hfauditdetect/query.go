@@ -86,7 +86,7 @@ func query(ctx context.Context, cfg config, j job) ([]finding, error) {
 		params.Set("param_"+k, v)
 	}
 	// On its own line, after a trailing comment or SETTINGS clause.
-	sql := strings.TrimRight(strings.TrimSpace(j.detection.SQL), ";") + "\nFORMAT JSONCompact"
+	sql := strings.TrimSpace(strings.TrimRight(strings.TrimSpace(j.detection.SQL), ";")) + "\nFORMAT JSONCompact"
 	body, err := cfg.target.Query(ctx, sql, params)
 	if err != nil {
 		return nil, err
