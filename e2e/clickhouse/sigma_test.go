@@ -13,6 +13,7 @@ import (
 
 	"github.com/bradleyjkemp/sigma-go"
 	"github.com/bradleyjkemp/sigma-go/evaluator"
+	"github.com/bradleyjkemp/sigma-go/evaluator/modifiers"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/detections"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
@@ -41,6 +42,15 @@ var (
 	uuidRE   = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 	attackRE = regexp.MustCompile(`^attack\.t[0-9]{4}(\.[0-9]{3})?$`)
 )
+
+// expand is Sigma's placeholder modifier. sigma-go v0.6.6 expands every
+// %name% value by itself (WithPlaceholderExpander) but does not know the
+// modifier's name: register it as a no-op.
+type expand struct{}
+
+func (expand) Modify(v any) (any, error) { return v, nil }
+
+func init() { modifiers.ValueModifiers["expand"] = expand{} }
 
 type sigmaRule struct {
 	name string
