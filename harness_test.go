@@ -374,7 +374,7 @@ func (h *harness) logText() string {
 		b.WriteString(e.Message)
 		for k, v := range e.ContextMap() {
 			b.WriteString(" " + k + "=")
-			b.WriteString(fmt.Sprint(v))
+			fmt.Fprint(&b, v)
 		}
 		b.WriteString("\n")
 	}

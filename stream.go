@@ -188,7 +188,7 @@ func (s *arrayScanner) element() (raw, id, createdAt []byte, err error) {
 		case '"':
 			start := i + 1
 			// Fast path: the closing quote is buffered and not escaped.
-			end := -1
+			var end int
 			if q := bytes.IndexByte(b[start:], '"'); q >= 0 && b[start+q-1] != '\\' {
 				end = start + q
 			} else {
