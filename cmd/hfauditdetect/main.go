@@ -73,6 +73,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return exitClean
 	}
+	if errors.Is(err, errReported) {
+		return exitError // the flag package printed it, with the usage
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "hfauditdetect: %v\n", err)
 		return exitError
@@ -100,6 +103,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitClean
 }
 
+// errReported marks an error the flag package has already printed.
+var errReported = errors.New("bad command line")
+
 // setFlags collects repeated -set NAME.PARAM=VALUE flags.
 type setFlags []string
 
@@ -125,7 +131,10 @@ func parseArgs(args []string, pack []detections.Detection, now time.Time, stderr
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return config{}, err
+		if errors.Is(err, flag.ErrHelp) {
+			return config{}, err
+		}
+		return config{}, fmt.Errorf("%w: %v", errReported, err)
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
