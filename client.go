@@ -146,6 +146,9 @@ func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt 
 	req.Header.Set("Authorization", c.authHeader)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
+	// Asked for explicitly, so that Go's transport leaves the body
+	// compressed and gunzip (faster than the transport's) decompresses it.
+	req.Header.Set("Accept-Encoding", "gzip")
 
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -160,11 +163,28 @@ func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt 
 		return 0, c.statusError(resp)
 	}
 
-	body := &limitedReader{r: resp.Body, left: c.maxBytes}
+	var src io.Reader = resp.Body
+	gzipped := strings.EqualFold(strings.TrimSpace(resp.Header.Get("Content-Encoding")), "gzip")
+	if gzipped {
+		zr, err := gunzip(resp.Body)
+		if err != nil {
+			return 0, c.bodyError(ctx, &limitedReader{}, 0, err)
+		}
+		defer zr.Close()
+		src = zr
+	}
+	// max_response_size bounds the decompressed body.
+	body := &limitedReader{r: src, left: c.maxBytes}
 	scanner := newArrayScanner(body)
 	n := 0
 	for {
 		raw, id, createdAt, err := scanner.next()
+		if err == io.EOF && gzipped {
+			// Read the gzip trailer: its checksum covers what was handed over.
+			if _, err = io.Copy(io.Discard, body); err == nil {
+				return quotaReset(resp.Header), nil
+			}
+		}
 		if err == io.EOF {
 			return quotaReset(resp.Header), nil
 		}
@@ -228,6 +248,8 @@ func (c *exportClient) bodyError(ctx context.Context, body *limitedReader, n int
 	switch {
 	case body.exceeded:
 		return &fetchError{class: classTooLarge, msg: fmt.Sprintf("the export of %s is larger than max_response_size (%d bytes); raise max_response_size or narrow it with query", c.organization, c.maxBytes)}
+	case isGzipError(err):
+		return &fetchError{class: classMalformed, msg: fmt.Sprintf("the export of %s is not valid gzip (after %d events)", c.organization, n), err: err}
 	case errors.Is(err, errNotArray):
 		return &fetchError{class: classMalformed, msg: fmt.Sprintf("the export of %s is not a JSON array; is the endpoint a Hugging Face Hub?", c.organization)}
 	case errors.As(err, &syntaxErr):

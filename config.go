@@ -74,6 +74,12 @@ type Config struct {
 	DropSelfExports bool `mapstructure:"drop_self_exports"`
 	// IPEnrichment names local IP databases used to enrich the event's ip.
 	IPEnrichment ipenrich.Config `mapstructure:"ip_enrichment"`
+	// MaxConcurrentPolls is how many huggingfaceaudit receivers of the whole
+	// collector may read an export and emit its new events at the same time;
+	// the others wait. It bounds the memory of many organizations
+	// backfilling at once. Process-wide: the smallest value configured on
+	// any instance applies to all.
+	MaxConcurrentPolls int `mapstructure:"max_concurrent_polls"`
 	// AllowInsecureHTTP permits a plain http:// endpoint on a host that is not
 	// loopback, which sends the token unencrypted. Off by default.
 	AllowInsecureHTTP bool `mapstructure:"allow_insecure_http"`
@@ -115,14 +121,15 @@ func createDefaultConfig() component.Config {
 	httpCfg := confighttp.NewDefaultClientConfig()
 	httpCfg.Timeout = defaultHTTPTimeout
 	return &Config{
-		Endpoint:          defaultEndpoint,
-		PollInterval:      defaultPollInterval,
-		HTTP:              httpCfg,
-		RetryOnFailure:    configretry.NewDefaultBackOffConfig(),
-		MaxResponseSize:   defaultMaxResponseSize,
-		BatchSize:         defaultBatchSize,
-		LateArrivalWindow: defaultLateArrivalWindow,
-		IncludeRaw:        true,
+		Endpoint:           defaultEndpoint,
+		PollInterval:       defaultPollInterval,
+		HTTP:               httpCfg,
+		RetryOnFailure:     configretry.NewDefaultBackOffConfig(),
+		MaxResponseSize:    defaultMaxResponseSize,
+		BatchSize:          defaultBatchSize,
+		LateArrivalWindow:  defaultLateArrivalWindow,
+		IncludeRaw:         true,
+		MaxConcurrentPolls: defaultMaxConcurrentPolls,
 	}
 }
 
@@ -166,6 +173,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.BatchSize < 1 || cfg.BatchSize > maxBatchSize {
 		errs = append(errs, fmt.Errorf(`"batch_size" must be between 1 and %d (got %d)`, maxBatchSize, cfg.BatchSize))
+	}
+	if cfg.MaxConcurrentPolls < 1 {
+		errs = append(errs, fmt.Errorf(`"max_concurrent_polls" must be at least 1 (got %d); it is shared by every huggingfaceaudit receiver of the collector`, cfg.MaxConcurrentPolls))
 	}
 	if cfg.LateArrivalWindow < 0 {
 		errs = append(errs, fmt.Errorf(`"late_arrival_window" must not be negative (got %s)`, cfg.LateArrivalWindow))

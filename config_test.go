@@ -42,6 +42,7 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, int64(512<<20), cfg.MaxResponseSize)
 	assert.Equal(t, 1000, cfg.BatchSize)
 	assert.Equal(t, time.Hour, cfg.LateArrivalWindow)
+	assert.Equal(t, 4, cfg.MaxConcurrentPolls)
 	assert.True(t, cfg.IncludeRaw)
 	assert.False(t, cfg.DropSelfExports)
 	assert.False(t, cfg.AllowInsecureHTTP)
@@ -66,6 +67,7 @@ func TestConfigEveryKeyDecodes(t *testing.T) {
 	assert.Equal(t, int64(1048576), cfg.MaxResponseSize)
 	assert.Equal(t, 250, cfg.BatchSize)
 	assert.Equal(t, 30*time.Minute, cfg.LateArrivalWindow)
+	assert.Equal(t, 2, cfg.MaxConcurrentPolls)
 	assert.False(t, cfg.IncludeRaw)
 	assert.True(t, cfg.DropSelfExports)
 	assert.True(t, cfg.AllowInsecureHTTP)
@@ -144,6 +146,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "zero max response", mutate: func(c *Config) { c.MaxResponseSize = 0 }, wantErr: []string{`"max_response_size" must be a positive`}},
 		{name: "zero batch", mutate: func(c *Config) { c.BatchSize = 0 }, wantErr: []string{`"batch_size" must be between 1 and 100000`}},
 		{name: "huge batch", mutate: func(c *Config) { c.BatchSize = 100_001 }, wantErr: []string{`"batch_size" must be between`}},
+		{name: "no concurrent polls", mutate: func(c *Config) { c.MaxConcurrentPolls = 0 }, wantErr: []string{`"max_concurrent_polls" must be at least 1`}},
 		{name: "negative late window", mutate: func(c *Config) { c.LateArrivalWindow = -time.Second }, wantErr: []string{`"late_arrival_window" must not be negative`}},
 		{name: "retry elapsed below interval", mutate: func(c *Config) { c.RetryOnFailure.MaxElapsedTime = time.Second }, wantErr: []string{`"retry_on_failure"`}},
 		{name: "every problem at once", mutate: func(c *Config) {

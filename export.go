@@ -9,14 +9,19 @@ import (
 
 	"github.com/valyala/fastjson"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric" // pendingEvent is a new event waiting to be emitted.
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 )
 
+// pendingEvent is a new event waiting to be emitted. Its bytes are raw when
+// in memory, or size bytes at off in the pass's spool file (raw is then set
+// only while its batch is emitted).
 type pendingEvent struct {
 	id        string
 	createdAt int64
 	raw       []byte
+	off       int64
+	size      int
 }
 
 // errMissingKey marks an element whose _id or createdAt the scanner could
@@ -39,7 +44,7 @@ func (a *arena) copy(b []byte) []byte {
 // exportPass is what one read of the export found.
 type exportPass struct {
 	pending  []pendingEvent // new events, in body order
-	kept     arena          // their bytes
+	spool    *spool         // their bytes
 	received int            // elements read
 	old      int            // elements the cursor covers
 	// overlap: the export still reaches back to what was emitted before.
@@ -52,17 +57,29 @@ type exportPass struct {
 }
 
 // fetch reads the export (retrying transient failures) and returns the
-// events the cursor does not cover, unsorted.
-func (r *auditReceiver) fetch(ctx context.Context) ([]pendingEvent, error) {
+// events the cursor does not cover, unsorted, with their spool (the caller
+// closes it). Each attempt holds slot while it reads; a failed one gives it
+// back before waiting to retry.
+func (r *auditReceiver) fetch(ctx context.Context, slot *pollSlot) (*exportPass, error) {
 	var pass *exportPass
 	floor := r.cursor.floor(r.cfg.LateArrivalWindow)
 	err := r.retrier.do(ctx,
 		func() error {
-			pass = &exportPass{reported: map[string]struct{}{}}
+			if err := slot.acquire(ctx); err != nil {
+				return err
+			}
+			pass = &exportPass{reported: map[string]struct{}{}, spool: r.newSpool()}
 			var err error
 			pass.quotaReset, err = r.client.export(ctx, func(raw, id, createdAt []byte) {
 				r.sift(ctx, pass, floor, raw, id, createdAt)
 			})
+			if err == nil {
+				err = r.checkSpool(pass.spool)
+			}
+			if err != nil {
+				pass.spool.close()
+				slot.release()
+			}
 			var fe *fetchError
 			if errors.As(err, &fe) {
 				r.telemetry.ReceiverHuggingfaceauditHTTPErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("class", fe.class)))
@@ -100,7 +117,7 @@ func (r *auditReceiver) fetch(ctx context.Context) ([]pendingEvent, error) {
 		r.telemetry.ReceiverHuggingfaceauditGapEvents.Add(ctx, 1)
 		r.set.Logger.Warn("Events lost at the source", zap.String("newest_emitted", formatNanos(r.cursor.watermark)))
 	}
-	return pass.pending, nil
+	return pass, nil
 }
 
 // sift decides for one element of the export: covered by the cursor, new
@@ -137,7 +154,8 @@ func (r *auditReceiver) sift(ctx context.Context, pass *exportPass, floor int64,
 	if _, ok := r.reported[string(id)]; ok {
 		pass.reported[string(id)] = struct{}{} // found invalid when emitted
 	}
-	pass.pending = append(pass.pending, pendingEvent{id: string(id), createdAt: createdAt, raw: pass.kept.copy(raw)})
+	pass.pending = append(pass.pending, pendingEvent{id: string(id), createdAt: createdAt})
+	pass.spool.add(raw, &pass.pending[len(pass.pending)-1])
 }
 
 // reportInvalid logs and counts an event that violates the export schema,

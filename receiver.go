@@ -57,7 +57,9 @@ type auditReceiver struct {
 	reported map[string]struct{}
 	// notBefore holds back the next poll until a rate-limit window resets.
 	notBefore time.Time
-	status    componentstatus.Status
+	// spoolInMemory: no spool file could be written; keep new events in memory.
+	spoolInMemory bool
+	status        componentstatus.Status
 
 	cancel       context.CancelFunc
 	done         chan struct{}
@@ -133,7 +135,11 @@ func (r *auditReceiver) setup(ctx context.Context, host component.Host) error {
 	}
 
 	r.store, r.cursor, err = openCursor(ctx, host, r.cfg, r.set.ID, r.set.Logger)
-	return err
+	if err != nil {
+		return err
+	}
+	polls.register(r, r.cfg.MaxConcurrentPolls)
+	return nil
 }
 
 // Shutdown stops the poll loop, waits for it, and releases the connections,
@@ -165,6 +171,7 @@ func (r *auditReceiver) Shutdown(ctx context.Context) error {
 func (r *auditReceiver) release(ctx context.Context) error {
 	r.releaseOnce.Do(func() {
 		var errs []error
+		polls.unregister(r)
 		if r.httpClient != nil {
 			r.httpClient.CloseIdleConnections()
 		}
@@ -203,11 +210,17 @@ func (r *auditReceiver) poll(ctx context.Context) {
 	if !r.waitForRateLimit(ctx) {
 		return
 	}
+	// The poll holds one of the collector's max_concurrent_polls slots
+	// while it reads the export and emits what is new.
+	slot := pollSlot{l: polls}
+	defer slot.release()
 	fetchedAt := time.Now()
-	pending, err := r.fetch(ctx)
+	pass, err := r.fetch(ctx, &slot)
 	if err == nil {
-		err = r.emit(ctx, pending, pcommon.NewTimestampFromTime(fetchedAt))
+		err = r.emit(ctx, pass.pending, pass.spool, pcommon.NewTimestampFromTime(fetchedAt))
+		pass.spool.close()
 	}
+	slot.release()
 	if ctx.Err() != nil {
 		return
 	}
@@ -263,20 +276,26 @@ func (r *auditReceiver) reportStatus(ev *componentstatus.Event) {
 
 // emit hands the new events to the pipeline oldest first, in batches, and
 // moves the cursor after each batch the pipeline accepted or refused for good.
-func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, observed pcommon.Timestamp) error {
+// The bytes of spooled events are read back one batch at a time.
+func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *spool, observed pcommon.Timestamp) error {
 	slices.SortFunc(pending, func(a, b pendingEvent) int {
 		return cmp.Or(cmp.Compare(a.createdAt, b.createdAt), cmp.Compare(a.id, b.id))
 	})
 	// The same event twice in one response sorts next to itself.
 	pending = slices.CompactFunc(pending, func(a, b pendingEvent) bool { return a.id == b.id })
+	var buf []byte
 	for start := 0; start < len(pending); start += r.cfg.BatchSize {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		batch := pending[start:min(start+r.cfg.BatchSize, len(pending))]
+		var err error
+		if buf, err = sp.load(batch, buf); err != nil {
+			return err
+		}
 		logs, dropped := r.buildLogs(ctx, batch, observed)
 		if n := logs.LogRecordCount(); n > 0 {
-			err := r.consume(ctx, logs)
+			err = r.consume(ctx, logs)
 			switch {
 			case err == nil:
 				r.telemetry.ReceiverHuggingfaceauditEventsEmitted.Add(ctx, int64(n))

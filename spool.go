@@ -1,0 +1,197 @@
+package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceauditreceiver"
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"go.uber.org/zap"
+)
+
+// spoolMemory is how many bytes of new events a pass keeps in memory before
+// it spools the rest to a file. A steady poll finds a few new events and
+// never touches the disk; a backfill of the 100,000-event window (about
+// 57 MB) keeps only an index in memory (ID, time, offset: under 100 bytes an
+// event) instead of a copy of the body.
+const spoolMemory = 1 << 20
+
+// spool keeps the raw bytes of the new events of one export pass until they
+// are emitted: the first spoolMemory bytes in memory, the rest in an
+// unlinked temporary file (in os.TempDir(), i.e. $TMPDIR) that disappears
+// when it is closed, or when the process dies.
+type spool struct {
+	mem     arena
+	memUsed int
+	limit   int // bytes kept in memory; negative: no file at all
+	dir     string
+
+	file    *os.File
+	name    string // set when the file could not be unlinked while open
+	w       *bufio.Writer
+	size    int64
+	flushed bool
+	// openErr: no file could be created; everything stays in memory.
+	openErr error
+	// err: a write failed, so spooled events are lost: the pass must fail.
+	err error
+}
+
+// newSpool keeps up to limit bytes in memory and the rest in a file in dir;
+// a negative limit keeps everything in memory.
+func newSpool(limit int, dir string) *spool {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	return &spool{limit: limit, dir: dir}
+}
+
+// newSpool starts the spool of one export pass.
+func (r *auditReceiver) newSpool() *spool {
+	if r.spoolInMemory {
+		return newSpool(-1, "")
+	}
+	return newSpool(spoolMemory, "")
+}
+
+// checkSpool looks at a finished pass's spool: when no file could be
+// created or written, the receiver keeps new events in memory from then on
+// (as it did before it spooled), and says so once. A write error fails the
+// pass: the events written are lost.
+func (r *auditReceiver) checkSpool(s *spool) error {
+	if s.spooled() {
+		r.set.Logger.Debug("Spooled the new events of the export to a temporary file",
+			zap.Int64("bytes", s.size), zap.Int("bytes_in_memory", s.memUsed))
+	}
+	err := s.err
+	if err == nil {
+		err = s.openErr
+	}
+	if err == nil || r.spoolInMemory {
+		return s.err
+	}
+	r.spoolInMemory = true
+	r.set.Logger.Warn("Cannot spool the export to a temporary file; new events are kept in memory from now on, so a backfill needs memory for the whole export (set TMPDIR to a writable directory)",
+		zap.Error(err))
+	return s.err
+}
+
+// add stores raw for e: in memory (e.raw) or in the file (e.off, e.size).
+func (s *spool) add(raw []byte, e *pendingEvent) {
+	if s.file == nil && (s.limit < 0 || s.openErr != nil || s.memUsed+len(raw) <= s.limit) {
+		e.raw = s.mem.copy(raw)
+		s.memUsed += len(raw)
+		return
+	}
+	if s.file == nil {
+		if s.openErr = s.open(); s.openErr != nil {
+			e.raw = s.mem.copy(raw)
+			s.memUsed += len(raw)
+			return
+		}
+	}
+	e.off, e.size = s.size, len(raw)
+	if _, err := s.w.Write(raw); err != nil && s.err == nil {
+		s.err = fmt.Errorf("spooling the export to %s: %w", s.dir, err)
+	}
+	s.size += int64(len(raw))
+}
+
+func (s *spool) open() error {
+	f, err := os.CreateTemp(s.dir, "hfaudit-spool-*")
+	if err != nil {
+		return fmt.Errorf("creating a spool file for the export: %w", err)
+	}
+	// Unlinked at once where the system allows it (Linux, macOS): nothing is
+	// left behind, even after a crash.
+	if os.Remove(f.Name()) != nil {
+		s.name = f.Name()
+	}
+	s.file = f
+	s.w = bufio.NewWriterSize(f, 256<<10)
+	return nil
+}
+
+// spooled reports whether any event went to the file.
+func (s *spool) spooled() bool { return s.file != nil }
+
+// load sets raw for the events of batch that are in the file, reading them
+// into buf (reused across batches: the raw slices are valid until the next
+// call). Events that sit next to each other in the file, as a batch does
+// when the export is sorted either way, are read with one call.
+func (s *spool) load(batch []pendingEvent, buf []byte) ([]byte, error) {
+	var lo, hi, total int64 = -1, 0, 0
+	for i := range batch {
+		e := &batch[i]
+		if e.raw != nil || e.size == 0 {
+			continue
+		}
+		if lo < 0 || e.off < lo {
+			lo = e.off
+		}
+		hi = max(hi, e.off+int64(e.size))
+		total += int64(e.size)
+	}
+	if lo < 0 {
+		return buf, nil
+	}
+	if s.err != nil {
+		return buf, s.err
+	}
+	if !s.flushed {
+		if err := s.w.Flush(); err != nil {
+			s.err = fmt.Errorf("spooling the export to %s: %w", s.dir, err)
+			return buf, s.err
+		}
+		s.flushed = true
+	}
+	if span := hi - lo; span <= 2*total+64<<10 {
+		// One read of the span, sliced per event.
+		buf = grow(buf, int(span))
+		if _, err := s.file.ReadAt(buf, lo); err != nil && !errors.Is(err, io.EOF) {
+			return buf, fmt.Errorf("reading the spooled export: %w", err)
+		}
+		for i := range batch {
+			if e := &batch[i]; e.raw == nil && e.size > 0 {
+				e.raw = buf[e.off-lo : e.off-lo+int64(e.size) : e.off-lo+int64(e.size)]
+			}
+		}
+		return buf, nil
+	}
+	// Scattered (a shuffled export): one read per event.
+	buf = grow(buf, int(total))
+	at := 0
+	for i := range batch {
+		e := &batch[i]
+		if e.raw != nil || e.size == 0 {
+			continue
+		}
+		dst := buf[at : at+e.size : at+e.size]
+		if _, err := s.file.ReadAt(dst, e.off); err != nil {
+			return buf, fmt.Errorf("reading the spooled export: %w", err)
+		}
+		e.raw = dst
+		at += e.size
+	}
+	return buf, nil
+}
+
+func grow(buf []byte, n int) []byte {
+	if cap(buf) < n {
+		return make([]byte, n)
+	}
+	return buf[:n]
+}
+
+// close releases the memory and deletes the file.
+func (s *spool) close() {
+	s.mem = arena{}
+	if s.file != nil {
+		_ = s.file.Close()
+		if s.name != "" {
+			_ = os.Remove(s.name)
+		}
+		s.file, s.w = nil, nil
+	}
+}
