@@ -202,6 +202,11 @@ func defaultValue(typ, s string) any {
 	return s
 }
 
+// FindingColumns are the columns every detection returns in each finding
+// row: the organization, the actor, how many events, their IDs
+// (groupArray(id)), and the first and last event time.
+var FindingColumns = []string{"organization", "actor", "event_count", "event_ids", "first_seen", "last_seen"}
+
 var (
 	placeholderRE = regexp.MustCompile(`\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*([^{}]+?)\s*\}`)
 	nameRE        = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
@@ -296,6 +301,11 @@ func (d Detection) Validate() error {
 	}
 	if strings.TrimSpace(d.SQL) == "" {
 		bad("SQL is empty")
+	}
+	for _, col := range FindingColumns {
+		if !regexp.MustCompile(`(?i)\bAS\s+` + col + `\b`).MatchString(stripComments(d.SQL)) {
+			bad("SQL does not return the column %s (every finding row carries %s)", col, strings.Join(FindingColumns, ", "))
+		}
 	}
 
 	used := map[string]string{}

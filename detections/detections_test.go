@@ -1,6 +1,8 @@
 package detections
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -44,7 +46,9 @@ falsePositives: [fp]
 references: [https://example.com]
 `
 
-const goodSQL = `SELECT 1 FROM huggingface_logs
+const goodSQL = `SELECT workspaceID AS organization, authorUser AS actor, count() AS event_count,
+  groupArray(id) AS event_ids, min(eventTime) AS first_seen, max(eventTime) AS last_seen
+FROM huggingface_logs
 WHERE eventTime >= {from:DateTime} AND eventTime < {to:DateTime} -- {ignored:String}
 HAVING count() >= {threshold:UInt32}`
 
@@ -86,6 +90,7 @@ func TestValidateRejects(t *testing.T) {
 		{"other source", strings.Replace(goodYAML, "[huggingface]", "[github]", 1), goodSQL, "want huggingface"},
 		{"name differs", strings.Replace(goodYAML, "name: x-y", "name: x-z", 1), goodSQL, "differs from the file name"},
 		{"unknown field", goodYAML + "colour: red\n", goodSQL, "field colour not found"},
+		{"no event_ids", goodYAML, strings.Replace(goodSQL, "AS event_ids", "AS ids", 1), "does not return the column event_ids"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadOne(t, tc.yaml, tc.sql)
@@ -102,6 +107,19 @@ func TestShortFormParameter(t *testing.T) {
 	// RunReveal's short form parses, but our packs demand a description.
 	if err == nil || !strings.Contains(err.Error(), `"threshold" has no description`) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// Every detection has its scenario (run on chDB by e2e/clickhouse).
+func TestEveryDetectionHasAScenario(t *testing.T) {
+	ds, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if _, err := os.Stat(filepath.Join("scenarios", d.Name+".json")); err != nil {
+			t.Errorf("%s: no scenario: %v", d.Name, err)
+		}
 	}
 }
 

@@ -151,7 +151,7 @@ func runDetection(t testing.TB, d detections.Detection, from, to time.Time, para
 		if err := dec.Decode(&r); err != nil {
 			t.Fatalf("detection %s: decoding a row: %v", d.Name, err)
 		}
-		for _, col := range []string{"organization", "actor", "event_count", "event_ids", "first_seen", "last_seen"} {
+		for _, col := range detections.FindingColumns {
 			if _, ok := r[col]; !ok {
 				t.Fatalf("detection %s: row without column %q: %v", d.Name, col, r)
 			}
