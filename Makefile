@@ -67,7 +67,7 @@ test-soak: build assets
 # peak RSS (VmHWM), every event checked once per organization, exit 1 past
 # the memory bounds.
 orgs: build
-	$(GO) run ./cmd/hfauditorgs -orgs 1,10,50 -events 20000
+	$(GO) run ./cmd/hfauditorgs -orgs 1,10,50 -events 20000 -max-rss 256
 	$(GO) run ./cmd/hfauditorgs -orgs 1 -events 100000 -max-rss-per-body 2
 	$(GO) run ./cmd/hfauditorgs -orgs 1 -events 100000 -max-rss-per-body 2 -gzip
 
