@@ -160,13 +160,13 @@ func (c *collector) supervise() {
 	}
 }
 
-// kill sends SIGKILL to the running process; it waits up to a minute for one
+// kill sends SIGKILL to the running process; it waits up to wait for one
 // to be running (a restart may be under way) and reports whether it killed.
-func (c *collector) kill() (int, bool) {
-	deadline := time.Now().Add(time.Minute)
+func (c *collector) kill(wait time.Duration) (int, bool) {
+	deadline := time.Now().Add(wait)
 	for {
 		c.mu.Lock()
-		if c.cmd != nil && time.Since(c.startedAt) > 500*time.Millisecond {
+		if c.cmd != nil && time.Since(c.startedAt) > 3*time.Second { // past a start that ClickHouse may refuse
 			pid := c.cmd.Process.Pid
 			c.killPending = true
 			_ = c.cmd.Process.Signal(syscall.SIGKILL)
