@@ -2,6 +2,9 @@ package huggingfaceauditreceiver
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -73,4 +76,76 @@ func TestPollLimiterWaitEndsWithContext(t *testing.T) {
 	}
 	waiting.release()
 	assert.Equal(t, 0, l.inUse)
+}
+
+// Receivers of one process share max_concurrent_polls: never more exports
+// in flight than that, however many receivers poll at once.
+func TestMaxConcurrentPollsAcrossReceivers(t *testing.T) {
+	var inFlight, peak atomic.Int32
+	body := "[" + ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00.123Z") + "]"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(30 * time.Millisecond)
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+
+	var receivers []*auditReceiver
+	var harnesses []*harness
+	for range 6 {
+		h := newHarness(t, srv.URL)
+		r, _ := h.start(func(c *Config) { c.MaxConcurrentPolls = 2 })
+		receivers = append(receivers, r)
+		harnesses = append(harnesses, h)
+	}
+	var wg sync.WaitGroup
+	for _, r := range receivers {
+		wg.Go(func() { r.poll(context.Background()) })
+	}
+	wg.Wait()
+	assert.Equal(t, int32(2), peak.Load(), "at most max_concurrent_polls exports at once, and that many")
+	for _, h := range harnesses {
+		assert.Equal(t, []string{"6650a1b2c3d4e5f60000000a"}, h.next.accepted())
+	}
+	assert.Equal(t, 0, polls.inUse)
+}
+
+// A poll waiting to retry (here on 503s) holds no slot: with one slot, another
+// receiver polls in the meantime.
+func TestSlotFreeWhileRetrying(t *testing.T) {
+	failing := onFakeHub(t)
+	failing.hub.setStatus(http.StatusServiceUnavailable)
+	a, _ := failing.start(func(c *Config) {
+		c.MaxConcurrentPolls = 1
+		c.RetryOnFailure.InitialInterval = 300 * time.Millisecond
+		c.RetryOnFailure.MaxInterval = 300 * time.Millisecond
+		c.RetryOnFailure.RandomizationFactor = 0
+		c.RetryOnFailure.MaxElapsedTime = time.Second
+	})
+	healthy := onFakeHub(t)
+	healthy.hub.set(ev("6650a1b2c3d4e5f60000000b", "2026-11-20T10:00:00.123Z"))
+	b, _ := healthy.start(func(c *Config) { c.MaxConcurrentPolls = 1 })
+
+	aDone := make(chan struct{})
+	go func() {
+		defer close(aDone)
+		a.poll(context.Background())
+	}()
+	require.Eventually(t, func() bool { return failing.hub.callCount() >= 1 }, 5*time.Second, time.Millisecond)
+	bDone := make(chan struct{})
+	go func() {
+		defer close(bDone)
+		b.poll(context.Background())
+	}()
+	select {
+	case <-bDone:
+	case <-aDone:
+		t.Fatal("the other receiver waited for the whole retrying poll")
+	}
+	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000b"}, healthy.next.accepted())
+	<-aDone
+	assert.GreaterOrEqual(t, failing.hub.callCount(), 3, "the failing poll kept retrying")
 }
