@@ -101,7 +101,7 @@ func newPlan(pc planConfig, rng *rand.Rand) (plan, error) {
 	}
 	chStarts, err := place(ch, p.window, rng)
 	if err != nil {
-		return p, fmt.Errorf("ClickHouse outages: %w", err)
+		return p, fmt.Errorf("outages of ClickHouse: %w", err)
 	}
 	for i, at := range chStarts {
 		p.steps = append(p.steps, step{at: p.settle + at, kind: stepCHDown, length: ch[i]}, step{at: p.settle + at + ch[i], kind: stepCHUp})
@@ -111,7 +111,7 @@ func newPlan(pc planConfig, rng *rand.Rand) (plan, error) {
 	}
 	hubStarts, err := place(p.hubOutages, p.window, rng)
 	if err != nil {
-		return p, fmt.Errorf("Hub outages: %w", err)
+		return p, fmt.Errorf("outages of the Hub: %w", err)
 	}
 	for i, at := range hubStarts {
 		p.steps = append(p.steps, step{at: p.settle + at, kind: stepHubDown, length: p.hubOutages[i]}, step{at: p.settle + at + p.hubOutages[i], kind: stepHubUp})
