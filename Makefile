@@ -70,6 +70,7 @@ orgs: build
 	$(GO) run ./cmd/hfauditorgs -orgs 1,10,50 -events 20000 -max-rss 256
 	$(GO) run ./cmd/hfauditorgs -orgs 1 -events 100000 -max-rss-per-body 2
 	$(GO) run ./cmd/hfauditorgs -orgs 1 -events 100000 -max-rss-per-body 2 -gzip
+	$(GO) run ./cmd/hfauditorgs -orgs 1 -events 100000 -max-rss-per-body 2 -exporter file
 
 # Compatibility with the newest collector release: ocb v0.165.0 (core
 # v0.165.0/v1.71.0) builds compat/builder-config.yaml with this receiver into

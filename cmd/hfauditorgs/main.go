@@ -21,6 +21,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -37,6 +38,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
@@ -47,6 +49,7 @@ type options struct {
 	orgs      []int
 	events    int
 	gzip      bool
+	exporter  string
 	timeout   time.Duration
 	sets      []string
 	keep      bool
@@ -62,6 +65,7 @@ func main() {
 	flag.StringVar(&orgs, "orgs", "1,10,50", "comma-separated organization counts, one run each")
 	flag.IntVar(&o.events, "events", 20000, "events in each organization's export window")
 	flag.BoolVar(&o.gzip, "gzip", false, "the simulator serves the export gzip-compressed (the receiver asks for it)")
+	flag.StringVar(&o.exporter, "exporter", "otlphttp", "otlphttp (to a sink in this process) or file (JSON lines in the run directory, read back)")
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up on a run after this long")
 	flag.Func("set", "extra receiver setting key=value (YAML value), repeatable, e.g. -set max_concurrent_polls=4", func(s string) error {
 		if !strings.Contains(s, "=") {
@@ -75,6 +79,10 @@ func main() {
 	flag.Float64Var(&o.maxRSSPerBody, "max-rss-per-body", 0, "fail a run whose collector peaks above this multiple of one organization's export body (0: no bound)")
 	flag.Parse()
 	o.maxRSS = *maxRSS << 20
+	if o.exporter != "otlphttp" && o.exporter != "file" {
+		fmt.Fprintf(os.Stderr, "hfauditorgs: -exporter %q: want otlphttp or file\n", o.exporter)
+		os.Exit(2)
+	}
 	for _, f := range strings.Split(orgs, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 || n > 999 {
@@ -150,7 +158,14 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	logs := req.Logs()
+	s.add(req.Logs())
+	resp, _ := plogotlp.NewExportResponse().MarshalProto()
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	_, _ = w.Write(resp)
+}
+
+// add counts the records of logs.
+func (s *sink) add(logs plog.Logs) {
 	s.mu.Lock()
 	for i := range logs.ResourceLogs().Len() {
 		rl := logs.ResourceLogs().At(i)
@@ -176,9 +191,55 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Unlock()
-	resp, _ := plogotlp.NewExportResponse().MarshalProto()
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	_, _ = w.Write(resp)
+}
+
+// fileReader reads the file exporter's output as it grows, one JSON line
+// (an export request) at a time, into the sink.
+type fileReader struct {
+	path    string
+	f       *os.File
+	partial []byte
+}
+
+func (fr *fileReader) poll(sk *sink) error {
+	if fr.f == nil {
+		f, err := os.Open(fr.path)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		fr.f = f
+	}
+	chunk, err := io.ReadAll(fr.f)
+	if err != nil {
+		return err
+	}
+	data := append(fr.partial, chunk...)
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		logs, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(data[:i])
+		if err != nil {
+			sk.mu.Lock()
+			sk.badBody++
+			sk.mu.Unlock()
+		} else {
+			sk.add(logs)
+		}
+		data = data[i+1:]
+	}
+	fr.partial = append([]byte(nil), data...)
+	return nil
+}
+
+func (fr *fileReader) close() {
+	if fr.f != nil {
+		fr.f.Close()
+	}
 }
 
 func (s *sink) delivered() int {
@@ -240,7 +301,9 @@ func run(o options, n int) (result, error) {
 	defer stopSink()
 
 	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := writeConfig(cfgPath, o, n, hubURL, sinkURL); err != nil {
+	fr := &fileReader{path: filepath.Join(dir, "records.jsonl")}
+	defer fr.close()
+	if err := writeConfig(cfgPath, o, n, hubURL, sinkURL, fr.path); err != nil {
 		return res, err
 	}
 	logf, err := os.Create(filepath.Join(dir, "collector.log"))
@@ -270,6 +333,12 @@ func run(o options, n int) (result, error) {
 	total := n * o.events
 	deadline := time.Now().Add(o.timeout)
 	for sk.delivered() < total {
+		if o.exporter == "file" {
+			if err := fr.poll(sk); err != nil {
+				stop()
+				return res, err
+			}
+		}
 		select {
 		case err := <-exited:
 			b, _ := os.ReadFile(logf.Name())
@@ -360,7 +429,7 @@ func bodySize(sim *simulator.Server) int64 {
 	return n
 }
 
-func writeConfig(path string, o options, n int, hubURL, sinkURL string) error {
+func writeConfig(path string, o options, n int, hubURL, sinkURL, filePath string) error {
 	receivers := map[string]any{}
 	var names []string
 	for i := range n {
@@ -385,6 +454,9 @@ func writeConfig(path string, o options, n int, hubURL, sinkURL string) error {
 	cfg := map[string]any{
 		"receivers": receivers,
 		"exporters": map[string]any{
+			// Rotation set: the file exporter writes through instead of
+			// buffering for flush_interval.
+			"file": map[string]any{"path": filePath, "rotation": map[string]any{"max_megabytes": 100000}},
 			"otlphttp": map[string]any{
 				"endpoint":         sinkURL,
 				"compression":      "none",
@@ -393,7 +465,7 @@ func writeConfig(path string, o options, n int, hubURL, sinkURL string) error {
 			},
 		},
 		"service": map[string]any{
-			"pipelines": map[string]any{"logs": map[string]any{"receivers": names, "exporters": []string{"otlphttp"}}},
+			"pipelines": map[string]any{"logs": map[string]any{"receivers": names, "exporters": []string{o.exporter}}},
 			"telemetry": map[string]any{"metrics": map[string]any{"level": "none"}, "logs": map[string]any{"level": "warn"}},
 		},
 	}
