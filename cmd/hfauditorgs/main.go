@@ -318,8 +318,12 @@ func run(o options, n int) (result, error) {
 	if err := cmd.Start(); err != nil {
 		return res, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exited := make(chan struct{})
+	var exitErr error
+	go func() {
+		exitErr = cmd.Wait()
+		close(exited)
+	}()
 	stop := func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -340,9 +344,9 @@ func run(o options, n int) (result, error) {
 			}
 		}
 		select {
-		case err := <-exited:
+		case <-exited:
 			b, _ := os.ReadFile(logf.Name())
-			return res, fmt.Errorf("the collector exited (%v) after %d of %d records:\n%s", err, sk.delivered(), total, tail(b, 40))
+			return res, fmt.Errorf("the collector exited (%v) after %d of %d records:\n%s", exitErr, sk.delivered(), total, tail(b, 40))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
