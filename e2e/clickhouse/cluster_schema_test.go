@@ -2,9 +2,13 @@ package clickhouse
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -87,3 +91,35 @@ func TestSchemaParses(t *testing.T) {
 // tsvEscape escapes a query parameter's value: ClickHouse reads it in the
 // escaped (TabSeparated) form.
 var tsvEscape = strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\t", `\t`)
+
+// The engine examples/clickhouse-cluster.yaml gives the exporter for
+// otel_logs parses, with the example's cluster name, as the exporter writes
+// it (ENGINE = name(params), ON CLUSTER `cluster_name`).
+func TestClusterExampleEngineParses(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, "examples", "clickhouse-cluster.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	example := string(b)
+	field := func(re string) string {
+		m := regexp.MustCompile(re).FindStringSubmatch(example)
+		if m == nil {
+			t.Fatalf("no match for %s in the example", re)
+		}
+		return m[1]
+	}
+	cluster := field(`(?m)^\s+cluster_name:\s*(\S+)\s*$`)
+	name := field(`(?m)^\s+table_engine:\s*\n\s+name:\s*(\S+)\s*$`)
+	params := field(`(?m)^\s+params:\s*"(.*)"\s*$`)
+	stmt := fmt.Sprintf("CREATE TABLE IF NOT EXISTS `otel`.`otel_logs` ON CLUSTER `%s` (`Timestamp` DateTime64(9), `ServiceName` LowCardinality(String)) ENGINE = %s(%s) ORDER BY (ServiceName, Timestamp)",
+		cluster, name, params)
+	f, ast := chParse(t, stmt)
+	if !strings.Contains(f, "ON CLUSTER "+cluster) || !strings.Contains(ast, "Function ReplicatedMergeTree") ||
+		!strings.Contains(f, `ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')`) {
+		t.Errorf("the example's engine, as ClickHouse reads it:\n%s\n%s", f, ast)
+	}
+	// The schema's cluster must be the exporter's.
+	if cluster != "audit" || !strings.Contains(example, "-cluster "+cluster) {
+		t.Errorf("the example's cluster_name %q and its hfauditschema -cluster differ", cluster)
+	}
+}
