@@ -50,6 +50,7 @@ type options struct {
 	events    int
 	gzip      bool
 	exporter  string
+	steady    int
 	timeout   time.Duration
 	sets      []string
 	keep      bool
@@ -66,6 +67,7 @@ func main() {
 	flag.IntVar(&o.events, "events", 20000, "events in each organization's export window")
 	flag.BoolVar(&o.gzip, "gzip", false, "the simulator serves the export gzip-compressed (the receiver asks for it)")
 	flag.StringVar(&o.exporter, "exporter", "otlphttp", "otlphttp (to a sink in this process) or file (JSON lines in the run directory, read back)")
+	flag.IntVar(&o.steady, "steady", 0, "after the backfill, measure this many more polls per organization (poll_interval 3s), which find nothing new but their own export event")
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up on a run after this long")
 	flag.Func("set", "extra receiver setting key=value (YAML value), repeatable, e.g. -set max_concurrent_polls=4", func(s string) error {
 		if !strings.Contains(s, "=") {
@@ -104,6 +106,9 @@ func main() {
 			os.Exit(1)
 		}
 		fmt.Println(res.line())
+		if res.steadyPolls > 0 {
+			fmt.Println(res.steadyLine())
+		}
 		for _, p := range res.problems {
 			fmt.Println("  " + p)
 		}
@@ -120,7 +125,9 @@ type result struct {
 	encoding     string
 	deliver      time.Duration
 	cpu          time.Duration
-	peakRSS      int64 // bytes
+	steadyPolls  int
+	steadyCPU    time.Duration // CPU of the steady polls, all organizations
+	peakRSS      int64         // bytes
 	problems     []string
 }
 
@@ -132,6 +139,11 @@ func (r result) line() string {
 	return fmt.Sprintf("%-5d %-9d %-10s %-9s %-9s %-8.2f %-12s %-10.2f %s",
 		r.orgs, r.orgs*r.events, mib(r.bodyBytes), r.encoding, r.deliver.Round(100*time.Millisecond), r.cpu.Seconds(),
 		mib(r.peakRSS), float64(r.peakRSS)/float64(r.bodyBytes), verdict)
+}
+
+func (r result) steadyLine() string {
+	return fmt.Sprintf("  then %d polls with nothing new (%s): %.1f ms CPU per poll per organization, window %d events, %s",
+		r.steadyPolls, r.encoding, float64(r.steadyCPU.Microseconds())/1000/float64(r.steadyPolls), r.events, mib(r.bodyBytes))
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
@@ -369,6 +381,32 @@ func run(o options, n int) (result, error) {
 		stop()
 		return res, err
 	}
+	if o.steady > 0 {
+		// Each receiver polls one at a time: once every organization's
+		// simulator has seen steady+1 more calls, the steady polls between
+		// are complete.
+		calls := func() int {
+			c := 0
+			for _, sim := range sims {
+				c += sim.Calls()
+			}
+			return c
+		}
+		calls0 := calls()
+		for calls() < calls0+(o.steady+1)*n {
+			if time.Now().After(deadline) {
+				stop()
+				return res, fmt.Errorf("timed out waiting for %d steady polls", o.steady)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cpu1, err := cpuTime(cmd.Process.Pid)
+		if err != nil {
+			stop()
+			return res, err
+		}
+		res.steadyPolls, res.steadyCPU = o.steady*n, cpu1-res.cpu
+	}
 	stop()
 	if o.maxRSS > 0 && res.peakRSS > o.maxRSS {
 		res.problems = append(res.problems, fmt.Sprintf("peak RSS %s is above the bound of %s", mib(res.peakRSS), mib(o.maxRSS)))
@@ -434,6 +472,10 @@ func bodySize(sim *simulator.Server) int64 {
 }
 
 func writeConfig(path string, o options, n int, hubURL, sinkURL, filePath string) error {
+	pollInterval := "1h" // one poll each: the backfill
+	if o.steady > 0 {
+		pollInterval = "3s"
+	}
 	receivers := map[string]any{}
 	var names []string
 	for i := range n {
@@ -441,7 +483,7 @@ func writeConfig(path string, o options, n int, hubURL, sinkURL, filePath string
 			"organization":  orgName(i),
 			"token":         "${env:HF_TOKEN}",
 			"endpoint":      hubURL,
-			"poll_interval": "1h",
+			"poll_interval": pollInterval,
 		}
 		for _, kv := range o.sets {
 			k, v, _ := strings.Cut(kv, "=")
