@@ -160,6 +160,21 @@ func TestKubernetesManifest(t *testing.T) {
 		assert.Contains(t, m.pvc.Spec.AccessModes, corev1.ReadWriteOnce)
 	})
 
+	t.Run("a writable spool directory under a read-only root", func(t *testing.T) {
+		// The receiver spools a backfill's new events to $TMPDIR; without a
+		// writable one it keeps the whole export in memory.
+		dir := "/tmp"
+		for _, e := range c.Env {
+			if e.Name == "TMPDIR" {
+				dir = e.Value
+			}
+		}
+		vm, ok := mountOf(dir)
+		require.True(t, ok, "the spool directory %s is mounted", dir)
+		assert.False(t, vm.ReadOnly)
+		assert.NotNil(t, volumes[vm.Name].EmptyDir, "%s is an emptyDir", vm.Name)
+	})
+
 	t.Run("secrets and the environment", func(t *testing.T) {
 		env := map[string]corev1.EnvVar{}
 		for _, e := range c.Env {
