@@ -672,6 +672,9 @@ func (r *report) print() bool {
 	if len(r.hubDowns) == 0 {
 		notRun = append(notRun, "Hub outage")
 	}
+	if r.kills < 10 || len(short) < 3 {
+		fmt.Printf("Short run: %d SIGKILLs and %d ClickHouse stops of 30-120 s, fewer than the 10 and 3 of a 30-minute run\n", r.kills, len(short))
+	}
 	if len(notRun) > 0 {
 		fmt.Printf("Fault kinds NOT run: %s\n", strings.Join(notRun, "; "))
 	} else {
