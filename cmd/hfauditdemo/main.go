@@ -241,20 +241,10 @@ func startClickHouse(dir string) (string, func(), error) {
 	return strings.TrimSpace(strings.TrimPrefix(line, "chdbserver: listening on ")), stop, nil
 }
 
+// query runs sql in the otel database of the ClickHouse at base.
 func query(base, sql string) (string, error) {
-	resp, err := http.Post(base+"/?"+url.Values{"database": {"otel"}}.Encode(), "text/plain", strings.NewReader(sql))
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s: %s", resp.Status, b)
-	}
-	return string(b), nil
+	b, err := clickhouse.Target{DSN: base}.Query(context.Background(), sql, url.Values{"database": {"otel"}})
+	return string(b), err
 }
 
 func countLines(path string) int {

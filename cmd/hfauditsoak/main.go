@@ -27,7 +27,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	mrand "math/rand/v2"
 	"net"
@@ -538,20 +537,10 @@ func waitFor(timeout time.Duration, cond func() bool) error {
 
 var chClient = &http.Client{Timeout: time.Minute}
 
+// query runs sql in the otel database of the ClickHouse at base.
 func query(base, sql string) (string, error) {
-	resp, err := chClient.Post(base+"/?"+url.Values{"database": {"otel"}}.Encode(), "text/plain", strings.NewReader(sql))
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
-	return string(b), nil
+	b, err := clickhouse.Target{DSN: base, Client: chClient}.Query(context.Background(), sql, url.Values{"database": {"otel"}})
+	return string(b), err
 }
 
 func queryInt(base, sql string) (int, error) {
