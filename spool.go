@@ -72,8 +72,8 @@ func (r *auditReceiver) checkSpool(s *spool) error {
 		return s.err
 	}
 	r.spoolInMemory = true
-	r.set.Logger.Warn("Cannot spool the export to a temporary file; new events are kept in memory from now on, so a backfill needs memory for the whole export (set TMPDIR to a writable directory)",
-		zap.Error(err))
+	r.set.Logger.Warn("Cannot spool the export; keeping new events in memory",
+		zap.String("dir", s.dir), zap.Error(err))
 	return s.err
 }
 
