@@ -141,7 +141,7 @@ func (c *Conn) takeResult(r unsafe.Pointer) ([]byte, uint64, error) {
 // query runs one statement; the caller holds c.mu.
 func (c *Conn) query(sql, format string, params map[string]string) ([]byte, error) {
 	if c.conn == nil {
-		return nil, errors.New("Code: 1000. DB::Exception: chdbserver is shutting down")
+		return nil, exception(1000, "chdbserver is shutting down")
 	}
 	q, f := []byte(sql), []byte(format)
 	var r unsafe.Pointer
@@ -219,7 +219,7 @@ func (c *Conn) Insert(db string, settings map[string]string, sql, format string,
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.conn == nil {
-		return 0, errors.New("Code: 1000. DB::Exception: chdbserver is shutting down")
+		return 0, exception(1000, "chdbserver is shutting down")
 	}
 	if err := c.prepare(db, settings); err != nil {
 		return 0, err
@@ -251,7 +251,7 @@ func (c *Conn) Insert(db string, settings map[string]string, sql, format string,
 			break
 		}
 		if rerr != nil {
-			return 0, fmt.Errorf("Code: 33. DB::Exception: reading request body: %v", rerr)
+			return 0, exception(33, "reading request body: %v", rerr)
 		}
 	}
 	_, rows, err := c.takeResult(c.lib.streamDone(s))

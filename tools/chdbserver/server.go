@@ -60,13 +60,14 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 
 	if r.URL.Path == "/ping" {
 		logged = "/ping"
-		io.WriteString(w, "Ok.\n")
+		// A failed write means the client has gone; there is no one to tell.
+		_, _ = io.WriteString(w, "Ok.\n")
 		return
 	}
 	if r.URL.Path != "/" && r.URL.Path != "" {
 		logged = r.URL.Path
 		w.WriteHeader(http.StatusNotFound)
-		io.WriteString(w, "There is no handle "+r.URL.Path+"\n")
+		_, _ = io.WriteString(w, "There is no handle "+r.URL.Path+"\n")
 		return
 	}
 	q := r.URL.Query()
@@ -76,7 +77,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	// optional HTTP Content-Encoding.
 	body, err := decodeBody(r)
 	if err != nil {
-		out.fail(fmt.Errorf("Code: 1000. DB::Exception: cannot decode request body: %v", err))
+		out.fail(exception(1000, "cannot decode request body: %v", err))
 		return
 	}
 	if q.Get("decompress") == "1" {
@@ -113,7 +114,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	var rest []byte
 	if r.Method == http.MethodPost {
 		if rest, err = io.ReadAll(body); err != nil {
-			out.fail(fmt.Errorf("Code: 33. DB::Exception: reading request body: %v", err))
+			out.fail(exception(33, "reading request body: %v", err))
 			return
 		}
 	}
@@ -127,7 +128,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		logged = sql
 	}
 	if strings.TrimSpace(sql) == "" {
-		out.fail(fmt.Errorf("Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)"))
+		out.fail(exception(62, "Empty query. (SYNTAX_ERROR)"))
 		return
 	}
 	format := q.Get("default_format")
@@ -149,7 +150,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		// clickhouse-go decodes with that revision, so re-encode.
 		rev, _ := strconv.ParseUint(q.Get("client_protocol_version"), 10, 64)
 		if res, err = reencodeNative(res, rev); err != nil {
-			out.fail(fmt.Errorf("Code: 1000. DB::Exception: chdbserver: re-encoding Native output: %v", err))
+			out.fail(exception(1000, "chdbserver: re-encoding Native output: %v", err))
 			return
 		}
 	}
@@ -197,6 +198,24 @@ func (o *response) send(body []byte, format string) {
 	o.write(http.StatusOK, body)
 }
 
+// chException is an error in ClickHouse's form, "Code: N. DB::Exception: ...",
+// which is what fail sends and what clients parse (hence the capital letter
+// the usual Go error style would not have).
+type chException struct {
+	code int
+	msg  string
+}
+
+func (e *chException) Error() string {
+	return "Code: " + strconv.Itoa(e.code) + ". DB::Exception: " + e.msg
+}
+
+// exception returns a *chException with ClickHouse's error code and a
+// message formatted as by fmt.Sprintf.
+func exception(code int, format string, args ...any) error {
+	return &chException{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
 // fail answers like ClickHouse does: HTTP 500, the exception code in a
 // header and "Code: N. DB::Exception: ..." as the body. The body goes through
 // the same compression as a result would: clickhouse-go reads an error body
@@ -226,16 +245,19 @@ func (o *response) write(status int, body []byte) {
 		body = frameBlocks(body)
 	}
 	if o.encoding != "" {
-		var b bytes.Buffer
-		wc := encoder(o.encoding, &b)
-		wc.Write(body)
-		wc.Close()
-		body = b.Bytes()
-		o.w.Header().Set("Content-Encoding", o.encoding)
+		if enc, err := encode(o.encoding, body); err != nil {
+			// Content-Encoding is the client's preference, not a must:
+			// send the body as it is rather than a broken stream.
+			log.Printf("%s-encoding the response: %v; sending it unencoded", o.encoding, err)
+		} else {
+			body = enc
+			o.w.Header().Set("Content-Encoding", o.encoding)
+		}
 	}
 	o.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	o.w.WriteHeader(status)
-	o.w.Write(body)
+	// A failed write means the client has gone; there is no one to tell.
+	_, _ = o.w.Write(body)
 }
 
 // frameBlocks wraps data in ClickHouse's compressed-block framing
@@ -254,21 +276,35 @@ func frameBlocks(data []byte) []byte {
 	return out
 }
 
-func encoder(enc string, w io.Writer) io.WriteCloser {
+// encode compresses body with an HTTP Content-Encoding that newResponse chose.
+func encode(enc string, body []byte) ([]byte, error) {
+	var b bytes.Buffer
+	var wc io.WriteCloser
 	switch enc {
 	case "gzip":
-		return gzip.NewWriter(w)
+		wc = gzip.NewWriter(&b)
 	case "deflate": // HTTP "deflate" is zlib-wrapped, which is what clickhouse-go reads
-		return zlib.NewWriter(w)
+		wc = zlib.NewWriter(&b)
 	case "br":
-		return brotli.NewWriter(w)
+		wc = brotli.NewWriter(&b)
 	case "zstd":
-		zw, _ := zstd.NewWriter(w)
-		return zw
+		zw, err := zstd.NewWriter(&b)
+		if err != nil {
+			return nil, err
+		}
+		wc = zw
 	case "lz4":
-		return lz4.NewWriter(w)
+		wc = lz4.NewWriter(&b)
+	default:
+		panic("unknown encoding " + enc)
 	}
-	panic("unknown encoding " + enc)
+	if _, err := wc.Write(body); err != nil {
+		return nil, err
+	}
+	if err := wc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // decodeBody undoes the request's Content-Encoding.

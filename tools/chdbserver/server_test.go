@@ -94,7 +94,7 @@ func TestPlainQueries(t *testing.T) {
 	}
 	b, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || string(b) != "0\n2\n4\n" {
+	if resp.StatusCode != http.StatusOK || string(b) != "0\n2\n4\n" {
 		t.Fatalf("GET: %d %q", resp.StatusCode, b)
 	}
 
