@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -211,10 +212,10 @@ func validateToken(token configopaque.String) error {
 func validateEndpoint(endpoint string, allowInsecureHTTP bool) error {
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf(`"endpoint" %q must be the Hub's base URL with http or https, e.g. %s`, endpoint, defaultEndpoint)
+		return fmt.Errorf(`"endpoint" %s must be the Hub's base URL with http or https, e.g. %s`, endpointForMessage(endpoint, u, err), defaultEndpoint)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf(`"endpoint" %q must not carry a query or fragment; use "query" for the search filter`, endpoint)
+		return fmt.Errorf(`"endpoint" %s must not carry a query or fragment; use "query" for the search filter`, endpointForMessage(endpoint, u, err))
 	}
 	if u.User != nil {
 		return fmt.Errorf(`"endpoint" must not carry user information; the token goes in "token"`)
@@ -225,9 +226,27 @@ func validateEndpoint(endpoint string, allowInsecureHTTP bool) error {
 	return nil
 }
 
-// isLoopback: "localhost" or a loopback IP address (no name resolution).
+// endpointForMessage quotes the endpoint for an error message without its
+// user information, which may hold a password or a token. Any other
+// endpoint with an '@' (one that does not parse, or has no scheme) is not
+// shown.
+func endpointForMessage(endpoint string, u *url.URL, parseErr error) string {
+	switch {
+	case parseErr == nil && u.User != nil:
+		redacted := *u
+		redacted.User = nil
+		return strconv.Quote(redacted.String())
+	case strings.Contains(endpoint, "@"):
+		return "(not shown: it has an '@', maybe user information)"
+	}
+	return strconv.Quote(endpoint)
+}
+
+// isLoopback: "localhost" or a loopback IP address (no name resolution). A
+// name under .localhost is not: Go resolves it through DNS, and
+// HTTP_PROXY sends it to the proxy, so the token could leave the host.
 func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip, err := netip.ParseAddr(host)
