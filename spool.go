@@ -2,9 +2,7 @@ package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceaud
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"go.uber.org/zap"
@@ -60,6 +58,7 @@ func (r *auditReceiver) newSpool() *spool {
 // (as it did before it spooled), and says so once. A write error fails the
 // pass: the events written are lost.
 func (r *auditReceiver) checkSpool(s *spool) error {
+	s.flush()
 	if s.spooled() {
 		r.set.Logger.Debug("Spooled the new events of the export to a temporary file",
 			zap.Int64("bytes", s.size), zap.Int("bytes_in_memory", s.memUsed))
@@ -113,6 +112,18 @@ func (s *spool) open() error {
 	return nil
 }
 
+// flush writes the buffer out once every event is added, so that a write
+// failing only then fails the pass (checkSpool) rather than its read-back.
+func (s *spool) flush() {
+	if s.file == nil || s.flushed || s.err != nil {
+		return
+	}
+	s.flushed = true
+	if err := s.w.Flush(); err != nil {
+		s.err = fmt.Errorf("spooling the export to %s: %w", s.dir, err)
+	}
+}
+
 // spooled reports whether any event went to the file.
 func (s *spool) spooled() bool { return s.file != nil }
 
@@ -136,20 +147,14 @@ func (s *spool) load(batch []pendingEvent, buf []byte) ([]byte, error) {
 	if lo < 0 {
 		return buf, nil
 	}
-	if s.err != nil {
+	if s.flush(); s.err != nil {
 		return buf, s.err
-	}
-	if !s.flushed {
-		if err := s.w.Flush(); err != nil {
-			s.err = fmt.Errorf("spooling the export to %s: %w", s.dir, err)
-			return buf, s.err
-		}
-		s.flushed = true
 	}
 	if span := hi - lo; span <= 2*total+64<<10 {
 		// One read of the span, sliced per event.
 		buf = grow(buf, int(span))
-		if _, err := s.file.ReadAt(buf, lo); err != nil && !errors.Is(err, io.EOF) {
+		// A short read is an error (io.EOF), never a stale buffer's bytes.
+		if _, err := s.file.ReadAt(buf, lo); err != nil {
 			return buf, fmt.Errorf("reading the spooled export: %w", err)
 		}
 		for i := range batch {

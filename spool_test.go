@@ -10,7 +10,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadata"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
 
@@ -126,4 +130,39 @@ func TestBackfillThroughSpool(t *testing.T) {
 		assert.Equal(t, h.sim.EventIDs(), h.next.accepted())
 		assert.Equal(t, 1, h.logs.FilterMessageSnippet("Cannot spool the export").Len(), "said once")
 	})
+}
+
+// The spool's write buffer is flushed when the pass ends: a write that only
+// fails then (a full disk under a spool smaller than the buffer) fails that
+// pass and switches to memory, instead of failing every poll at read-back.
+func TestSpoolFlushFailsThePass(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	r := &auditReceiver{set: receivertest.NewNopSettings(metadata.Type)}
+	r.set.Logger = zap.New(core)
+	s := newSpool(0, t.TempDir())
+	var e pendingEvent
+	s.add([]byte(`{"_id":"a"}`), &e)
+	require.True(t, s.spooled())
+	require.NoError(t, s.err, "still in the write buffer")
+	require.NoError(t, s.file.Close()) // the disk refuses the write
+	require.Error(t, r.checkSpool(s), "the pass fails: its spooled events are lost")
+	assert.True(t, r.spoolInMemory, "the next pass keeps new events in memory")
+	assert.Equal(t, 1, logs.FilterMessage("Cannot spool the export; keeping new events in memory").Len())
+	s.close()
+}
+
+// A spool file shorter than its index (a read that comes up short) is an
+// error, never another event's bytes.
+func TestSpoolShortRead(t *testing.T) {
+	s := newSpool(0, t.TempDir())
+	defer s.close()
+	batch := make([]pendingEvent, 2)
+	s.add([]byte(`{"_id":"a"}`), &batch[0])
+	s.add([]byte(`{"_id":"b"}`), &batch[1])
+	buf, err := s.load(batch[:1], nil)
+	require.NoError(t, err)
+	assert.Equal(t, `{"_id":"a"}`, string(batch[0].raw))
+	require.NoError(t, s.file.Truncate(batch[1].off+1))
+	_, err = s.load(batch[1:], buf)
+	require.Error(t, err, "got %q", batch[1].raw)
 }
