@@ -151,6 +151,8 @@ func (cfg *Config) Validate() error {
 	}
 	if err := validateEndpoint(cfg.Endpoint, cfg.AllowInsecureHTTP); err != nil {
 		errs = append(errs, err)
+	} else if err := validateProxy(cfg.Endpoint, cfg.HTTP.ProxyURL, cfg.AllowInsecureHTTP); err != nil {
+		errs = append(errs, err)
 	}
 	for name, value := range cfg.HTTP.Headers.Iter {
 		if !httpguts.ValidHeaderFieldName(name) || !httpguts.ValidHeaderFieldValue(string(value)) {
@@ -224,6 +226,24 @@ func validateEndpoint(endpoint string, allowInsecureHTTP bool) error {
 		return fmt.Errorf(`"endpoint" %q is plain http on a host that is not loopback: the token would travel unencrypted; use https, or set allow_insecure_http: true if the network is trusted`, endpoint)
 	}
 	return nil
+}
+
+// validateProxy: plain http to a loopback endpoint keeps the token on the
+// host, unless http::proxy_url sends every request (loopback too) to a proxy
+// elsewhere, which then reads it. The proxy URL may hold credentials: it is
+// not shown.
+func validateProxy(endpoint, proxyURL string, allowInsecureHTTP bool) error {
+	if proxyURL == "" || allowInsecureHTTP {
+		return nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != "http" {
+		return nil
+	}
+	if p, err := url.Parse(proxyURL); err == nil && isLoopback(p.Hostname()) {
+		return nil
+	}
+	return errors.New(`"endpoint" is plain http and "http::proxy_url" is set: the proxy would read the token unencrypted; use https, or set allow_insecure_http: true if the network is trusted`)
 }
 
 // endpointForMessage quotes the endpoint for an error message without its

@@ -138,6 +138,14 @@ func TestConfigValidate(t *testing.T) {
 		{name: "endpoint with user info and a query", mutate: func(c *Config) { c.Endpoint = "https://u:hunter2@huggingface.co/?q=x" }, wantErr: []string{"must not carry a query"}},
 		{name: "endpoint with user info that does not parse", mutate: func(c *Config) { c.Endpoint = "https://u:hunter2@huggingface.co:port" }, wantErr: []string{"must be the Hub's base URL"}},
 		{name: "endpoint with user info and no scheme", mutate: func(c *Config) { c.Endpoint = "u:hunter2@huggingface.co" }, wantErr: []string{"must be the Hub's base URL"}},
+		{name: "plain http to loopback through a proxy elsewhere", mutate: func(c *Config) {
+			c.Endpoint, c.HTTP.ProxyURL = "http://127.0.0.1:8080", "http://u:hunter2@proxy.internal.example:3128"
+		}, wantErr: []string{`"endpoint" is plain http and "http::proxy_url" is set`, "allow_insecure_http: true"}},
+		{name: "plain http to loopback through a proxy elsewhere, opted in", mutate: func(c *Config) {
+			c.Endpoint, c.HTTP.ProxyURL, c.AllowInsecureHTTP = "http://127.0.0.1:8080", "http://proxy.internal.example:3128", true
+		}},
+		{name: "plain http to loopback through a loopback proxy", mutate: func(c *Config) { c.Endpoint, c.HTTP.ProxyURL = "http://localhost:8080", "http://127.0.0.1:3128" }},
+		{name: "https through a proxy", mutate: func(c *Config) { c.HTTP.ProxyURL = "http://proxy.internal.example:3128" }},
 		{name: "plain http to a .localhost name", mutate: func(c *Config) { c.Endpoint = "http://hub.localhost:8080" }, wantErr: []string{"is plain http"}},
 		{name: "token with a trailing newline", mutate: func(c *Config) { c.Token = "hf_secret_token_abcd\n" }},
 		{name: "token of white space only", mutate: func(c *Config) { c.Token = " \n" }, wantErr: []string{`"token" is required`}},
