@@ -9,6 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadatatest"
@@ -199,4 +202,57 @@ func TestInstancesDoNotShareCursors(t *testing.T) {
 	run(b)
 	assert.Len(t, a.next.accepted(), 9, "org-a: 7, then its 2 new ones")
 	assert.Len(t, b.next.accepted(), 12, "org-b: 9, then its 3 new ones")
+}
+
+// ctxStorage is a storage extension whose client honours the context, as
+// some do (file_storage does not).
+type ctxStorage struct{ storage.Extension }
+
+func (s ctxStorage) GetClient(ctx context.Context, kind component.Kind, id component.ID, name string) (storage.Client, error) {
+	c, err := s.Extension.GetClient(ctx, kind, id, name)
+	return ctxClient{c}, err
+}
+
+type ctxClient struct{ storage.Client }
+
+func (c ctxClient) Set(ctx context.Context, key string, value []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return c.Client.Set(ctx, key, value)
+}
+
+// A shutdown that arrives while the pipeline accepts a batch still saves the
+// cursor past that batch: after the restart it is not emitted again.
+func TestCursorSavedWhenShutdownArrivesDuringABatch(t *testing.T) {
+	ctx := context.Background()
+	h := onFakeHub(t)
+	h.hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00Z"), ev("6650a1b2c3d4e5f60000000b", "2026-11-20T10:00:01Z"))
+	ext := ctxStorage{startFileStorage(t, h.storageDir).(storage.Extension)}
+	t.Cleanup(func() { require.NoError(t, ext.Shutdown(ctx)) })
+	cfg := testConfig(h.url)
+	cfg.BatchSize = 1
+	cfg.StorageID = &storageID
+
+	pollCtx, cancel := context.WithCancel(ctx)
+	var first []string
+	accepting, err := consumer.NewLogs(func(_ context.Context, ld plog.Logs) error {
+		first = append(first, recordIDs(ld)...)
+		cancel() // the shutdown arrives as the batch is accepted
+		return nil
+	})
+	require.NoError(t, err)
+	r, err := newAuditReceiver(cfg, h.settings(), accepting)
+	require.NoError(t, err)
+	require.NoError(t, r.setup(ctx, h.host(ext)))
+	r.poll(pollCtx)
+	require.NoError(t, r.Shutdown(ctx))
+	require.Equal(t, []string{"6650a1b2c3d4e5f60000000a"}, first)
+
+	r2, err := newAuditReceiver(cfg, h.settings(), h.next.consumer(t))
+	require.NoError(t, err)
+	require.NoError(t, r2.setup(ctx, h.host(ext)))
+	defer func() { require.NoError(t, r2.Shutdown(ctx)) }()
+	r2.poll(ctx)
+	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000b"}, h.next.accepted(), "the accepted batch is not emitted again")
 }

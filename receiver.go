@@ -316,7 +316,9 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 		for i := range batch {
 			batch[i].raw = nil // let the body go as we move on
 		}
-		if err := r.store.save(ctx, r.cursor); err != nil {
+		// Saved even when a shutdown cancelled ctx during the batch: the
+		// consumer has it, so an unsaved cursor would emit it again.
+		if err := r.store.save(context.WithoutCancel(ctx), r.cursor); err != nil {
 			return err
 		}
 	}
