@@ -123,11 +123,26 @@ func sameOriginRedirects(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
 		return errors.New("stopped after 10 redirects")
 	}
-	from := via[0].URL
-	if req.URL.Scheme != from.Scheme || req.URL.Host != from.Host {
+	if origin(req.URL) != origin(via[0].URL) {
 		return fmt.Errorf("%w: %s://%s", errCrossOriginRedirect, req.URL.Scheme, req.URL.Host)
 	}
 	return nil
+}
+
+// origin is scheme://host:port with the scheme's default port made explicit,
+// so https://huggingface.co and https://huggingface.co:443 are one origin.
+func origin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 // export calls the endpoint once and hands every element of the returned

@@ -208,6 +208,37 @@ func TestRedirectsKeepTheToken(t *testing.T) {
 	})
 }
 
+// An origin is scheme, host and port; a default port written out is the same
+// origin, anything else is not.
+func TestSameOriginRedirects(t *testing.T) {
+	for _, tc := range []struct {
+		from, to string
+		same     bool
+	}{
+		{"https://huggingface.co/api/x", "https://huggingface.co/api/y", true},
+		{"https://huggingface.co/api/x", "https://huggingface.co:443/api/y", true},
+		{"https://HuggingFace.co/api/x", "https://huggingface.co/api/y", true},
+		{"http://127.0.0.1/api/x", "http://127.0.0.1:80/api/y", true},
+		{"https://huggingface.co/api/x", "http://huggingface.co/api/y", false},
+		{"https://huggingface.co/api/x", "https://huggingface.co:8443/api/y", false},
+		{"https://huggingface.co/api/x", "https://cdn.huggingface.co/api/y", false},
+		{"https://huggingface.co/api/x", "https://evil.example/api/y", false},
+	} {
+		t.Run(tc.from+" -> "+tc.to, func(t *testing.T) {
+			from, err := http.NewRequest(http.MethodGet, tc.from, http.NoBody)
+			require.NoError(t, err)
+			to, err := http.NewRequest(http.MethodGet, tc.to, http.NoBody)
+			require.NoError(t, err)
+			err = sameOriginRedirects(to, []*http.Request{from})
+			if tc.same {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, errCrossOriginRedirect)
+			}
+		})
+	}
+}
+
 // A token read from a file (a Kubernetes secret, ${file:...}) ends in a
 // newline: it is trimmed, said once, and works.
 func TestTokenFromASecretFile(t *testing.T) {
