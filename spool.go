@@ -25,11 +25,10 @@ type spool struct {
 	limit   int // bytes kept in memory; negative: no file at all
 	dir     string
 
-	file    *os.File
-	name    string // set when the file could not be unlinked while open
-	w       *bufio.Writer
-	size    int64
-	flushed bool
+	file *os.File
+	name string // set when the file could not be unlinked while open
+	w    *bufio.Writer
+	size int64
 	// openErr: no file could be created; everything stays in memory.
 	openErr error
 	// err: a write failed, so spooled events are lost: the pass must fail.
@@ -78,17 +77,14 @@ func (r *auditReceiver) checkSpool(s *spool) error {
 
 // add stores raw for e: in memory (e.raw) or in the file (e.off, e.size).
 func (s *spool) add(raw []byte, e *pendingEvent) {
-	if s.file == nil && (s.limit < 0 || s.openErr != nil || s.memUsed+len(raw) <= s.limit) {
+	// The file is opened once memory is full; if it cannot be, memory it is.
+	if s.file == nil && s.openErr == nil && s.limit >= 0 && s.memUsed+len(raw) > s.limit {
+		s.openErr = s.open()
+	}
+	if s.file == nil {
 		e.raw = s.mem.copy(raw)
 		s.memUsed += len(raw)
 		return
-	}
-	if s.file == nil {
-		if s.openErr = s.open(); s.openErr != nil {
-			e.raw = s.mem.copy(raw)
-			s.memUsed += len(raw)
-			return
-		}
 	}
 	e.off, e.size = s.size, len(raw)
 	if _, err := s.w.Write(raw); err != nil && s.err == nil {
@@ -115,10 +111,9 @@ func (s *spool) open() error {
 // flush writes the buffer out once every event is added, so that a write
 // failing only then fails the pass (checkSpool) rather than its read-back.
 func (s *spool) flush() {
-	if s.file == nil || s.flushed || s.err != nil {
+	if s.file == nil || s.err != nil {
 		return
 	}
-	s.flushed = true
 	if err := s.w.Flush(); err != nil {
 		s.err = fmt.Errorf("spooling the export to %s: %w", s.dir, err)
 	}
