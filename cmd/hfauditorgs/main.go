@@ -20,7 +20,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -41,6 +40,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/procstat"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
 
@@ -371,12 +371,12 @@ func run(o options, n int) (result, error) {
 	// A moment for anything sent twice to arrive, then the collector's
 	// own figures before it shuts down.
 	time.Sleep(time.Second)
-	res.cpu, err = cpuTime(cmd.Process.Pid)
+	res.cpu, err = procstat.CPUTime(cmd.Process.Pid)
 	if err != nil {
 		stop()
 		return res, err
 	}
-	res.peakRSS, err = statusKB(cmd.Process.Pid, "VmHWM")
+	res.peakRSS, err = procstat.StatusKB(cmd.Process.Pid, "VmHWM")
 	if err != nil {
 		stop()
 		return res, err
@@ -400,7 +400,7 @@ func run(o options, n int) (result, error) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		cpu1, err := cpuTime(cmd.Process.Pid)
+		cpu1, err := procstat.CPUTime(cmd.Process.Pid)
 		if err != nil {
 			stop()
 			return res, err
@@ -530,44 +530,6 @@ func serve(h http.Handler) (string, func(), error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
-}
-
-// cpuTime is the process's user+system time from /proc/PID/stat.
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces: count from after its ')'.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("short /proc/%d/stat", pid)
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
-	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	const clockTicks = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
-}
-
-// statusKB reads a "Name: N kB" line of /proc/PID/status, in bytes.
-func statusKB(pid int, name string) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", name, pid)
 }
 
 func tail(b []byte, lines int) string {

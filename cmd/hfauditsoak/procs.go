@@ -8,12 +8,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/procstat"
 )
 
 // clickHouse is chdbserver on a fixed port with one data folder, stopped and
@@ -219,7 +220,7 @@ func (c *collector) sample(client *http.Client) (up time.Duration, rss int64, go
 	}
 	pid, up := c.cmd.Process.Pid, time.Since(c.startedAt)
 	c.mu.Unlock()
-	rss = vmRSS(pid)
+	rss, _ = procstat.StatusKB(pid, "VmRSS")
 	if rss <= 0 {
 		return 0, 0, 0, false
 	}
@@ -228,21 +229,6 @@ func (c *collector) sample(client *http.Client) (up time.Duration, rss int64, go
 		goroutines = goroutineCount(client, c.pprofAddr)
 	}
 	return up, rss, goroutines, true
-}
-
-// vmRSS reads the resident set size of pid in bytes from /proc.
-func vmRSS(pid int) int64 {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
 }
 
 // goroutineCount reads "goroutine profile: total N" from the pprof extension.
