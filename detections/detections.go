@@ -35,18 +35,30 @@ type Parameter struct {
 	Description string
 }
 
-// Detection is one detection: its metadata (NAME.yaml) and its query (NAME.sql).
+// Detection is one detection: its metadata (NAME.yaml, decoded through the
+// yaml tags) and its query (NAME.sql).
 type Detection struct {
-	Name, DisplayName, Description, File                                               string
-	Categories, MitreAttacks, MitreTechniques, FalsePositives, References, SourceTypes []string
-	Severity                                                                           string
-	RiskScore                                                                          int
-	Schedule                                                                           string
-	Parameters                                                                         []Parameter
-	SQL                                                                                string // contents of File
+	Name            string     `yaml:"name"`
+	DisplayName     string     `yaml:"displayName"`
+	Description     string     `yaml:"description"`
+	File            string     `yaml:"file"`
+	Categories      []string   `yaml:"categories"`
+	MitreAttacks    []string   `yaml:"mitreAttacks"`
+	MitreTechniques []string   `yaml:"mitreTechniques"`
+	Severity        string     `yaml:"severity"`
+	RiskScore       int        `yaml:"riskScore"`
+	Schedule        string     `yaml:"schedule"`
+	SourceTypes     []string   `yaml:"sourceTypes"`
+	Parameters      Parameters `yaml:"parameters"`
+	FalsePositives  []string   `yaml:"falsePositives"`
+	References      []string   `yaml:"references"`
 	// Notes is free text for people: the data shapes a detection assumes, tuning advice.
-	Notes string
+	Notes string `yaml:"notes"`
+	SQL   string `yaml:"-"` // contents of File
 }
+
+// Parameters are the declared parameters, in declaration order.
+type Parameters []Parameter
 
 // Load returns every detection embedded in the package, sorted by Name and
 // validated. It fails on the first file that does not parse and reports
@@ -88,26 +100,6 @@ func load(fsys fs.FS) ([]Detection, error) {
 	return out, nil
 }
 
-// file is the YAML layout of NAME.yaml.
-type file struct {
-	Name            string    `yaml:"name"`
-	DisplayName     string    `yaml:"displayName"`
-	Description     string    `yaml:"description"`
-	File            string    `yaml:"file"`
-	Categories      []string  `yaml:"categories"`
-	MitreAttacks    []string  `yaml:"mitreAttacks"`
-	MitreTechniques []string  `yaml:"mitreTechniques"`
-	Severity        string    `yaml:"severity"`
-	RiskScore       int       `yaml:"riskScore"`
-	Schedule        string    `yaml:"schedule"`
-	SourceTypes     []string  `yaml:"sourceTypes"`
-	Parameters      yaml.Node `yaml:"parameters"`
-	FalsePositives  []string  `yaml:"falsePositives"`
-	References      []string  `yaml:"references"`
-	// Notes are free text for people (data shapes assumed, tuning advice).
-	Notes string `yaml:"notes"`
-}
-
 // parameter is the long form of a parameter in NAME.yaml.
 type parameter struct {
 	Type        string    `yaml:"type"`
@@ -122,21 +114,13 @@ func parse(fsys fs.FS, name string) (Detection, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	var f file
-	if err := dec.Decode(&f); err != nil {
+	var d Detection
+	if err := dec.Decode(&d); err != nil {
 		return Detection{}, fmt.Errorf("%s: %w", name, err)
 	}
-	d := Detection{
-		Name: f.Name, DisplayName: f.DisplayName, Description: strings.TrimSpace(f.Description), File: f.File,
-		Categories: f.Categories, MitreAttacks: f.MitreAttacks, MitreTechniques: f.MitreTechniques,
-		FalsePositives: f.FalsePositives, References: f.References, SourceTypes: f.SourceTypes,
-		Severity: f.Severity, RiskScore: f.RiskScore, Schedule: f.Schedule, Notes: strings.TrimSpace(f.Notes),
-	}
-	if d.Parameters, err = parseParameters(&f.Parameters); err != nil {
-		return Detection{}, fmt.Errorf("%s: parameters: %w", name, err)
-	}
-	if f.File != "" {
-		sql, err := fs.ReadFile(fsys, path.Clean(f.File))
+	d.Description, d.Notes = strings.TrimSpace(d.Description), strings.TrimSpace(d.Notes)
+	if d.File != "" {
+		sql, err := fs.ReadFile(fsys, path.Clean(d.File))
 		if err != nil {
 			return Detection{}, fmt.Errorf("%s: file: %w", name, err)
 		}
@@ -145,14 +129,20 @@ func parse(fsys fs.FS, name string) (Detection, error) {
 	return d, nil
 }
 
-// parseParameters reads `parameters`, a mapping in declaration order. A value
+// UnmarshalYAML reads `parameters`, a mapping in declaration order. A value
 // is either the RunReveal short form, a scalar default (`window: "30"`, its
 // type then comes from the SQL placeholder), or the long form
 // `{type: UInt32, default: 30, description: ...}`.
-func parseParameters(n *yaml.Node) ([]Parameter, error) {
-	if n.Kind == 0 {
-		return nil, nil
+func (ps *Parameters) UnmarshalYAML(n *yaml.Node) error {
+	out, err := parseParameters(n)
+	if err != nil {
+		return fmt.Errorf("parameters: %w", err)
 	}
+	*ps = out
+	return nil
+}
+
+func parseParameters(n *yaml.Node) ([]Parameter, error) {
 	if n.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("line %d: want a mapping of name to default or {type, default, description}", n.Line)
 	}

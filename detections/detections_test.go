@@ -62,6 +62,11 @@ func TestValidateAcceptsGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	d := ds[0]
+	if d.Name != "x-y" || d.DisplayName != "X" || d.Description != "d" || d.File != "x-y.sql" || d.Severity != "High" ||
+		d.RiskScore != 80 || d.Schedule != "*/15 * * * *" || d.MitreAttacks[0] != "TA0005" || d.References[0] != "https://example.com" || d.SQL != goodSQL {
+		t.Fatalf("metadata: %+v", d)
+	}
 	p := ds[0].Parameters
 	if len(p) != 1 || p[0].Name != "threshold" || p[0].Type != "UInt32" || p[0].Default != uint64(5) || p[0].Description != "how many" {
 		t.Fatalf("parameters: %+v", p)
