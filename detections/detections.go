@@ -326,7 +326,7 @@ func (d Detection) Validate() error {
 		case p.Default == nil || fmt.Sprint(p.Default) == "":
 			bad("parameter %q has no default", p.Name)
 		default:
-			if err := checkValue(typ, fmt.Sprint(p.Default)); err != nil {
+			if err := CheckValue(typ, fmt.Sprint(p.Default)); err != nil {
 				bad("parameter %q: default %v: %v", p.Name, p.Default, err)
 			}
 		}
@@ -369,8 +369,27 @@ func (d Detection) Defaults() map[string]string {
 	return out
 }
 
-// checkValue reports whether s is a valid value of the ClickHouse type typ.
-func checkValue(typ, s string) error {
+// ParamType returns the ClickHouse type of the declared parameter name: its
+// declared type, else (the short form) the type its placeholder has in the
+// SQL. declared is false when d has no such parameter.
+func (d Detection) ParamType(name string) (typ string, declared bool) {
+	for _, p := range d.Parameters {
+		if p.Name == name {
+			if p.Type != "" {
+				return p.Type, true
+			}
+			_, types := Placeholders(d.SQL)
+			return types[name], true
+		}
+	}
+	return "", false
+}
+
+// CheckValue reports whether s is a valid value of the ClickHouse type typ,
+// one of the parameter types Validate accepts (String and other types take
+// any text). A number out of the type's range is an error wrapping
+// strconv.ErrRange.
+func CheckValue(typ, s string) error {
 	var err error
 	switch typ {
 	case "UInt8", "UInt16", "UInt32", "UInt64":

@@ -225,7 +225,7 @@ func parseSets(sets []string, byName map[string]detections.Detection) (map[strin
 		if !ok {
 			return nil, fmt.Errorf("-set %q: no detection %q (see -list)", s, name)
 		}
-		typ, declared := paramType(d, param)
+		typ, declared := d.ParamType(param)
 		if !declared {
 			if param == "from" || param == "to" {
 				return nil, fmt.Errorf("-set %q: the time range is set with -from, -to and -since", s)
@@ -243,21 +243,6 @@ func parseSets(sets []string, byName map[string]detections.Detection) (map[strin
 	return out, nil
 }
 
-// paramType returns the ClickHouse type of a declared parameter: its
-// declared type, else the type its placeholder gives it in the SQL.
-func paramType(d detections.Detection, name string) (string, bool) {
-	for _, p := range d.Parameters {
-		if p.Name == name {
-			if p.Type != "" {
-				return p.Type, true
-			}
-			_, types := detections.Placeholders(d.SQL)
-			return types[name], true
-		}
-	}
-	return "", false
-}
-
 func paramNames(d detections.Detection) string {
 	if len(d.Parameters) == 0 {
 		return "none"
@@ -269,22 +254,10 @@ func paramNames(d detections.Detection) string {
 	return strings.Join(names, ", ")
 }
 
-// checkValue reports whether s is a value of the ClickHouse type typ, so a
-// typo fails before any query runs.
+// checkValue is detections.CheckValue with an error for people, so a typo
+// fails before any query runs.
 func checkValue(typ, s string) error {
-	var err error
-	switch {
-	case strings.HasPrefix(typ, "UInt"):
-		bits, _ := strconv.Atoi(strings.TrimPrefix(typ, "UInt"))
-		_, err = strconv.ParseUint(s, 10, bits)
-	case strings.HasPrefix(typ, "Int"):
-		bits, _ := strconv.Atoi(strings.TrimPrefix(typ, "Int"))
-		_, err = strconv.ParseInt(s, 10, bits)
-	case strings.HasPrefix(typ, "Float"):
-		_, err = strconv.ParseFloat(s, 64)
-	case typ == "DateTime":
-		_, err = time.Parse(time.DateTime, s)
-	}
+	err := detections.CheckValue(typ, s)
 	if errors.Is(err, strconv.ErrRange) {
 		return errors.New("out of range")
 	}
@@ -299,7 +272,7 @@ func printList(w io.Writer, jobs []job) {
 		d := r.detection
 		fmt.Fprintf(w, "%s  (%s, risk %d, %s)\n    %s\n", d.Name, d.Severity, d.RiskScore, strings.Join(append(append([]string(nil), d.MitreAttacks...), d.MitreTechniques...), " "), d.DisplayName)
 		for _, p := range d.Parameters {
-			typ, _ := paramType(d, p.Name)
+			typ, _ := d.ParamType(p.Name)
 			fmt.Fprintf(w, "    -set %s.%s=%s  (%s) %s\n", d.Name, p.Name, r.params[p.Name], typ, p.Description)
 		}
 	}

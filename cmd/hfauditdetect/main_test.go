@@ -76,6 +76,7 @@ func TestParseArgsErrors(t *testing.T) {
 		{[]string{"-set", "mass-delete.threshold=many"}, `threshold is UInt32: "many" is not a valid value`},
 		{[]string{"-set", "mass-delete.threshold=-1"}, `is not a valid value`},
 		{[]string{"-set", "mass-delete.window=1h"}, `window is UInt32`},
+		{[]string{"-set", "mass-delete.threshold=4294967296"}, `threshold is UInt32: out of range`},
 		{[]string{"-set", "mass-delete.from=2026-01-01 00:00:00"}, "the time range is set with -from, -to and -since"},
 		{[]string{"-set", "mass-delete"}, "want NAME.PARAM=VALUE"},
 		{[]string{"-set", "threshold=3"}, "want NAME.PARAM=VALUE"},
