@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/collectortest"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator/simtest"
 )
@@ -34,49 +34,13 @@ func collectorBinary(t *testing.T) string {
 	return bin
 }
 
-type collector struct {
-	cmd    *exec.Cmd
-	stderr *bytes.Buffer
-	done   chan error
-}
-
 // healthGate makes the health check extension report component status.
 const healthGate = "--feature-gates=+extension.healthcheck.useComponentStatus"
 
 // startCollector runs the collector with testdata/CONFIG and the health
 // check's feature gate, as deploy/ and the examples run it.
-func startCollector(t *testing.T, bin, config string, env []string) *collector {
-	cmd := exec.Command(bin, "--config", filepath.Join("testdata", config), healthGate)
-	cmd.Env = append(os.Environ(), env...)
-	c := &collector{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
-	cmd.Stdout = c.stderr
-	cmd.Stderr = c.stderr
-	require.NoError(t, cmd.Start())
-	go func() { c.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		if err := <-c.done; err != nil {
-			t.Logf("the collector stopped: %v", err)
-		}
-	})
-	return c
-}
-
-// waitFor checks cond every interval until it holds or the collector exits
-// or time runs out.
-func (c *collector) waitFor(t *testing.T, what string, interval, timeout time.Duration, cond func() bool) {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		select {
-		case err := <-c.done:
-			c.done <- err
-			t.Fatalf("the collector exited (%v) while waiting for %s; output:\n%s", err, what, c.stderr.String())
-		case <-time.After(interval):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; output:\n%s", what, c.stderr.String())
-		}
-	}
+func startCollector(t *testing.T, bin, config string, env []string) *collectortest.Collector {
+	return collectortest.Start(t, bin, env, "--config", filepath.Join("testdata", config), healthGate)
 }
 
 func fileSize(path string) int64 {
@@ -147,27 +111,18 @@ func TestKillDuringBackfillLosesNothing(t *testing.T) {
 
 	first := startCollector(t, bin, "config.yaml", env)
 	// About 2.2 kB per record: kill after roughly the first 15,000.
-	first.waitFor(t, "the first part of the backfill", time.Millisecond, 5*time.Minute, func() bool { return fileSize(out) >= 32<<20 })
-	require.NoError(t, first.cmd.Process.Signal(syscall.SIGKILL))
-	require.Error(t, <-first.done, "SIGKILL ends the collector")
-	first.done <- nil
+	first.WaitFor(t, "the first part of the backfill", time.Millisecond, 5*time.Minute, func() bool { return fileSize(out) >= 32<<20 })
+	require.Error(t, first.Kill(t), "SIGKILL ends the collector")
 	dropCutLine(t, out)
 	beforeKill := len(recordIDs(t, out))
 	require.Less(t, beforeKill, events, "the kill must land in the middle of the backfill")
 	t.Logf("killed after %d of %d events", beforeKill, events)
 
 	second := startCollector(t, bin, "config.yaml", env)
-	second.waitFor(t, "the rest of the backfill", time.Second, 5*time.Minute, func() bool { return uniqueIDs(t, out) >= events })
+	second.WaitFor(t, "the rest of the backfill", time.Second, 5*time.Minute, func() bool { return uniqueIDs(t, out) >= events })
 	// One more poll: nothing new may arrive.
 	time.Sleep(3 * time.Second)
-	require.NoError(t, second.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-second.done:
-		second.done <- err
-		require.NoError(t, err, "a clean shutdown on SIGTERM; output:\n%s", second.stderr.String())
-	case <-time.After(time.Minute):
-		t.Fatal("the collector did not stop on SIGTERM")
-	}
+	second.Stop(t)
 
 	ids := recordIDs(t, out)
 	seen := map[string]int{}
@@ -183,10 +138,10 @@ func TestKillDuringBackfillLosesNothing(t *testing.T) {
 	t.Logf("emitted %d records for %d events: %d duplicates", len(ids), len(seen), duplicates)
 	assert.Equal(t, events, len(seen))
 	assert.LessOrEqual(t, duplicates, batch, "at most the batch in flight is emitted twice")
-	for _, c := range []*collector{first, second} {
-		assert.NotContains(t, c.stderr.String(), token, "the token never appears in the collector's output")
+	for _, c := range []*collectortest.Collector{first, second} {
+		assert.NotContains(t, c.Output(), token, "the token never appears in the collector's output")
 	}
-	assert.True(t, strings.Contains(second.stderr.String(), "Resuming from the stored checkpoint"), "the second run resumed from file_storage")
+	assert.True(t, strings.Contains(second.Output(), "Resuming from the stored checkpoint"), "the second run resumed from file_storage")
 }
 
 // The shipped example configurations are valid for the built collector.

@@ -120,7 +120,7 @@ func TestHealthCheckShowsReceiverStatus(t *testing.T) {
 	wait := func(what string, cond func() bool) {
 		t.Helper()
 		defer func() { t.Logf("%s: last answer HTTP %d %s", what, last.code, last.raw) }()
-		c.waitFor(t, what, 200*time.Millisecond, time.Minute, cond)
+		c.WaitFor(t, what, 200*time.Millisecond, time.Minute, cond)
 	}
 	liveIsOK := func() {
 		t.Helper()
@@ -147,6 +147,6 @@ func TestHealthCheckShowsReceiverStatus(t *testing.T) {
 	assert.True(t, last.body.Healthy)
 	liveIsOK()
 
-	assert.NotContains(t, c.stderr.String(), token, "the token never appears in the collector's output")
+	assert.NotContains(t, c.Output(), token, "the token never appears in the collector's output")
 	assert.NotContains(t, last.raw, token)
 }
