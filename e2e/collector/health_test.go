@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
@@ -149,4 +152,41 @@ func TestHealthCheckShowsReceiverStatus(t *testing.T) {
 
 	assert.NotContains(t, c.Output(), token, "the token never appears in the collector's output")
 	assert.NotContains(t, last.raw, token)
+}
+
+// healthExtensions returns a configuration's two health_check extensions
+// without what differs between deployments: the endpoints and the
+// recovery_duration.
+func healthExtensions(t *testing.T, path string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var cfg struct {
+		Extensions map[string]map[string]any `yaml:"extensions"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &cfg), path)
+	out := map[string]any{}
+	for _, id := range []string{"health_check", "health_check/status"} {
+		ext, ok := cfg.Extensions[id]
+		require.True(t, ok, "%s configures %s", path, id)
+		if h, ok := ext["http"].(map[string]any); ok {
+			delete(h, "endpoint")
+		}
+		if ch, ok := ext["component_health"].(map[string]any); ok {
+			delete(ch, "recovery_duration")
+		}
+		out[id] = ext
+	}
+	return out
+}
+
+// testdata/health.yaml, which TestHealthCheckShowsReceiverStatus runs,
+// configures the health check as deploy/ and the example do (which errors
+// turn the status red, liveness without component health); otherwise what
+// that test shows would not hold for them.
+func TestHealthConfigMatchesDeployments(t *testing.T) {
+	tested := healthExtensions(t, filepath.Join("testdata", "health.yaml"))
+	for _, path := range []string{filepath.Join(deployDir, "config.yaml"), filepath.Join("..", "..", "examples", "huggingface.yaml")} {
+		assert.Equal(t, tested, healthExtensions(t, path), path)
+	}
 }
