@@ -137,18 +137,8 @@ func (g *generator) generateBenign(at, insertedAt time.Time) *event {
 }
 
 // NewBenign builds a Server whose events, initial and added, follow the
-// benign profile. Options are those of New.
+// benign profile: New with Options.Benign.
 func NewBenign(opts Options) (*Server, error) {
-	n := opts.InitialEvents
-	opts.InitialEvents = 0
-	s, err := New(opts)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.gen.benign = true
-	now := s.now()
-	s.generateBetween(n, now.Add(-s.opts.InitialSpan), now)
-	return s, nil
+	opts.Benign = true
+	return New(opts)
 }

@@ -78,4 +78,27 @@ func TestBenignProfile(t *testing.T) {
 	if len(a) != len(b) || a[0] != b[0] || a[len(a)-1] != b[len(b)-1] {
 		t.Error("the same seed gave different events")
 	}
+
+	// Events added later follow the profile too.
+	added := map[string]bool{}
+	for _, id := range s.Add(300) {
+		added[id] = true
+	}
+	n := 0
+	for _, ev := range s.Events() {
+		if !added[ev["_id"].(string)] {
+			continue
+		}
+		n++
+		typ, user := ev["type"].(string), ev["author"].(map[string]any)["user"].(string)
+		if !allowed[typ] {
+			t.Fatalf("added event of type %s, not in the benign profile", typ)
+		}
+		if ip := ev["ip"].(string); ipOf[user] != ip {
+			t.Fatalf("added event: %s used %s, before %s", user, ip, ipOf[user])
+		}
+	}
+	if n != 300 {
+		t.Errorf("%d added events in the window, want 300", n)
+	}
 }

@@ -119,6 +119,9 @@ type Options struct {
 	// Accept-Encoding: gzip (as the Go transport does by default). Faulty
 	// bodies (cut, malformed, ...) stay plain.
 	Gzip bool
+	// Benign draws every event, initial and added, from the benign profile
+	// (benign.go) instead of the random mix.
+	Benign bool
 
 	// Logf, when set, receives one line per request. Tokens appear as their
 	// last four characters only.
@@ -243,6 +246,7 @@ func New(opts Options) (*Server, error) {
 			optional:     opts.OptionalFields,
 			unknownRatio: opts.UnknownTypeRatio,
 			counter:      rng.Uint64() >> 12,
+			benign:       opts.Benign,
 		},
 	}
 	now := s.now()
