@@ -97,8 +97,7 @@ vet:
 
 # golangci-lint at the version internal/tools/go.mod pins, built from source;
 # .golangci.yml says what it checks. Every Go module of the repository except
-# internal/tools, whose one file (build tag "tools") imports the ocb and
-# mdatagen main packages only to pin them and does not type-check.
+# internal/tools, which has no Go files: its go.mod pins the tools.
 GOLANGCI_LINT := $(GOBIN)/golangci-lint
 LINT_MODULES := . e2e/collector e2e/compat e2e/clickhouse tools/chdbserver
 $(GOLANGCI_LINT): internal/tools/go.mod
