@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -272,6 +273,32 @@ func TestDockerfile(t *testing.T) {
 	assert.True(t, slices.ContainsFunc(build, func(s string) bool { return strings.Contains(s, "builder --config builder-config.yaml") }),
 		"the binary is the ocb build of builder-config.yaml")
 	assert.Regexp(t, `^FROM gcr\.io/distroless/static`, final[0], "a minimal base without a shell or libc")
+
+	// The image runs the binary ocb writes to builder-config.yaml's
+	// dist.output_path/dist.name inside the build stage's WORKDIR.
+	var ocb struct {
+		Dist struct {
+			Name       string `yaml:"name"`
+			OutputPath string `yaml:"output_path"`
+		} `yaml:"dist"`
+	}
+	b, err := os.ReadFile(filepath.Join("..", "..", "builder-config.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(b, &ocb))
+	var workdir, binary string
+	for _, in := range build {
+		if rest, ok := strings.CutPrefix(in, "WORKDIR "); ok {
+			workdir = rest
+		}
+	}
+	built := path.Join(workdir, ocb.Dist.OutputPath, ocb.Dist.Name)
+	for _, in := range final {
+		if rest, ok := strings.CutPrefix(in, "COPY --from=build "+built+" "); ok {
+			binary = rest
+		}
+	}
+	require.NotEmpty(t, binary, "the final stage copies the ocb build %s", built)
+	assert.Contains(t, final, `ENTRYPOINT ["`+binary+`"]`, "the entrypoint is that binary")
 	assert.Contains(t, final, "USER 65532:65532", "non-root")
 
 	var configPath, cmd string
