@@ -276,34 +276,26 @@ func run(o options) (bool, error) {
 			}
 		}
 	}()
-	var chDowns, hubDowns []time.Duration
-	var chDownAt, hubDownAt time.Time
+	chOut := &outage{name: "ClickHouse", downLog: "stopped", down: ch.stop, up: ch.start}
+	hubOut := &outage{name: "Hub", downLog: "refuses connections", down: h.down, up: h.up}
 	for _, s := range p.steps {
 		if s.kind == stepKill {
 			continue
 		}
 		time.Sleep(time.Until(chaosStart.Add(s.at)))
+		var err error
 		switch s.kind {
 		case stepCHDown:
-			logf("ClickHouse stopped for %s", s.length.Round(time.Second))
-			ch.stop()
-			chDownAt = time.Now()
+			chOut.begin(s.length)
 		case stepCHUp:
-			if err := ch.start(); err != nil {
-				return false, err
-			}
-			chDowns = append(chDowns, time.Since(chDownAt))
-			logf("ClickHouse back after %s", time.Since(chDownAt).Round(time.Second))
+			err = chOut.end()
 		case stepHubDown:
-			logf("Hub refuses connections for %s", s.length.Round(time.Second))
-			h.down()
-			hubDownAt = time.Now()
+			hubOut.begin(s.length)
 		case stepHubUp:
-			if err := h.up(); err != nil {
-				return false, err
-			}
-			hubDowns = append(hubDowns, time.Since(hubDownAt))
-			logf("Hub back after %s", time.Since(hubDownAt).Round(time.Second))
+			err = hubOut.end()
+		}
+		if err != nil {
+			return false, err
 		}
 	}
 	kills.Wait()
@@ -341,7 +333,7 @@ func run(o options) (bool, error) {
 
 	// The verdict.
 	var r report
-	r.o, r.p, r.chDowns, r.hubDowns, r.pprof = o, p, chDowns, hubDowns, pprof
+	r.o, r.p, r.chDowns, r.hubDowns, r.pprof = o, p, chOut.lengths, hubOut.lengths, pprof
 	r.batchSize = ex.batchSize
 	for _, c := range cols {
 		r.kills += c.kills
@@ -596,6 +588,32 @@ func scanLogs(dir, token string) (dropped, ambiguous int, leaks []string, checke
 		return nil
 	})
 	return dropped, ambiguous, leaks, checked
+}
+
+// outage takes a service (ClickHouse, the Hub) down and brings it back for
+// the chaos, and records how long each outage lasted.
+type outage struct {
+	name, downLog string // "ClickHouse", "stopped": the log line of a down step
+	down          func()
+	up            func() error
+	since         time.Time
+	lengths       []time.Duration
+}
+
+func (o *outage) begin(planned time.Duration) {
+	logf("%s %s for %s", o.name, o.downLog, planned.Round(time.Second))
+	o.down()
+	o.since = time.Now()
+}
+
+func (o *outage) end() error {
+	if err := o.up(); err != nil {
+		return err
+	}
+	d := time.Since(o.since)
+	o.lengths = append(o.lengths, d)
+	logf("%s back after %s", o.name, d.Round(time.Second))
+	return nil
 }
 
 type report struct {
