@@ -15,14 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/receiver"
-	"go.opentelemetry.io/collector/receiver/receivertest"
-
-	hfreceiver "github.com/hfauditlog/huggingfaceauditreceiver"
 	"github.com/hfauditlog/huggingfaceauditreceiver/detections"
-	"github.com/hfauditlog/huggingfaceauditreceiver/internal/ipenrich"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
 
@@ -104,7 +97,7 @@ func exportServer(t testing.TB, org string, events []json.RawMessage) *httptest.
 func ingest(t testing.TB, endpoint, org string, next *countingConsumer, want int64) {
 	t.Helper()
 	before := next.records.Load()
-	rcv := startReceiverOrg(t, endpoint, org, next)
+	rcv := startReceiverOrg(t, endpoint, org, next, 0)
 	waitFor(t, 2*time.Minute, fmt.Sprintf("%d records of %s", want, org), func() bool { return next.records.Load()-before >= want })
 	if err := rcv.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
@@ -316,28 +309,4 @@ func TestDetectionsParse(t *testing.T) {
 	if err := bad.Validate(); err == nil {
 		t.Error("missing metadata: Validate = nil")
 	}
-}
-
-// startReceiverOrg is startReceiver for another organization than the
-// simulator's default.
-func startReceiverOrg(t testing.TB, endpoint, org string, next consumer.Logs) receiver.Logs {
-	t.Helper()
-	f := hfreceiver.NewFactory()
-	cfg := f.CreateDefaultConfig().(*hfreceiver.Config)
-	cfg.Organization = org
-	cfg.Token = simulator.DefaultToken
-	cfg.Endpoint = endpoint
-	cfg.PollInterval = time.Hour
-	cfg.IPEnrichment = ipenrich.Config{CityDatabase: cityMMDB, ASNDatabase: asnCSV}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	rcv, err := f.CreateLogs(t.Context(), receivertest.NewNopSettings(f.Type()), cfg, next)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rcv.Start(t.Context(), componenttest.NewNopHost()); err != nil {
-		t.Fatalf("receiver start: %v", err)
-	}
-	return rcv
 }

@@ -249,9 +249,16 @@ func (c *countingConsumer) ConsumeLogs(ctx context.Context, ld plog.Logs) error 
 // real IP databases. poll is long: each test triggers exactly one export.
 func startReceiver(t testing.TB, endpoint string, next consumer.Logs, batchSize int) receiver.Logs {
 	t.Helper()
+	return startReceiverOrg(t, endpoint, simulator.DefaultOrg, next, batchSize)
+}
+
+// startReceiverOrg is startReceiver for another organization than the
+// simulator's default.
+func startReceiverOrg(t testing.TB, endpoint, org string, next consumer.Logs, batchSize int) receiver.Logs {
+	t.Helper()
 	f := hfreceiver.NewFactory()
 	cfg := f.CreateDefaultConfig().(*hfreceiver.Config)
-	cfg.Organization = simulator.DefaultOrg
+	cfg.Organization = org
 	cfg.Token = simulator.DefaultToken
 	cfg.Endpoint = endpoint
 	cfg.PollInterval = time.Hour
