@@ -196,7 +196,7 @@ func TestDetectRunner(t *testing.T) {
 			}
 		}
 		if name == "" {
-			t.Skip("no mass-deletion detection with a threshold in the pack")
+			t.Fatal("-list shows no mass-deletion detection with a threshold parameter")
 		}
 		args := append(base, append(attackRange, "-only", name, "-format", "json")...)
 		if out, errOut, code := runDetect(t, nil, args...); code != 1 || !strings.Contains(out, attack.Steps[5].EventIDs[0]) {
