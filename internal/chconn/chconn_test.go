@@ -3,6 +3,7 @@ package chconn
 import (
 	"flag"
 	"io"
+	"net/http"
 	"testing"
 )
 
@@ -11,10 +12,11 @@ func TestTarget(t *testing.T) {
 		name, envUser, envPass string
 		args                   []string
 		wantUser, wantPass     string
+		wantDSN                string
 	}{
-		{name: "DSN only", args: []string{"-dsn", "http://a:b@h:8123"}},
-		{name: "environment", envUser: "eu", envPass: "ep", args: []string{"-dsn", "http://a:b@h:8123"}, wantUser: "eu", wantPass: "ep"},
-		{name: "flags win", envUser: "eu", envPass: "ep", args: []string{"-user", "fu", "-password", "fp"}, wantUser: "fu", wantPass: "fp"},
+		{name: "DSN only", args: []string{"-dsn", "http://a:b@h:8123"}, wantDSN: "http://a:b@h:8123"},
+		{name: "environment", envUser: "eu", envPass: "ep", args: []string{"-dsn", "http://a:b@h:8123"}, wantUser: "eu", wantPass: "ep", wantDSN: "http://a:b@h:8123"},
+		{name: "flags win", envUser: "eu", envPass: "ep", args: []string{"-user", "fu", "-password", "fp"}, wantUser: "fu", wantPass: "fp", wantDSN: "http://127.0.0.1:8123"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(UserEnv, tc.envUser)
@@ -25,9 +27,13 @@ func TestTarget(t *testing.T) {
 			if err := fs.Parse(tc.args); err != nil {
 				t.Fatal(err)
 			}
-			got := f.Target(nil)
+			client := &http.Client{}
+			got := f.Target(client)
 			if got.User != tc.wantUser || got.Password != tc.wantPass {
 				t.Fatalf("user %q password %q, want %q %q", got.User, got.Password, tc.wantUser, tc.wantPass)
+			}
+			if got.DSN != tc.wantDSN || got.Client != client {
+				t.Fatalf("DSN %q, client %p: want %q, %p", got.DSN, got.Client, tc.wantDSN, client)
 			}
 		})
 	}
