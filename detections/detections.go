@@ -292,14 +292,15 @@ func (d Detection) Validate() error {
 	if strings.TrimSpace(d.SQL) == "" {
 		bad("SQL is empty")
 	}
+	sql := stripComments(d.SQL)
 	for _, col := range FindingColumns {
-		if !regexp.MustCompile(`(?i)\bAS\s+` + col + `\b`).MatchString(stripComments(d.SQL)) {
+		if !regexp.MustCompile(`(?i)\bAS\s+` + col + `\b`).MatchString(sql) {
 			bad("SQL does not return the column %s (every finding row carries %s)", col, strings.Join(FindingColumns, ", "))
 		}
 	}
 
 	used := map[string]string{}
-	for _, m := range placeholderRE.FindAllStringSubmatch(stripComments(d.SQL), -1) {
+	for _, m := range placeholderRE.FindAllStringSubmatch(sql, -1) {
 		if prev, ok := used[m[1]]; ok && prev != m[2] {
 			bad("SQL uses {%s} as %s and as %s", m[1], prev, m[2])
 		}
