@@ -95,11 +95,13 @@ func TestMaxConcurrentPollsAcrossReceivers(t *testing.T) {
 
 	var receivers []*auditReceiver
 	var harnesses []*harness
+	var stops []func()
 	for range 6 {
 		h := newHarness(t, srv.URL)
-		r, _ := h.start(func(c *Config) { c.MaxConcurrentPolls = 2 })
+		r, stop := h.start(func(c *Config) { c.MaxConcurrentPolls = 2 })
 		receivers = append(receivers, r)
 		harnesses = append(harnesses, h)
+		stops = append(stops, stop)
 	}
 	var wg sync.WaitGroup
 	for _, r := range receivers {
@@ -111,6 +113,18 @@ func TestMaxConcurrentPollsAcrossReceivers(t *testing.T) {
 		assert.Equal(t, []string{"6650a1b2c3d4e5f60000000a"}, h.next.accepted())
 	}
 	assert.Equal(t, 0, polls.inUse)
+
+	// A receiver that shut down no longer holds the others to its limit.
+	for _, stop := range stops {
+		stop()
+	}
+	polls.mu.Lock()
+	defer polls.mu.Unlock()
+	for i, r := range receivers {
+		_, registered := polls.limits[r]
+		assert.False(t, registered, "receiver %d is unregistered at Shutdown", i)
+	}
+	assert.Equal(t, defaultMaxConcurrentPolls, polls.limitLocked())
 }
 
 // A poll waiting to retry (here on 503s) holds no slot: with one slot, another
