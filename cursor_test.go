@@ -98,6 +98,8 @@ func TestCheckpoint(t *testing.T) {
 		metadatatest.AssertEqualReceiverHuggingfaceauditEventsEmitted(t, h.tel, points(257), ignoreTime)
 		// Poll 1 filtered nothing, poll 2 all 250, poll 3 the 250 old ones.
 		metadatatest.AssertEqualReceiverHuggingfaceauditDuplicatesFiltered(t, h.tel, points(500), ignoreTime)
+		metadatatest.AssertEqualReceiverHuggingfaceauditEventsReceived(t, h.tel, points(250+250+257), ignoreTime)
+		assert.Equal(t, int64(257), h.counted("otelcol_receiver_accepted_log_records"), "every send goes through the receiver's ObsReport")
 	})
 
 	t.Run("API failure keeps the cursor", func(t *testing.T) {
@@ -160,6 +162,12 @@ func TestCheckpoint(t *testing.T) {
 		r2, _ := h.start() // no lookback now: the stored cursor rules
 		r2.poll(ctx)
 		assert.Equal(t, []string{"6650a1b2c3d4e5f60000000b"}, h.next.accepted())
+		lag, err := h.tel.GetMetric("otelcol_receiver_huggingfaceaudit_lag")
+		require.NoError(t, err)
+		gauge, ok := lag.Data.(metricdata.Gauge[float64])
+		require.True(t, ok, "lag is a float64 gauge")
+		require.Len(t, gauge.DataPoints, 1)
+		assert.InDelta(t, time.Since(now.Add(-30*time.Minute)).Seconds(), gauge.DataPoints[0].Value, 60, "seconds since the newest emitted event")
 	})
 
 	t.Run("an unreadable checkpoint starts over", func(t *testing.T) {

@@ -367,6 +367,21 @@ func (h *harness) assertNoMetric(name string) {
 	require.Error(h.t, err, "%s was recorded", name)
 }
 
+// counted is the total of an int64 counter over all its attribute sets,
+// for the collector's own receiver metrics whose assert helpers are internal.
+func (h *harness) counted(name string) int64 {
+	h.t.Helper()
+	m, err := h.tel.GetMetric(name)
+	require.NoError(h.t, err)
+	sum, ok := m.Data.(metricdata.Sum[int64])
+	require.True(h.t, ok, "%s is an int64 sum", name)
+	var total int64
+	for _, dp := range sum.DataPoints {
+		total += dp.Value
+	}
+	return total
+}
+
 // logText joins every log line and its fields, to look for leaks.
 func (h *harness) logText() string {
 	var b strings.Builder
