@@ -238,9 +238,7 @@ func TestCursorSavedWhenShutdownArrivesDuringABatch(t *testing.T) {
 	h.hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00Z"), ev("6650a1b2c3d4e5f60000000b", "2026-11-20T10:00:01Z"))
 	ext := ctxStorage{startFileStorage(t, h.storageDir).(storage.Extension)}
 	t.Cleanup(func() { require.NoError(t, ext.Shutdown(ctx)) })
-	cfg := testConfig(h.url)
-	cfg.BatchSize = 1
-	cfg.StorageID = &storageID
+	oneByOne := func(c *Config) { c.BatchSize = 1 }
 
 	pollCtx, cancel := context.WithCancel(ctx)
 	var first []string
@@ -250,15 +248,13 @@ func TestCursorSavedWhenShutdownArrivesDuringABatch(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	r, err := newAuditReceiver(cfg, h.settings(), accepting)
-	require.NoError(t, err)
+	r := h.newReceiver(accepting, oneByOne)
 	require.NoError(t, r.setup(ctx, h.host(ext)))
 	r.poll(pollCtx)
 	require.NoError(t, r.Shutdown(ctx))
 	require.Equal(t, []string{"6650a1b2c3d4e5f60000000a"}, first)
 
-	r2, err := newAuditReceiver(cfg, h.settings(), h.next.consumer(t))
-	require.NoError(t, err)
+	r2 := h.newReceiver(h.next.consumer(t), oneByOne)
 	require.NoError(t, r2.setup(ctx, h.host(ext)))
 	defer func() { require.NoError(t, r2.Shutdown(ctx)) }()
 	r2.poll(ctx)

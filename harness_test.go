@@ -251,14 +251,8 @@ var storageID = component.MustNewIDWithName("file_storage", "test")
 func (h *harness) start(mutate ...func(*Config)) (*auditReceiver, func()) {
 	t := h.t
 	ctx := context.Background()
-	cfg := testConfig(h.url)
-	for _, m := range mutate {
-		m(cfg)
-	}
 	ext := startFileStorage(t, h.storageDir)
-	cfg.StorageID = &storageID
-	r, err := newAuditReceiver(cfg, h.settings(), h.next.consumer(t))
-	require.NoError(t, err)
+	r := h.newReceiver(h.next.consumer(t), mutate...)
 	require.NoError(t, r.setup(ctx, h.host(ext)))
 	var once sync.Once
 	stop := func() {
@@ -269,6 +263,20 @@ func (h *harness) start(mutate ...func(*Config)) (*auditReceiver, func()) {
 	}
 	t.Cleanup(stop)
 	return r, stop
+}
+
+// newReceiver creates a receiver on testConfig(h.url), changed by mutate,
+// that sends to next and keeps its cursor in the storage extension that
+// h.host offers; the caller sets it up (or starts it) and shuts it down.
+func (h *harness) newReceiver(next consumer.Logs, mutate ...func(*Config)) *auditReceiver {
+	cfg := testConfig(h.url)
+	for _, m := range mutate {
+		m(cfg)
+	}
+	cfg.StorageID = &storageID
+	r, err := newAuditReceiver(cfg, h.settings(), next)
+	require.NoError(h.t, err)
+	return r
 }
 
 // settings are the receiver's: the harness's telemetry and log observer.

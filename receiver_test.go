@@ -163,9 +163,6 @@ func (c *guardedClient) Close(ctx context.Context) error {
 func TestShutdownDeadlineDuringASlowExport(t *testing.T) {
 	ctx := context.Background()
 	h := onSim(t, simulator.Options{InitialEvents: 10, NoSelfExport: true})
-	cfg := testConfig(h.url)
-	cfg.BatchSize = 5
-	cfg.StorageID = &storageID
 	guard := &guardedStorage{Extension: startFileStorage(t, h.storageDir).(storage.Extension)}
 	t.Cleanup(func() { require.NoError(t, guard.Shutdown(ctx)) })
 
@@ -177,8 +174,7 @@ func TestShutdownDeadlineDuringASlowExport(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	r, err := newAuditReceiver(cfg, h.settings(), slow)
-	require.NoError(t, err)
+	r := h.newReceiver(slow, func(c *Config) { c.BatchSize = 5 })
 	require.NoError(t, r.Start(ctx, h.host(guard)))
 	select {
 	case <-entered:
