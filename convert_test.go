@@ -3,6 +3,7 @@ package huggingfaceauditreceiver
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -140,6 +141,23 @@ func TestSelfExportsInAPoll(t *testing.T) {
 		}
 		assert.Contains(t, savedCursor(t, r).seen, h.sim.EventIDs()[5], "a dropped self export still moves the cursor")
 	}
+}
+
+// A batch holding dropped self exports that the pipeline refuses is offered
+// again in the next poll: each self export is counted once, when it settles.
+func TestSelfExportCountedOnceAcrossARefusedBatch(t *testing.T) {
+	ctx := context.Background()
+	h := onSim(t, simulator.Options{InitialEvents: 5, InitialSpan: time.Minute})
+	r, _ := h.start(func(c *Config) { c.DropSelfExports = true; c.RetryOnFailure.Enabled = false })
+	r.conv.self.author = r.client.whoami(ctx, r.cfg.Endpoint) // as run() does
+	r.poll(ctx)
+	added := h.sim.Add(1)
+	h.next.fail(errors.New("exporter queue is full"))
+	r.poll(ctx) // the first poll's export event and the new one: refused
+	require.Len(t, h.next.accepted(), 5)
+	r.poll(ctx) // offered again with the second poll's export event, accepted
+	assert.Equal(t, added, h.next.accepted()[5:])
+	metadatatest.AssertEqualReceiverHuggingfaceauditEventsSkipped(t, h.tel, points(2, "reason", "self_export"), ignoreTime)
 }
 
 func TestDecodeEventRejectsWrongTypes(t *testing.T) {
