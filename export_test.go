@@ -131,6 +131,10 @@ func TestExportPass(t *testing.T) {
 		metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(1, "class", classTruncated), ignoreTime)
 		metadatatest.AssertEqualReceiverHuggingfaceauditEventsSkipped(t, h.tel, points(2, "reason", "invalid"), ignoreTime)
 		assert.Len(t, h.logs.FilterMessage("Skipping an invalid event").All(), 2)
+
+		h.hub.set(a, b) // the invalid events leave the window
+		r.poll(ctx)
+		assert.Empty(t, r.reported, "forgotten once they left the export: the memory stays bounded")
 	})
 
 	t.Run("an invalid event is skipped, logged with its _id and counted once", func(t *testing.T) {
