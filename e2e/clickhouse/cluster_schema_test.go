@@ -3,8 +3,6 @@ package clickhouse
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -23,26 +21,21 @@ import (
 // are checked as syntax, by the real parser, and not executed.)
 func chParse(t *testing.T, stmt string) (formatted, ast string) {
 	t.Helper()
-	post := func(sql string, params url.Values) string {
-		resp, err := http.Post(baseURL+"/?"+params.Encode(), "text/plain", strings.NewReader(sql))
+	parse := func(sql string, params url.Values) string {
+		out, err := post(sql, params)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("ClickHouse does not parse:\n%s\n%v", stmt, err)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("ClickHouse does not parse:\n%s\nHTTP %d: %s", stmt, resp.StatusCode, b)
-		}
-		return string(b)
+		return out
 	}
 	var row struct {
 		F string `json:"f"`
 	}
-	body := post("SELECT formatQuery({q:String}) AS f FORMAT JSONEachRow", url.Values{"param_q": {tsvEscape.Replace(stmt)}})
+	body := parse("SELECT formatQuery({q:String}) AS f FORMAT JSONEachRow", url.Values{"param_q": {tsvEscape.Replace(stmt)}})
 	if err := json.Unmarshal([]byte(body), &row); err != nil || row.F == "" {
 		t.Fatalf("formatQuery answer %q: %v", body, err)
 	}
-	return row.F, post("EXPLAIN AST "+stmt, nil)
+	return row.F, parse("EXPLAIN AST "+stmt, nil)
 }
 
 // Every statement hfauditschema generates, single node and cluster, parses

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,16 +159,19 @@ func startServer(bin, lib, tmp string) (stop func(), err error) {
 // query POSTs sql and returns the body; a non-200 answer fails the test.
 func query(t testing.TB, sql string) string {
 	t.Helper()
-	resp, err := http.Post(baseURL+"/", "text/plain", strings.NewReader(sql))
+	out, err := post(sql, nil)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s\n%v", sql, err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s\nHTTP %d: %s", sql, resp.StatusCode, b)
-	}
-	return string(b)
+	return out
+}
+
+// post runs sql with params through clickhouse.Target, the HTTP path of
+// hfauditschema and hfauditdetect; an answer other than 200 is a
+// *clickhouse.ServerError with ClickHouse's text.
+func post(sql string, params url.Values) (string, error) {
+	b, err := clickhouse.Target{DSN: baseURL}.Query(context.Background(), sql, params)
+	return string(b), err
 }
 
 // queryInt runs a query returning one number.
