@@ -23,8 +23,11 @@ assets: $(NPM_ASSETS)
 $(NPM_ASSETS): tools/npm/package.json tools/npm/package-lock.json
 	npm ci --prefix tools/npm --no-audit --no-fund
 
+# mdatagen names the generated test package after the directory, so it runs
+# in a link named for the package: a checkout in any folder regenerates the same.
 generate: $(MDATAGEN)
-	$(MDATAGEN) metadata.yaml
+	d=$$(mktemp -d) && ln -s $(CURDIR) $$d/huggingfaceauditreceiver && \
+	  cd $$d/huggingfaceauditreceiver && $(MDATAGEN) metadata.yaml; rc=$$?; rm -rf $$d; exit $$rc
 
 # The collector distribution, built by ocb from builder-config.yaml.
 build: $(COLLECTOR)
