@@ -11,7 +11,7 @@ import (
 // The receiver asks the Hub for a gzip-compressed export (as Go's transport
 // would) but decompresses it itself, with klauspost/compress instead of the
 // standard library's compress/gzip: decompressing is most of the cost of a
-// poll that finds nothing new (see the README's performance section).
+// poll that finds nothing new (see docs/performance.md).
 
 // gunzip opens a gzip stream. A variable so that the benchmarks can compare
 // decompressors.
