@@ -42,7 +42,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logsTable := fs.String("logs-table", clickhouse.DefaultLogsTable, "the exporter's logs table (its `logs_table_name`)")
 	ttl := fs.String("ttl", "", "optional retention of huggingface_logs, in days (\"400d\" or \"400\") or a Go duration that is whole days (\"9600h\"); empty leaves it as it is")
 	timeout := fs.Duration("timeout", 10*time.Minute, "timeout of each statement (the backfill can take a while)")
-	printOnly := fs.Bool("print", false, "print the statements instead of running them")
+	printOnly := fs.Bool("print", false, "print the statements of a new installation instead of running them")
+	printMigration := fs.Bool("print-migration", false, "print the statements that migrate a table with the first sorting key instead of running them")
+	dropOld := fs.Bool("drop-old", false, "drop "+clickhouse.OldTable+" ("+clickhouse.OldLocalTable+" with -cluster), which a migration keeps, once every event id it holds is in huggingface_logs")
 	cluster := fs.String("cluster", "", "ClickHouse cluster (the exporter's `cluster_name`): every statement ON CLUSTER, a replicated local table and a Distributed huggingface_logs over it")
 	replicaPath := fs.String("replica-path", clickhouse.DefaultReplicaPath, "with -cluster: Keeper path of the replicated table ({shard}, {database}, {table} are expanded by the server)")
 	replicaName := fs.String("replica-name", clickhouse.DefaultReplicaName, "with -cluster: replica name (the server's {replica} macro)")
@@ -71,9 +73,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	opts := clickhouse.Options{Database: *database, LogsTable: *logsTable, TTLDays: days,
-		Cluster: *cluster, ReplicaPath: *replicaPath, ReplicaName: *replicaName}
-	if *printOnly {
+		Cluster: *cluster, ReplicaPath: *replicaPath, ReplicaName: *replicaName, DropOld: *dropOld}
+	switch {
+	case *printOnly && *printMigration:
+		fmt.Fprintln(stderr, "hfauditschema: -print and -print-migration exclude each other")
+		return 2
+	case *printOnly:
 		_, _ = io.WriteString(stdout, clickhouse.Script(opts))
+		return 0
+	case *printMigration:
+		_, _ = io.WriteString(stdout, clickhouse.MigrationScript(opts))
 		return 0
 	}
 	target := conn.Target(&http.Client{Timeout: *timeout})
