@@ -118,8 +118,8 @@ func queryRows[T any](ctx context.Context, t Target, sql string) ([]T, error) {
 // sorting key, or the end of one that was interrupted after its swap, then
 // StatementsFor(o), then the removal of the old table when o.DropOld.
 func plan(o Options, st state) ([]string, error) {
-	for col, typ := range map[string]string{"LogAttributes": st.logAttrs, "ResourceAttributes": st.resAttrs} {
-		if typ != "" && !strings.HasPrefix(typ, "Map(") {
+	for _, c := range [][2]string{{"LogAttributes", st.logAttrs}, {"ResourceAttributes", st.resAttrs}} {
+		if col, typ := c[0], c[1]; typ != "" && !strings.HasPrefix(typ, "Map(") {
 			return nil, fmt.Errorf("%s.%s column %s is %s, not a Map: the clickhouseexporter writes it with `json: true`, "+
 				"and huggingface_logs reads the Map layout; set `json: false` (the default) on the exporter with a new logs_table_name, "+
 				"then run hfauditschema with -logs-table set to it", o.Database, o.LogsTable, col, typ)
