@@ -13,6 +13,12 @@
 // It POSTs each statement of clickhouse/huggingface_logs.sql to the HTTP
 // interface, stops at the first error printing ClickHouse's error text, and
 // prints what it did. Passwords are never printed.
+//
+// A huggingface_logs with the first sorting key (authorUser in it) is
+// migrated first: a new table is filled from it and swapped in, the view is
+// pointed at it, and the old rows stay in huggingface_logs_old until a run
+// with -drop-old. A logs table written with the exporter's `json: true` is
+// refused.
 package main
 
 import (
@@ -91,7 +97,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		where = ", on cluster " + *cluster
 	}
 	fmt.Fprintf(stdout, "applying huggingface_logs schema to %s (database %s, logs table %s%s)\n", target.Endpoint(), *database, *logsTable, where)
+	migrated, dropped := false, false
 	err = clickhouse.Apply(context.Background(), target, opts, func(r clickhouse.Result) {
+		migrated = migrated || strings.HasPrefix(r.Statement, "RENAME TABLE")
+		dropped = dropped || strings.HasPrefix(r.Statement, "DROP TABLE") && strings.Contains(r.Statement, ".`"+old(*cluster)+"`")
 		line := "ok: " + r.Statement
 		if r.Summary != "" {
 			line += " " + r.Summary
@@ -104,6 +113,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "hfauditschema: the logs table must exist first: start the collector with the clickhouse exporter (create_schema: true) or create %s.%s, then run this again\n", *database, *logsTable)
 		}
 		return 1
+	}
+	switch {
+	case migrated && !dropped:
+		fmt.Fprintf(stdout, "migrated: the rows as they were are kept in %s; check huggingface_logs, then run again with -drop-old to drop it\n", old(*cluster))
+	case dropped:
+		fmt.Fprintf(stdout, "dropped %s: every event id it held is in huggingface_logs\n", old(*cluster))
+	case *dropOld:
+		fmt.Fprintf(stdout, "-drop-old: there is no %s\n", old(*cluster))
 	}
 	if *cluster != "" {
 		fmt.Fprintf(stdout, "done: huggingface_logs_local (replicated), huggingface_logs (Distributed), huggingface_logs_mv and the backfill are in place on cluster %s\n", *cluster)
@@ -133,4 +150,12 @@ func parseTTL(s string) (uint32, error) {
 		return 0, fmt.Errorf("%q: want between 1 and %d days", s, 1<<20)
 	}
 	return uint32(days), nil
+}
+
+// old is the table a migration keeps the old rows in.
+func old(cluster string) string {
+	if cluster != "" {
+		return clickhouse.OldLocalTable
+	}
+	return clickhouse.OldTable
 }
