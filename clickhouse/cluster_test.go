@@ -18,8 +18,8 @@ func TestScriptGolden(t *testing.T) {
 	for name, script := range map[string]string{
 		"single.sql":          Script(Options{}),
 		"cluster.sql":         Script(Options{Cluster: "audit", TTLDays: 400}),
-		"migrate-single.sql":  MigrationScript(Options{DropOld: true}),
-		"migrate-cluster.sql": MigrationScript(Options{Cluster: "audit", TTLDays: 400, DropOld: true}),
+		"migrate-single.sql":  mustMigrationScript(t, Options{DropOld: true}),
+		"migrate-cluster.sql": mustMigrationScript(t, Options{Cluster: "audit", TTLDays: 400, DropOld: true}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			got := script
@@ -38,6 +38,15 @@ func TestScriptGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustMigrationScript(t *testing.T, o Options) string {
+	t.Helper()
+	s, err := MigrationScript(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestClusterStatements(t *testing.T) {

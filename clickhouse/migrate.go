@@ -164,16 +164,13 @@ func plan(o Options, st state) ([]string, error) {
 	return out, nil
 }
 
-// MigrationStatements returns what Apply runs on an installation whose
-// table has an older sorting key: the migration, then StatementsFor(o),
-// then, with o.DropOld, the removal of the old table.
-func MigrationStatements(o Options) []string {
+// MigrationStatements returns what Apply runs on an installation with the
+// first sorting key and its view: the migration, then StatementsFor(o),
+// then, with o.DropOld, the removal of the old table. It fails when o
+// cannot migrate (a fixed replica path on a cluster).
+func MigrationStatements(o Options) ([]string, error) {
 	o = o.withDefaults()
-	stmts, err := plan(o, state{key: "eventType, eventName, authorUser, eventTime, id", exists: map[string]bool{View: true}})
-	if err != nil {
-		panic(err) // the state above is always valid
-	}
-	return stmts
+	return plan(o, state{key: "eventType, eventName, authorUser, eventTime, id", exists: map[string]bool{View: true}})
 }
 
 // migrationStart builds the table with the new key next to the old one,
@@ -256,8 +253,12 @@ func dropOld(o Options) []string {
 }
 
 // MigrationScript is MigrationStatements(o) as one SQL script, like Script.
-func MigrationScript(o Options) string {
-	return script(MigrationStatements(o))
+func MigrationScript(o Options) (string, error) {
+	stmts, err := MigrationStatements(o)
+	if err != nil {
+		return "", err
+	}
+	return script(stmts), nil
 }
 
 // columnList is every column of huggingface_logs, comma separated.

@@ -93,7 +93,10 @@ func TestPlan(t *testing.T) {
 // the copy moves every column by name.
 func TestMigrationStatements(t *testing.T) {
 	o := Options{Database: "audit_db", TTLDays: 30}.withDefaults()
-	stmts := MigrationStatements(o)
+	stmts, err := MigrationStatements(o)
+	if err != nil {
+		t.Fatal(err)
+	}
 	install := StatementsFor(o)
 	create := strings.Replace(stmts[1], "huggingface_logs_v2", "huggingface_logs", 1)
 	if create != install[1] {
@@ -140,7 +143,10 @@ func TestClusterMigrationStatements(t *testing.T) {
 		"RENAME TABLE `audit_db`.`huggingface_logs_local_v2` TO `audit_db`.`huggingface_logs_local_old` ON CLUSTER `prod`",
 	}
 	want = append(want, firstLines(StatementsFor(o))...)
-	stmts := MigrationStatements(o)
+	stmts, err := MigrationStatements(o)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := firstLines(stmts); !slices.Equal(got, want) {
 		t.Fatalf("cluster migration:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -157,7 +163,7 @@ func TestClusterMigrationStatements(t *testing.T) {
 	}
 	// Both replicated tables live side by side during the copy: their
 	// Keeper paths must differ.
-	_, err := plan(Options{Cluster: "prod", ReplicaPath: "/ch/{shard}/hf"}.withDefaults(), state{key: oldKey, exists: map[string]bool{LocalTable: true}})
+	_, err = MigrationStatements(Options{Cluster: "prod", ReplicaPath: "/ch/{shard}/hf"})
 	if err == nil || !strings.Contains(err.Error(), "must hold {table} or {uuid}") {
 		t.Errorf("fixed replica path: %v", err)
 	}
@@ -166,7 +172,9 @@ func TestClusterMigrationStatements(t *testing.T) {
 	}
 
 	o.DropOld = true
-	stmts = MigrationStatements(o)
+	if stmts, err = MigrationStatements(o); err != nil {
+		t.Fatal(err)
+	}
 	if got := stmts[len(stmts)-2]; !strings.Contains(got, "FROM cluster('prod', 'audit_db', 'huggingface_logs_local_old')\nWHERE id GLOBAL NOT IN (SELECT id FROM `audit_db`.`huggingface_logs`)") {
 		t.Errorf("drop-old check: %s", got)
 	}

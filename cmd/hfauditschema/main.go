@@ -88,7 +88,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_, _ = io.WriteString(stdout, clickhouse.Script(opts))
 		return 0
 	case *printMigration:
-		_, _ = io.WriteString(stdout, clickhouse.MigrationScript(opts))
+		script, err := clickhouse.MigrationScript(opts)
+		if err != nil {
+			fmt.Fprintf(stderr, "hfauditschema: %v\n", err)
+			return 2
+		}
+		_, _ = io.WriteString(stdout, script)
 		return 0
 	}
 	target := conn.Target(&http.Client{Timeout: *timeout})

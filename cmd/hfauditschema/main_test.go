@@ -166,4 +166,8 @@ func TestRunMigration(t *testing.T) {
 	if code := run([]string{"-print", "-print-migration"}, &out, &errb); code != 2 {
 		t.Fatalf("-print -print-migration: exit %d", code)
 	}
+	errb.Reset()
+	if code := run([]string{"-print-migration", "-cluster", "c", "-replica-path", "/ch/{shard}/hf"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "must hold {table} or {uuid}") {
+		t.Fatalf("-print-migration with a fixed replica path: exit %d, %s", code, errb.String())
+	}
 }

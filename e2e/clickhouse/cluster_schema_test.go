@@ -123,7 +123,11 @@ func TestClusterExampleEngineParses(t *testing.T) {
 func TestMigrationParses(t *testing.T) {
 	for _, o := range []clickhouse.Options{{Database: "otel", DropOld: true}, {Database: "otel", TTLDays: 400, Cluster: "audit", DropOld: true}} {
 		copied := false
-		for _, s := range clickhouse.MigrationStatements(o) {
+		stmts, err := clickhouse.MigrationStatements(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range stmts {
 			f, _ := chParse(t, s)
 			if o.Cluster == "" {
 				continue
