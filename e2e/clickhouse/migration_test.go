@@ -284,3 +284,55 @@ func TestJSONLogsTableRefused(t *testing.T) {
 	}
 	t.Logf("refused: %v", err)
 }
+
+// TestMigrationResumes: a migration cut short at any statement (a crash, a
+// timeout) finishes when hfauditschema runs again, with every row once.
+func TestMigrationResumes(t *testing.T) {
+	stmts, err := clickhouse.MigrationStatements(clickhouse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The migration proper: the statements before the usual ones.
+	steps := 0
+	for steps < len(stmts) && !strings.HasPrefix(stmts[steps], "CREATE DATABASE") {
+		steps++
+	}
+	if steps < 5 {
+		t.Fatalf("%d migration statements", steps)
+	}
+	for cut := 1; cut < steps; cut++ {
+		t.Run(fmt.Sprintf("after %d of %d", cut, steps), func(t *testing.T) {
+			db := fmt.Sprintf("resume%d", cut)
+			exp := newExporter(t, db)
+			applyV1(t, db)
+			const n = 30
+			for i := range n {
+				arrival(t, exp, fmt.Sprintf("%024x", 0xa000+i))
+			}
+			for _, s := range stmts[:cut] {
+				query(t, strings.ReplaceAll(s, "`otel`", "`"+db+"`"))
+			}
+			arrival(t, exp, fmt.Sprintf("%024x", 0xb000)) // arrives while the migration is stopped
+			if err := clickhouse.Apply(context.Background(), clickhouse.Target{DSN: baseURL}, clickhouse.Options{Database: db}, nil); err != nil {
+				t.Fatalf("second run: %v", err)
+			}
+			arrival(t, exp, fmt.Sprintf("%024x", 0xc000)) // arrives after
+			q := func(sql string) string { return strings.ReplaceAll(sql, "DB", db) }
+			if key := strings.TrimSpace(query(t, q("SELECT sorting_key FROM system.tables WHERE database = 'DB' AND name = 'huggingface_logs'"))); key != clickhouse.SortingKey {
+				t.Fatalf("sorting key %q", key)
+			}
+			if left := query(t, q("SELECT name FROM system.tables WHERE database = 'DB' AND name LIKE 'huggingface%' ORDER BY name")); left != "huggingface_logs\nhuggingface_logs_mv\nhuggingface_logs_old\n" {
+				t.Fatalf("tables:\n%s", left)
+			}
+			if got := queryInt(t, q("SELECT count() FROM DB.huggingface_logs_old")); got < n || got > n+1 {
+				t.Fatalf("old table: %d rows, want %d or %d", got, n, n+1)
+			}
+			if got := queryInt(t, q("SELECT count() FROM DB.huggingface_logs FINAL")); got != n+2 {
+				t.Fatalf("%d rows with FINAL, want %d", got, n+2)
+			}
+			if got := queryInt(t, q("SELECT uniqExact(id) FROM DB.huggingface_logs")); got != n+2 {
+				t.Fatalf("%d ids, want %d", got, n+2)
+			}
+		})
+	}
+}
