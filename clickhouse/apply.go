@@ -43,14 +43,25 @@ type Result struct {
 	Summary string
 }
 
-// Apply POSTs the statements for o to t one by one and stops at the first
-// error, which carries ClickHouse's error text. done, when non-nil, is
-// called after each successful statement.
+// Apply reads what t holds, then POSTs the statements for o one by one and
+// stops at the first error, which carries ClickHouse's error text. On a
+// table with an older sorting key it runs MigrationStatements. It refuses a
+// logs table whose attributes are not Maps (the exporter's `json: true`).
+// done, when non-nil, is called after each successful statement.
 func Apply(ctx context.Context, t Target, o Options, done func(Result)) error {
 	if _, _, _, err := t.resolve(); err != nil {
 		return err
 	}
-	for _, stmt := range StatementsFor(o) {
+	o = o.withDefaults()
+	st, err := inspect(ctx, t, o)
+	if err != nil {
+		return fmt.Errorf("reading the current schema: %w", err)
+	}
+	stmts, err := plan(o, st)
+	if err != nil {
+		return err
+	}
+	for _, stmt := range stmts {
 		first, _, _ := strings.Cut(stmt, "\n")
 		_, header, err := t.post(ctx, stmt, nil)
 		if err != nil {

@@ -21,6 +21,9 @@ func TestApply(t *testing.T) {
 			return
 		}
 		b, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(b), "FROM system.") {
+			return // an empty answer: nothing exists yet
+		}
 		if fail != "" && strings.HasPrefix(string(b), fail) {
 			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = io.WriteString(w, "Code: 60. DB::Exception: Unknown table otel.otel_logs. (UNKNOWN_TABLE)\n")

@@ -10,16 +10,19 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// The scripts hfauditschema -print writes, single node and cluster, match
-// the reviewed golden files. Regenerate with go test ./clickhouse -update
-// after a deliberate change, and review the diff.
+// The scripts hfauditschema -print and -print-migration write, single node
+// and cluster, match the reviewed golden files. Regenerate with go test
+// ./clickhouse -update after a deliberate change, and review the diff.
+// testdata/v1 holds the first schema, which installations may still have.
 func TestScriptGolden(t *testing.T) {
-	for name, o := range map[string]Options{
-		"single.sql":  {},
-		"cluster.sql": {Cluster: "audit", TTLDays: 400},
+	for name, script := range map[string]string{
+		"single.sql":          Script(Options{}),
+		"cluster.sql":         Script(Options{Cluster: "audit", TTLDays: 400}),
+		"migrate-single.sql":  mustMigrationScript(t, Options{DropOld: true}),
+		"migrate-cluster.sql": mustMigrationScript(t, Options{Cluster: "audit", TTLDays: 400, DropOld: true}),
 	} {
 		t.Run(name, func(t *testing.T) {
-			got := Script(o)
+			got := script
 			path := filepath.Join("testdata", name)
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -31,10 +34,19 @@ func TestScriptGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got != string(want) {
-				t.Errorf("Script(%+v) differs from %s (go test ./clickhouse -update rewrites it):\n%s", o, path, got)
+				t.Errorf("the script differs from %s (go test ./clickhouse -update rewrites it):\n%s", path, got)
 			}
 		})
 	}
+}
+
+func mustMigrationScript(t *testing.T, o Options) string {
+	t.Helper()
+	s, err := MigrationScript(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestClusterStatements(t *testing.T) {
@@ -67,11 +79,11 @@ func TestClusterStatements(t *testing.T) {
 	// the single-node table's key, partitioning and indexes.
 	local := stmts[1]
 	checkColumns(t, local)
-	if want := "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')\n"; !strings.Contains(local, want) {
+	if want := "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', receivedAt)\n"; !strings.Contains(local, want) {
 		t.Errorf("local table engine: want %q in\n%s", want, local)
 	}
 	if got, want := strings.Replace(strings.Replace(local, "huggingface_logs_local` ON CLUSTER `prod`", "huggingface_logs`", 1),
-		"ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')", "ReplacingMergeTree", 1), single[1]; got != want {
+		"ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', receivedAt)", "ReplacingMergeTree(receivedAt)", 1), single[1]; got != want {
 		t.Errorf("the local table differs from the single-node table beyond name, ON CLUSTER and engine:\n%s\n---\n%s", got, want)
 	}
 
@@ -92,7 +104,7 @@ func TestClusterStatements(t *testing.T) {
 	if !strings.Contains(odd[0], "ON CLUSTER `we'ird\\`c\\\\x`") {
 		t.Errorf("cluster identifier not escaped: %q", odd[0])
 	}
-	if !strings.Contains(odd[1], "ReplicatedReplacingMergeTree('/p/{shard}', 'r-{replica}')") {
+	if !strings.Contains(odd[1], "ReplicatedReplacingMergeTree('/p/{shard}', 'r-{replica}', receivedAt)") {
 		t.Errorf("replica path and name: %q", firstLine(odd[1]))
 	}
 	if !strings.Contains(odd[2], "Distributed('we\\'ird`c\\\\x', 'otel', 'huggingface_logs_local', cityHash64(id))") {

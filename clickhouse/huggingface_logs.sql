@@ -7,7 +7,9 @@
 --   {{database}}    the exporter's database (exporter default: otel)
 --   {{logs_table}}  the exporter's logs table (exporter default: otel_logs)
 --   {{on_cluster}}  empty; with -cluster NAME: ON CLUSTER `NAME`
---   {{storage_table}}, {{engine}}  huggingface_logs and ReplacingMergeTree;
+--   {{view}}        huggingface_logs_mv (the migration builds a second one)
+--   {{storage_table}}, {{engine}}  huggingface_logs and
+--                   ReplacingMergeTree(receivedAt);
 --                   with -cluster, huggingface_logs_local and
 --                   ReplicatedReplacingMergeTree (a Distributed table named
 --                   huggingface_logs is then created over it)
@@ -21,27 +23,33 @@
 CREATE DATABASE IF NOT EXISTS `{{database}}`{{on_cluster}};
 
 -- 1. The target table. ReplacingMergeTree collapses the duplicates that an
---    at-least-once pipeline can write after a crash: every column of the
---    sorting key is derived from the event, so two copies of one event share
---    the key. Read with FINAL (or LIMIT 1 BY id) for exact counts before the
---    background merges have run.
+--    at-least-once pipeline can write after a crash. The sorting key holds
+--    only what never changes for one event id: its type (eventType,
+--    eventName), createdAt (eventTime) and the id. Author, token and
+--    enrichment fields are read at export time and can change between two
+--    reads of one event (a renamed or deleted user), so they stay out of the
+--    key: two copies of one event always share it. The version receivedAt
+--    keeps the copy written last. Read with FINAL (or LIMIT 1 BY id) for
+--    exact counts before the background merges have run.
+--    LowCardinality: columns with few distinct values (types, country
+--    codes, organization) compress better and filter faster.
 --    On a cluster this is the local table of each shard, replicated; the
 --    Distributed table huggingface_logs over it spreads rows by
 --    cityHash64(id), so every copy of one event lands on the same shard and
 --    FINAL stays exact across shards.
 CREATE TABLE IF NOT EXISTS `{{database}}`.`{{storage_table}}`{{on_cluster}}
 (
-    `workspaceID`       String,
-    `sourceID`          String,
-    `sourceType`        String,
+    `workspaceID`       LowCardinality(String),
+    `sourceID`          LowCardinality(String),
+    `sourceType`        LowCardinality(String),
     `sourceTTL`         UInt32 DEFAULT 0,
     `receivedAt`        DateTime,
     `id`                String,
     `eventTime`         DateTime,
-    `eventName`         String,
+    `eventName`         LowCardinality(String),
     `eventID`           String,
     `srcIP`             String,
-    `srcASCountryCode`  String,
+    `srcASCountryCode`  LowCardinality(String),
     `srcASNumber`       UInt32,
     `srcASOrganization` String,
     `srcCity`           String,
@@ -51,7 +59,7 @@ CREATE TABLE IF NOT EXISTS `{{database}}`.`{{storage_table}}`{{on_cluster}}
     `srcLongitude`      Float64,
     `srcUserType`       String,
     `dstIP`             String,
-    `dstASCountryCode`  String,
+    `dstASCountryCode`  LowCardinality(String),
     `dstASNumber`       UInt32,
     `dstASOrganization` String,
     `dstCity`           String,
@@ -63,23 +71,23 @@ CREATE TABLE IF NOT EXISTS `{{database}}`.`{{storage_table}}`{{on_cluster}}
     `actor`             Map(String, String),
     `tags`              Map(String, String),
     `resources`         Array(String),
-    `serviceName`       String,
+    `serviceName`       LowCardinality(String),
     `enrichments`       Array(Tuple(data Map(String, String), name String, provider String, type String, value String)),
     `readOnly`          Bool,
     `rawLog`            String CODEC(ZSTD(3)),
     `auditID`           String,
-    `eventType`         String,
+    `eventType`         LowCardinality(String),
     `message`           String,
     `authorID`          String,
     `authorUser`        String,
-    `authorType`        String,
+    `authorType`        LowCardinality(String),
     `actorIP`           String,
     `locationFormatted` String,
-    `locationCountry`   String,
+    `locationCountry`   LowCardinality(String),
     `locationCity`      String,
-    `tokenType`         String,
+    `tokenType`         LowCardinality(String),
     `tokenID`           String,
-    `tokenRole`         String,
+    `tokenRole`         LowCardinality(String),
     `tokenLast4`        String,
     `tokenDeleted`      Bool,
     INDEX idx_id id TYPE bloom_filter(0.001) GRANULARITY 1,
@@ -90,7 +98,7 @@ CREATE TABLE IF NOT EXISTS `{{database}}`.`{{storage_table}}`{{on_cluster}}
 )
 ENGINE = {{engine}}
 PARTITION BY toYYYYMM(eventTime)
-ORDER BY (eventType, eventName, authorUser, eventTime, id)
+ORDER BY (eventType, eventName, eventTime, id)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 
 -- 2. The materialized view: every block the exporter inserts into
@@ -99,7 +107,7 @@ SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 --    The SELECT is the same text as in the backfill below (a unit test checks it).
 --    On a cluster the view exists on every node, reads the node's own
 --    {{logs_table}} and writes into the Distributed huggingface_logs.
-CREATE MATERIALIZED VIEW IF NOT EXISTS `{{database}}`.`huggingface_logs_mv`{{on_cluster}}
+CREATE MATERIALIZED VIEW IF NOT EXISTS `{{database}}`.`{{view}}`{{on_cluster}}
 TO `{{database}}`.`huggingface_logs`
 AS
 -- BEGIN SELECT

@@ -38,22 +38,23 @@ const (
 )
 
 // Columns are the name and type of every column of huggingface_logs, in the
-// order of the reference table (SPEC §6).
+// order of the reference table (SPEC §6). Columns with few distinct values
+// are LowCardinality(String), a storage form of String.
 var Columns = [][2]string{
-	{"workspaceID", "String"}, {"sourceID", "String"}, {"sourceType", "String"}, {"sourceTTL", "UInt32"},
-	{"receivedAt", "DateTime"}, {"id", "String"}, {"eventTime", "DateTime"}, {"eventName", "String"},
-	{"eventID", "String"}, {"srcIP", "String"}, {"srcASCountryCode", "String"}, {"srcASNumber", "UInt32"},
+	{"workspaceID", "LowCardinality(String)"}, {"sourceID", "LowCardinality(String)"}, {"sourceType", "LowCardinality(String)"}, {"sourceTTL", "UInt32"},
+	{"receivedAt", "DateTime"}, {"id", "String"}, {"eventTime", "DateTime"}, {"eventName", "LowCardinality(String)"},
+	{"eventID", "String"}, {"srcIP", "String"}, {"srcASCountryCode", "LowCardinality(String)"}, {"srcASNumber", "UInt32"},
 	{"srcASOrganization", "String"}, {"srcCity", "String"}, {"srcConnectionType", "String"}, {"srcISP", "String"},
 	{"srcLatitude", "Float64"}, {"srcLongitude", "Float64"}, {"srcUserType", "String"}, {"dstIP", "String"},
-	{"dstASCountryCode", "String"}, {"dstASNumber", "UInt32"}, {"dstASOrganization", "String"}, {"dstCity", "String"},
+	{"dstASCountryCode", "LowCardinality(String)"}, {"dstASNumber", "UInt32"}, {"dstASOrganization", "String"}, {"dstCity", "String"},
 	{"dstConnectionType", "String"}, {"dstISP", "String"}, {"dstLatitude", "Float64"}, {"dstLongitude", "Float64"},
 	{"dstUserType", "String"}, {"actor", "Map(String, String)"}, {"tags", "Map(String, String)"},
-	{"resources", "Array(String)"}, {"serviceName", "String"},
+	{"resources", "Array(String)"}, {"serviceName", "LowCardinality(String)"},
 	{"enrichments", "Array(Tuple(data Map(String, String), name String, provider String, type String, value String))"},
-	{"readOnly", "Bool"}, {"rawLog", "String"}, {"auditID", "String"}, {"eventType", "String"}, {"message", "String"},
-	{"authorID", "String"}, {"authorUser", "String"}, {"authorType", "String"}, {"actorIP", "String"},
-	{"locationFormatted", "String"}, {"locationCountry", "String"}, {"locationCity", "String"}, {"tokenType", "String"},
-	{"tokenID", "String"}, {"tokenRole", "String"}, {"tokenLast4", "String"}, {"tokenDeleted", "Bool"},
+	{"readOnly", "Bool"}, {"rawLog", "String"}, {"auditID", "String"}, {"eventType", "LowCardinality(String)"}, {"message", "String"},
+	{"authorID", "String"}, {"authorUser", "String"}, {"authorType", "LowCardinality(String)"}, {"actorIP", "String"},
+	{"locationFormatted", "String"}, {"locationCountry", "LowCardinality(String)"}, {"locationCity", "String"}, {"tokenType", "LowCardinality(String)"},
+	{"tokenID", "String"}, {"tokenRole", "LowCardinality(String)"}, {"tokenLast4", "String"}, {"tokenDeleted", "Bool"},
 }
 
 // Options selects where the statements apply.
@@ -76,6 +77,9 @@ type Options struct {
 	// arguments with Cluster; empty means DefaultReplicaPath and
 	// DefaultReplicaName.
 	ReplicaPath, ReplicaName string
+	// DropOld drops OldTable (OldLocalTable on a cluster), which a migration
+	// leaves, once every event id it holds is in Table.
+	DropOld bool
 }
 
 // Statements returns the statements for database (empty: "otel") and the
@@ -85,17 +89,22 @@ func Statements(database string) []string {
 	return StatementsFor(Options{Database: database})
 }
 
-// StatementsFor returns the statements for o, in the order they must run.
+// StatementsFor returns the statements for o, in the order they must run,
+// as they create the schema. On an installation with an older sorting key,
+// Apply runs MigrationStatements first.
 func StatementsFor(o Options) []string {
+	o = o.withDefaults()
+	return build(o, Table, o.storage(), View).all()
+}
+
+// withDefaults fills the empty fields of o with their defaults.
+func (o Options) withDefaults() Options {
 	if o.Database == "" {
 		o.Database = DefaultDatabase
 	}
 	if o.LogsTable == "" {
 		o.LogsTable = DefaultLogsTable
 	}
-	db := quoteIdent(o.Database)
-	logs := "`" + db + "`.`" + quoteIdent(o.LogsTable) + "`"
-	storage, engine, onCluster, backfillSource, notIn := Table, "ReplacingMergeTree", "", logs, "NOT IN"
 	if o.Cluster != "" {
 		if o.ReplicaPath == "" {
 			o.ReplicaPath = DefaultReplicaPath
@@ -103,9 +112,55 @@ func StatementsFor(o Options) []string {
 		if o.ReplicaName == "" {
 			o.ReplicaName = DefaultReplicaName
 		}
-		storage = LocalTable
-		engine = fmt.Sprintf("ReplicatedReplacingMergeTree(%s, %s)", quoteString(o.ReplicaPath), quoteString(o.ReplicaName))
-		onCluster = " ON CLUSTER `" + quoteIdent(o.Cluster) + "`"
+	}
+	return o
+}
+
+// storage is the table that holds the rows: Table, or LocalTable on a
+// cluster.
+func (o Options) storage() string {
+	if o.Cluster != "" {
+		return LocalTable
+	}
+	return Table
+}
+
+// onCluster is the ON CLUSTER clause of every DDL statement, or "".
+func (o Options) onCluster() string {
+	if o.Cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER `" + quoteIdent(o.Cluster) + "`"
+}
+
+// ident is the quoted name of table in o's database.
+func (o Options) ident(table string) string {
+	return "`" + quoteIdent(o.Database) + "`.`" + quoteIdent(table) + "`"
+}
+
+// schema is the statements of huggingface_logs.sql for one set of names.
+type schema struct {
+	database string
+	// tables creates the storage table, sets its TTL and, on a cluster,
+	// creates the Distributed table over it.
+	tables   []string
+	view     string
+	backfill string
+}
+
+func (s schema) all() []string {
+	return append(append([]string{s.database}, s.tables...), s.view, s.backfill)
+}
+
+// build fills huggingface_logs.sql for o (with defaults) with the given
+// names: table is what queries read (on a cluster, the Distributed table),
+// storage the table that holds the rows, view the materialized view. The
+// view and the backfill always write into Table.
+func build(o Options, table, storage, view string) schema {
+	db := quoteIdent(o.Database)
+	engine, backfillSource, notIn := "ReplacingMergeTree(receivedAt)", o.ident(o.LogsTable), "NOT IN"
+	if o.Cluster != "" {
+		engine = fmt.Sprintf("ReplicatedReplacingMergeTree(%s, %s, receivedAt)", quoteString(o.ReplicaPath), quoteString(o.ReplicaName))
 		// cluster() reads one replica of every shard; the ids already in
 		// the Distributed table are gathered once and sent to the shards.
 		backfillSource = fmt.Sprintf("cluster(%s, %s, %s)", quoteString(o.Cluster), quoteString(o.Database), quoteString(o.LogsTable))
@@ -114,8 +169,9 @@ func StatementsFor(o Options) []string {
 	r := strings.NewReplacer(
 		"{{database}}", db,
 		"{{logs_table}}", quoteIdent(o.LogsTable),
-		"{{on_cluster}}", onCluster,
-		"{{storage_table}}", storage,
+		"{{on_cluster}}", o.onCluster(),
+		"{{view}}", quoteIdent(view),
+		"{{storage_table}}", quoteIdent(storage),
 		"{{engine}}", engine,
 		"{{backfill_source}}", backfillSource,
 		"{{not_in}}", notIn,
@@ -124,42 +180,69 @@ func StatementsFor(o Options) []string {
 	const viewFrom = "\nFROM `{{database}}`.`{{logs_table}}`\n"
 	backfill := strings.Replace(viewSelect(SQL), viewFrom, "\nFROM {{backfill_source}}\n", 1)
 	script := strings.Replace(SQL, "\n{{select}}\n", "\n"+backfill+"\n", 1)
-	alter := func(table, change string) string {
-		return fmt.Sprintf("ALTER TABLE `%s`.`%s`%s %s", db, table, onCluster, change)
-	}
-	var out []string
-	for _, s := range split(script) {
-		s = r.Replace(s)
-		out = append(out, s)
-		if !strings.HasPrefix(s, "CREATE TABLE") {
-			continue
-		}
-		if o.TTLDays > 0 {
-			out = append(out,
-				alter(storage, fmt.Sprintf("MODIFY TTL eventTime + INTERVAL %d DAY", o.TTLDays)),
-				alter(storage, fmt.Sprintf("MODIFY COLUMN `sourceTTL` UInt32 DEFAULT %d", o.TTLDays)))
-		}
-		if o.Cluster != "" {
-			// Created AS the local table: same columns and defaults (skip
-			// indexes are MergeTree-only and not copied).
-			out = append(out, fmt.Sprintf("CREATE TABLE IF NOT EXISTS `%s`.`%s`%s AS `%s`.`%s`\nENGINE = Distributed(%s, %s, %s, cityHash64(id))",
-				db, Table, onCluster, db, LocalTable, quoteString(o.Cluster), quoteString(o.Database), quoteString(LocalTable)))
-			if o.TTLDays > 0 {
-				// Rows inserted through the Distributed table take its
-				// defaults: keep sourceTTL's in step on a re-run.
-				out = append(out, alter(Table, fmt.Sprintf("MODIFY COLUMN `sourceTTL` UInt32 DEFAULT %d", o.TTLDays)))
+	var s schema
+	for _, stmt := range split(script) {
+		stmt = r.Replace(stmt)
+		switch {
+		case strings.HasPrefix(stmt, "CREATE DATABASE"):
+			s.database = stmt
+		case strings.HasPrefix(stmt, "CREATE TABLE"):
+			s.tables = append(s.tables, stmt)
+			s.tables = append(s.tables, ttlStatements(o, storage)...)
+			if o.Cluster != "" {
+				// Created AS the local table: same columns and defaults (skip
+				// indexes are MergeTree-only and not copied).
+				s.tables = append(s.tables, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s\nENGINE = Distributed(%s, %s, %s, cityHash64(id))",
+					o.ident(table), o.onCluster(), o.ident(storage), quoteString(o.Cluster), quoteString(o.Database), quoteString(storage)))
+				if o.TTLDays > 0 {
+					// Rows inserted through the Distributed table take its
+					// defaults: keep sourceTTL's in step on a re-run.
+					s.tables = append(s.tables, alterTable(o, table, fmt.Sprintf("MODIFY COLUMN `sourceTTL` UInt32 DEFAULT %d", o.TTLDays)))
+				}
 			}
+		case strings.HasPrefix(stmt, "CREATE MATERIALIZED VIEW"):
+			s.view = stmt
+		case strings.HasPrefix(stmt, "INSERT INTO"):
+			s.backfill = stmt
+		default:
+			panic("huggingface_logs.sql: unexpected statement " + firstLine(stmt))
 		}
 	}
-	return out
+	return s
+}
+
+// ttlStatements set the TTL of storage and the default of its sourceTTL,
+// when o asks for a TTL.
+func ttlStatements(o Options, storage string) []string {
+	if o.TTLDays == 0 {
+		return nil
+	}
+	return []string{
+		alterTable(o, storage, fmt.Sprintf("MODIFY TTL eventTime + INTERVAL %d DAY", o.TTLDays)),
+		alterTable(o, storage, fmt.Sprintf("MODIFY COLUMN `sourceTTL` UInt32 DEFAULT %d", o.TTLDays)),
+	}
+}
+
+func alterTable(o Options, table, change string) string {
+	return fmt.Sprintf("ALTER TABLE %s%s %s", o.ident(table), o.onCluster(), change)
+}
+
+// firstLine is the first line of a statement, for messages.
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
 }
 
 // Script is the statements for o as one SQL script, each ended by a
 // semicolon (on a line of its own after a trailing comment), for
 // `clickhouse-client --multiquery`.
 func Script(o Options) string {
+	return script(StatementsFor(o))
+}
+
+func script(stmts []string) string {
 	var b strings.Builder
-	for _, s := range StatementsFor(o) {
+	for _, s := range stmts {
 		b.WriteString(s)
 		if i := strings.LastIndexByte(s, '\n'); strings.HasPrefix(strings.TrimSpace(s[i+1:]), "--") {
 			b.WriteString("\n")

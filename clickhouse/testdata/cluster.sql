@@ -2,17 +2,17 @@ CREATE DATABASE IF NOT EXISTS `otel` ON CLUSTER `audit`;
 
 CREATE TABLE IF NOT EXISTS `otel`.`huggingface_logs_local` ON CLUSTER `audit`
 (
-    `workspaceID`       String,
-    `sourceID`          String,
-    `sourceType`        String,
+    `workspaceID`       LowCardinality(String),
+    `sourceID`          LowCardinality(String),
+    `sourceType`        LowCardinality(String),
     `sourceTTL`         UInt32 DEFAULT 0,
     `receivedAt`        DateTime,
     `id`                String,
     `eventTime`         DateTime,
-    `eventName`         String,
+    `eventName`         LowCardinality(String),
     `eventID`           String,
     `srcIP`             String,
-    `srcASCountryCode`  String,
+    `srcASCountryCode`  LowCardinality(String),
     `srcASNumber`       UInt32,
     `srcASOrganization` String,
     `srcCity`           String,
@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS `otel`.`huggingface_logs_local` ON CLUSTER `audit`
     `srcLongitude`      Float64,
     `srcUserType`       String,
     `dstIP`             String,
-    `dstASCountryCode`  String,
+    `dstASCountryCode`  LowCardinality(String),
     `dstASNumber`       UInt32,
     `dstASOrganization` String,
     `dstCity`           String,
@@ -34,23 +34,23 @@ CREATE TABLE IF NOT EXISTS `otel`.`huggingface_logs_local` ON CLUSTER `audit`
     `actor`             Map(String, String),
     `tags`              Map(String, String),
     `resources`         Array(String),
-    `serviceName`       String,
+    `serviceName`       LowCardinality(String),
     `enrichments`       Array(Tuple(data Map(String, String), name String, provider String, type String, value String)),
     `readOnly`          Bool,
     `rawLog`            String CODEC(ZSTD(3)),
     `auditID`           String,
-    `eventType`         String,
+    `eventType`         LowCardinality(String),
     `message`           String,
     `authorID`          String,
     `authorUser`        String,
-    `authorType`        String,
+    `authorType`        LowCardinality(String),
     `actorIP`           String,
     `locationFormatted` String,
-    `locationCountry`   String,
+    `locationCountry`   LowCardinality(String),
     `locationCity`      String,
-    `tokenType`         String,
+    `tokenType`         LowCardinality(String),
     `tokenID`           String,
-    `tokenRole`         String,
+    `tokenRole`         LowCardinality(String),
     `tokenLast4`        String,
     `tokenDeleted`      Bool,
     INDEX idx_id id TYPE bloom_filter(0.001) GRANULARITY 1,
@@ -59,9 +59,9 @@ CREATE TABLE IF NOT EXISTS `otel`.`huggingface_logs_local` ON CLUSTER `audit`
     INDEX idx_token_id tokenID TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_resources resources TYPE bloom_filter(0.01) GRANULARITY 1
 )
-ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', receivedAt)
 PARTITION BY toYYYYMM(eventTime)
-ORDER BY (eventType, eventName, authorUser, eventTime, id)
+ORDER BY (eventType, eventName, eventTime, id)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 
 ALTER TABLE `otel`.`huggingface_logs_local` ON CLUSTER `audit` MODIFY TTL eventTime + INTERVAL 400 DAY;

@@ -13,6 +13,12 @@
 // It POSTs each statement of clickhouse/huggingface_logs.sql to the HTTP
 // interface, stops at the first error printing ClickHouse's error text, and
 // prints what it did. Passwords are never printed.
+//
+// A huggingface_logs with the first sorting key (authorUser in it) is
+// migrated first: a new table is filled from it and swapped in, the view is
+// pointed at it, and the old rows stay in huggingface_logs_old until a run
+// with -drop-old. A logs table written with the exporter's `json: true` is
+// refused.
 package main
 
 import (
@@ -42,7 +48,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logsTable := fs.String("logs-table", clickhouse.DefaultLogsTable, "the exporter's logs table (its `logs_table_name`)")
 	ttl := fs.String("ttl", "", "optional retention of huggingface_logs, in days (\"400d\" or \"400\") or a Go duration that is whole days (\"9600h\"); empty leaves it as it is")
 	timeout := fs.Duration("timeout", 10*time.Minute, "timeout of each statement (the backfill can take a while)")
-	printOnly := fs.Bool("print", false, "print the statements instead of running them")
+	printOnly := fs.Bool("print", false, "print the statements of a new installation instead of running them")
+	printMigration := fs.Bool("print-migration", false, "print the statements that migrate a table with the first sorting key instead of running them")
+	dropOld := fs.Bool("drop-old", false, "drop "+clickhouse.OldTable+" ("+clickhouse.OldLocalTable+" with -cluster), which a migration keeps, once every event id it holds is in huggingface_logs")
 	cluster := fs.String("cluster", "", "ClickHouse cluster (the exporter's `cluster_name`): every statement ON CLUSTER, a replicated local table and a Distributed huggingface_logs over it")
 	replicaPath := fs.String("replica-path", clickhouse.DefaultReplicaPath, "with -cluster: Keeper path of the replicated table ({shard}, {database}, {table} are expanded by the server)")
 	replicaName := fs.String("replica-name", clickhouse.DefaultReplicaName, "with -cluster: replica name (the server's {replica} macro)")
@@ -71,9 +79,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	opts := clickhouse.Options{Database: *database, LogsTable: *logsTable, TTLDays: days,
-		Cluster: *cluster, ReplicaPath: *replicaPath, ReplicaName: *replicaName}
-	if *printOnly {
+		Cluster: *cluster, ReplicaPath: *replicaPath, ReplicaName: *replicaName, DropOld: *dropOld}
+	switch {
+	case *printOnly && *printMigration:
+		fmt.Fprintln(stderr, "hfauditschema: -print and -print-migration exclude each other")
+		return 2
+	case *printOnly:
 		_, _ = io.WriteString(stdout, clickhouse.Script(opts))
+		return 0
+	case *printMigration:
+		script, err := clickhouse.MigrationScript(opts)
+		if err != nil {
+			fmt.Fprintf(stderr, "hfauditschema: %v\n", err)
+			return 2
+		}
+		_, _ = io.WriteString(stdout, script)
 		return 0
 	}
 	target := conn.Target(&http.Client{Timeout: *timeout})
@@ -82,7 +102,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		where = ", on cluster " + *cluster
 	}
 	fmt.Fprintf(stdout, "applying huggingface_logs schema to %s (database %s, logs table %s%s)\n", target.Endpoint(), *database, *logsTable, where)
+	migrated, dropped := false, false
 	err = clickhouse.Apply(context.Background(), target, opts, func(r clickhouse.Result) {
+		migrated = migrated || strings.HasPrefix(r.Statement, "RENAME TABLE")
+		dropped = dropped || strings.HasPrefix(r.Statement, "DROP TABLE") && strings.Contains(r.Statement, ".`"+old(*cluster)+"`")
 		line := "ok: " + r.Statement
 		if r.Summary != "" {
 			line += " " + r.Summary
@@ -95,6 +118,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "hfauditschema: the logs table must exist first: start the collector with the clickhouse exporter (create_schema: true) or create %s.%s, then run this again\n", *database, *logsTable)
 		}
 		return 1
+	}
+	switch {
+	case migrated && !dropped:
+		fmt.Fprintf(stdout, "migrated: the rows as they were are kept in %s; check huggingface_logs, then run again with -drop-old to drop it\n", old(*cluster))
+	case dropped:
+		fmt.Fprintf(stdout, "dropped %s: every event id it held is in huggingface_logs\n", old(*cluster))
+	case *dropOld:
+		fmt.Fprintf(stdout, "-drop-old: there is no %s\n", old(*cluster))
 	}
 	if *cluster != "" {
 		fmt.Fprintf(stdout, "done: huggingface_logs_local (replicated), huggingface_logs (Distributed), huggingface_logs_mv and the backfill are in place on cluster %s\n", *cluster)
@@ -124,4 +155,12 @@ func parseTTL(s string) (uint32, error) {
 		return 0, fmt.Errorf("%q: want between 1 and %d days", s, 1<<20)
 	}
 	return uint32(days), nil
+}
+
+// old is the table a migration keeps the old rows in.
+func old(cluster string) string {
+	if cluster != "" {
+		return clickhouse.OldLocalTable
+	}
+	return clickhouse.OldTable
 }

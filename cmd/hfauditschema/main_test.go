@@ -5,8 +5,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/clickhouse"
 )
 
 func TestParseTTL(t *testing.T) {
@@ -29,6 +32,9 @@ func TestRun(t *testing.T) {
 		if _, p, _ := r.BasicAuth(); p != "pw-secret" {
 			w.WriteHeader(http.StatusForbidden)
 			return
+		}
+		if strings.Contains(string(b), "FROM system.") {
+			return // nothing exists yet
 		}
 		n++
 		if strings.HasPrefix(string(b), "CREATE MATERIALIZED VIEW") && strings.Contains(string(b), "`missing`") {
@@ -71,7 +77,9 @@ func TestRunCluster(t *testing.T) {
 	var stmts []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		stmts = append(stmts, string(b))
+		if !strings.Contains(string(b), "FROM system.") {
+			stmts = append(stmts, string(b))
+		}
 	}))
 	defer srv.Close()
 
@@ -93,11 +101,73 @@ func TestRunCluster(t *testing.T) {
 
 	out.Reset()
 	if code := run([]string{"-print", "-cluster", "audit", "-replica-path", "/ch/{shard}/hf", "-replica-name", "{replica}-x"}, &out, &errb); code != 0 ||
-		!strings.Contains(out.String(), "ENGINE = ReplicatedReplacingMergeTree('/ch/{shard}/hf', '{replica}-x')") {
+		!strings.Contains(out.String(), "ENGINE = ReplicatedReplacingMergeTree('/ch/{shard}/hf', '{replica}-x', receivedAt)") {
 		t.Fatalf("-print -cluster: %d\n%s", code, out.String())
 	}
 	errb.Reset()
 	if code := run([]string{"-print", "-replica-path", "/x"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "need -cluster") {
 		t.Fatalf("-replica-path without -cluster: exit %d, %s", code, errb.String())
+	}
+}
+
+// On a table with the first sorting key, the command migrates it, says
+// where the old rows are, and -drop-old drops them.
+func TestRunMigration(t *testing.T) {
+	var stmts []string
+	oldExists, key := false, "eventType, eventName, authorUser, eventTime, id"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		switch q := string(b); {
+		case strings.Contains(q, "FROM system.tables"):
+			_, _ = io.WriteString(w, `{"name":"huggingface_logs","sorting_key":"`+key+`"}`+"\n")
+			_, _ = io.WriteString(w, `{"name":"huggingface_logs_mv","sorting_key":""}`+"\n")
+			if oldExists {
+				_, _ = io.WriteString(w, `{"name":"huggingface_logs_old","sorting_key":""}`+"\n")
+			}
+		case strings.Contains(q, "FROM system.columns"):
+		default:
+			stmts = append(stmts, strings.SplitN(q, "\n", 2)[0])
+		}
+	}))
+	defer srv.Close()
+
+	var out, errb bytes.Buffer
+	if code := run([]string{"-dsn", srv.URL}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !slices.Contains(stmts, "EXCHANGE TABLES `otel`.`huggingface_logs` AND `otel`.`huggingface_logs_v2`") ||
+		!strings.Contains(out.String(), "migrated: the rows as they were are kept in huggingface_logs_old; check huggingface_logs, then run again with -drop-old") {
+		t.Fatalf("statements %q\noutput:\n%s", stmts, out.String())
+	}
+
+	// A table with the first key next to an earlier old table: refused.
+	oldExists = true
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"-dsn", srv.URL, "-drop-old"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "huggingface_logs_old from an earlier migration still exists") {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+
+	// After the migration, -drop-old drops the old table.
+	key = clickhouse.SortingKey
+	out.Reset()
+	stmts = nil
+	if code := run([]string{"-dsn", srv.URL, "-drop-old"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "dropped huggingface_logs_old: every event id it held is in huggingface_logs") ||
+		stmts[len(stmts)-1] != "DROP TABLE IF EXISTS `otel`.`huggingface_logs_old` SYNC" {
+		t.Fatalf("-drop-old: exit %d, %q\n%s%s", code, stmts, out.String(), errb.String())
+	}
+
+	out.Reset()
+	if code := run([]string{"-print-migration", "-drop-old"}, &out, &errb); code != 0 ||
+		!strings.Contains(out.String(), "EXCHANGE TABLES `otel`.`huggingface_logs` AND `otel`.`huggingface_logs_v2`;") ||
+		!strings.Contains(out.String(), "DROP TABLE IF EXISTS `otel`.`huggingface_logs_old` SYNC;") {
+		t.Fatalf("-print-migration: %d\n%s", code, out.String())
+	}
+	if code := run([]string{"-print", "-print-migration"}, &out, &errb); code != 2 {
+		t.Fatalf("-print -print-migration: exit %d", code)
+	}
+	errb.Reset()
+	if code := run([]string{"-print-migration", "-cluster", "c", "-replica-path", "/ch/{shard}/hf"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "must hold {table} or {uuid}") {
+		t.Fatalf("-print-migration with a fixed replica path: exit %d, %s", code, errb.String())
 	}
 }

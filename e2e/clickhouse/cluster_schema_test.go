@@ -116,3 +116,32 @@ func TestClusterExampleEngineParses(t *testing.T) {
 		t.Errorf("the example's cluster_name %q and its hfauditschema -cluster differ", cluster)
 	}
 }
+
+// Every statement of a migration, single node and cluster (with -ttl and
+// -drop-old), parses in ClickHouse; on a cluster every DDL statement is ON
+// CLUSTER, and the copy waits for the shards.
+func TestMigrationParses(t *testing.T) {
+	for _, o := range []clickhouse.Options{{Database: "otel", DropOld: true}, {Database: "otel", TTLDays: 400, Cluster: "audit", DropOld: true}} {
+		copied := false
+		stmts, err := clickhouse.MigrationStatements(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range stmts {
+			f, _ := chParse(t, s)
+			if o.Cluster == "" {
+				continue
+			}
+			data := strings.HasPrefix(f, "INSERT") || strings.HasPrefix(f, "SELECT")
+			if !data && !strings.Contains(f, " ON CLUSTER audit") {
+				t.Errorf("ClickHouse reads no ON CLUSTER in:\n%s", f)
+			}
+			if strings.HasPrefix(f, "INSERT INTO otel.huggingface_logs_v2") {
+				copied = strings.Contains(f, "distributed_foreground_insert = 1")
+			}
+		}
+		if o.Cluster != "" && !copied {
+			t.Error("the cluster copy does not wait for the shards, as ClickHouse reads it")
+		}
+	}
+}

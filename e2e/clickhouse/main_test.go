@@ -203,7 +203,8 @@ func jsonRows[T any](t testing.TB, sql string) []T {
 
 // newExporter builds the real contrib clickhouseexporter against chdbserver.
 // The queue is off so that ConsumeLogs returns once the rows are inserted.
-func newExporter(t testing.TB, database string) exporter.Logs {
+// Each option changes the configuration further.
+func newExporter(t testing.TB, database string, options ...func(*clickhouseexporter.Config)) exporter.Logs {
 	t.Helper()
 	f := clickhouseexporter.NewFactory()
 	cfg := f.CreateDefaultConfig().(*clickhouseexporter.Config)
@@ -215,6 +216,9 @@ func newExporter(t testing.TB, database string) exporter.Logs {
 	cfg.BackOffConfig.Enabled = false
 	cfg.QueueSettings = configoptional.None[exporterhelper.QueueBatchConfig]()
 	cfg.TimeoutSettings.Timeout = 2 * time.Minute
+	for _, o := range options {
+		o(cfg)
+	}
 	exp, err := f.CreateLogs(context.Background(), exportertest.NewNopSettings(f.Type()), cfg)
 	if err != nil {
 		t.Fatal(err)
