@@ -54,10 +54,11 @@ func (e *fetchError) Error() string {
 
 func (e *fetchError) Unwrap() error { return e.err }
 
-// retryable failures are retried within the poll with backoff.
+// retryable failures are retried within the poll with backoff. A malformed
+// body is one of them: a proxy's error page is usually passing.
 func (e *fetchError) retryable() bool {
 	switch e.class {
-	case classRateLimited, classServer, classTimeout, classTransport, classTruncated:
+	case classRateLimited, classServer, classTimeout, classTransport, classTruncated, classMalformed:
 		return true
 	}
 	return false
@@ -193,13 +194,9 @@ func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt 
 	scanner := newArrayScanner(body)
 	n := 0
 	for {
+		// The scanner reads to the end of the body: a gzip trailer's
+		// checksum is checked before io.EOF.
 		raw, id, createdAt, err := scanner.next()
-		if err == io.EOF && gzipped {
-			// Read the gzip trailer: its checksum covers what was handed over.
-			if _, err = io.Copy(io.Discard, body); err == nil {
-				return quotaReset(resp.Header), nil
-			}
-		}
 		if err == io.EOF {
 			return quotaReset(resp.Header), nil
 		}

@@ -50,10 +50,12 @@ func TestHTTPErrors(t *testing.T) {
 			wantClass: classServer, wantLog: "502 from the Hub", wantStatus: componentstatus.StatusRecoverableError},
 		{name: "cut body retried", fault: simulator.FaultCut, faultTimes: 1,
 			wantClass: classTruncated, wantStatus: componentstatus.StatusOK, wantCalls: 2, recoverable: true},
-		{name: "malformed body fails the poll, not retried", fault: simulator.FaultMalformed,
-			wantClass: classMalformed, wantLog: "is not valid JSON", wantStatus: componentstatus.StatusRecoverableError, wantCalls: 1},
+		{name: "malformed body retried", fault: simulator.FaultMalformed, faultTimes: 1,
+			wantClass: classMalformed, wantStatus: componentstatus.StatusOK, wantCalls: 2, recoverable: true},
+		{name: "malformed body until the budget is spent", fault: simulator.FaultMalformed,
+			wantClass: classMalformed, wantLog: "is not valid JSON", wantStatus: componentstatus.StatusRecoverableError},
 		{name: "not an array", fault: simulator.FaultWrongType,
-			wantClass: classMalformed, wantLog: "is not a JSON array", wantStatus: componentstatus.StatusRecoverableError, wantCalls: 1},
+			wantClass: classMalformed, wantLog: "is not a JSON array", wantStatus: componentstatus.StatusRecoverableError},
 		{name: "slow answer times out and is retried", fault: simulator.FaultSlow, faultTimes: 1,
 			opts:      simulator.Options{SlowDelay: 2 * time.Second},
 			mutate:    func(c *Config) { c.HTTP.Timeout = 100 * time.Millisecond },
@@ -265,4 +267,27 @@ func TestRequestThatCanNeverSucceed(t *testing.T) {
 	assert.Contains(t, h.lastStatus().Err().Error(), `set "token" to the token alone`)
 	assert.Empty(t, h.logs.FilterMessage("Export request failed; retrying").All(), "not retried")
 	assert.NotContains(t, h.logText(), "second_half")
+}
+
+// Bytes after the closing bracket (a proxy that appends its error page to a
+// cut or replaced answer) make the body malformed: retried, nothing emitted,
+// the cursor kept. White space after the array is fine.
+func TestDataAfterTheArray(t *testing.T) {
+	ctx := context.Background()
+	h := onFakeHub(t)
+	h.hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00Z"), ev("6650a1b2c3d4e5f60000000b", "2026-11-20T10:00:01Z"))
+	h.hub.sendAfter(" <html>proxy error</html>")
+	r, _ := h.start()
+	r.poll(ctx)
+	assert.Empty(t, h.next.accepted())
+	assert.Nil(t, savedCursor(t, r), "the cursor stays where it was")
+	assert.Greater(t, h.hub.callCount(), 1, "retried within the poll")
+	metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(int64(h.hub.callCount()), "class", classMalformed), ignoreTime)
+	assert.Contains(t, h.logText(), "data after the closing ']'")
+	assert.Equal(t, componentstatus.StatusRecoverableError, h.lastStatus().Status())
+
+	h.hub.sendAfter("\n \t\r\n")
+	r.poll(ctx)
+	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000a", "6650a1b2c3d4e5f60000000b"}, h.next.accepted())
+	assert.Equal(t, componentstatus.StatusOK, h.lastStatus().Status())
 }
