@@ -158,6 +158,18 @@ func (cfg *Config) Validate() error {
 		if !httpguts.ValidHeaderFieldName(name) || !httpguts.ValidHeaderFieldValue(string(value)) {
 			errs = append(errs, fmt.Errorf(`"http::headers" %q is not a valid HTTP header (name or value has white space or control characters)`, name))
 		}
+		// The header would replace the one that carries "token".
+		if strings.EqualFold(name, "Authorization") {
+			errs = append(errs, fmt.Errorf(`"http::headers" sets %q, which would replace the Authorization header that carries "token"; remove the header and set the Hub token in "token"`, name))
+		}
+	}
+	// An authenticator also rewrites the Authorization header.
+	if cfg.HTTP.Auth.HasValue() {
+		errs = append(errs, fmt.Errorf(`"http::auth" (authenticator %q) would replace the Authorization header that carries "token"; remove "http::auth" and set the Hub token in "token"`, cfg.HTTP.Auth.Get().AuthenticatorID))
+	}
+	// Without a timeout a stalled connection holds a poll, and its slot, forever.
+	if cfg.HTTP.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf(`"http::timeout" must be positive (got %s): with no timeout a stalled connection hangs the poll; the default is %s`, cfg.HTTP.Timeout, defaultHTTPTimeout))
 	}
 	if cfg.HTTP.Endpoint != "" {
 		errs = append(errs, errors.New(`"http::endpoint" is not used: set the Hub's base URL with the top-level "endpoint" key`))

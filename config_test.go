@@ -8,8 +8,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configauth"
 	"go.opentelemetry.io/collector/config/configcompression"
 	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
@@ -153,6 +155,13 @@ func TestConfigValidate(t *testing.T) {
 		{name: "token with a control character", mutate: func(c *Config) { c.Token = "hf_secret\x00token_abcd" }, wantErr: []string{`"token" has white space`}},
 		{name: "token with a non-ASCII quote", mutate: func(c *Config) { c.Token = "\u201chf_secret_token_abcd\u201d" }, wantErr: []string{`"token" has white space`}},
 		{name: "header with a newline", mutate: func(c *Config) { c.HTTP.Headers.Set("X-Team", "sec\nurity") }, wantErr: []string{`"http::headers" "X-Team" is not a valid HTTP header`}},
+		{name: "Authorization in http::headers", mutate: func(c *Config) { c.HTTP.Headers.Set("authorization", "Bearer hf_secret_token_abcd") },
+			wantErr: []string{`"http::headers" sets "authorization", which would replace the Authorization header that carries "token"`}},
+		{name: "an authenticator in http::auth", mutate: func(c *Config) {
+			c.HTTP.Auth = configoptional.Some(configauth.Config{AuthenticatorID: component.MustNewID("bearertokenauth")})
+		}, wantErr: []string{`"http::auth" (authenticator "bearertokenauth") would replace the Authorization header that carries "token"`}},
+		{name: "no HTTP timeout", mutate: func(c *Config) { c.HTTP.Timeout = 0 }, wantErr: []string{`"http::timeout" must be positive (got 0s)`, "the default is 2m0s"}},
+		{name: "negative HTTP timeout", mutate: func(c *Config) { c.HTTP.Timeout = -time.Second }, wantErr: []string{`"http::timeout" must be positive`}},
 		{name: "poll interval too short", mutate: func(c *Config) { c.PollInterval = 100 * time.Millisecond }, wantErr: []string{`"poll_interval" must be at least 1s`}},
 		{name: "query with newline", mutate: func(c *Config) { c.Query = "type:a\ntype:b" }, wantErr: []string{`"query" must be a single line`}},
 		{name: "negative lookback", mutate: func(c *Config) { c.InitialLookback = -time.Hour }, wantErr: []string{`"initial_lookback" must not be negative`}},
