@@ -282,7 +282,7 @@ func (c *exportClient) statusError(resp *http.Response) error {
 	case code == http.StatusUnauthorized:
 		return &fetchError{class: classUnauthorized, msg: "401 from the Hub: the token is missing, invalid or expired; create a new token at https://huggingface.co/settings/tokens and set it in the receiver's token" + detail}
 	case code == http.StatusForbidden:
-		return &fetchError{class: classForbidden, msg: fmt.Sprintf("403 from the Hub: the token needs the org.auditLog.write permission on %s (org admins have it), and audit logs need a Team or Enterprise plan%s", org, detail)}
+		return &fetchError{class: classForbidden, msg: fmt.Sprintf("403 from the Hub: the token may not export the audit log of %s; use an organization admin's token with read access to the organization, or a service account's token with the permissions the Hub asks for; audit logs need a Team or Enterprise plan%s", org, detail)}
 	case code == http.StatusNotFound:
 		return &fetchError{class: classNotFound, msg: fmt.Sprintf("404 from the Hub: no organization %q, or the token's user cannot see it; check the organization name and the endpoint%s", org, detail)}
 	case code == http.StatusTooManyRequests:

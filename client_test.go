@@ -41,7 +41,7 @@ func TestHTTPErrors(t *testing.T) {
 		{name: "401 invalid token", mutate: func(c *Config) { c.Token = "hf_wrong_secret_token_Pq3r" },
 			wantClass: classUnauthorized, wantLog: "401 from the Hub: the token is missing, invalid or expired", wantStatus: componentstatus.StatusRecoverableError, wantCalls: 1},
 		{name: "403 missing permission", opts: simulator.Options{Forbidden: true},
-			wantClass: classForbidden, wantLog: "403 from the Hub: the token needs the org.auditLog.write permission on demo-org", wantStatus: componentstatus.StatusRecoverableError, wantCalls: 1},
+			wantClass: classForbidden, wantLog: "403 from the Hub: the token may not export the audit log of demo-org; use an organization admin's token with read access to the organization", wantStatus: componentstatus.StatusRecoverableError, wantCalls: 1},
 		{name: "404 unknown organization", mutate: func(c *Config) { c.Organization = "no-such-org" },
 			wantClass: classNotFound, wantLog: `404 from the Hub: no organization "no-such-org"`, wantStatus: componentstatus.StatusRecoverableError, wantCalls: 1},
 		{name: "500 retried within the poll", fault: simulator.Fault500, faultTimes: 2,

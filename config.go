@@ -37,7 +37,8 @@ const (
 type Config struct {
 	// Organization is the Hugging Face organization whose audit log is read.
 	Organization string `mapstructure:"organization"`
-	// Token is a Hub token with the org.auditLog.write permission. Never logged.
+	// Token is an organization admin's Hub token, or a service account's.
+	// Never logged.
 	Token configopaque.String `mapstructure:"token"`
 	// Endpoint is the base URL of the Hub.
 	Endpoint string `mapstructure:"endpoint"`
@@ -213,7 +214,7 @@ func (cfg *Config) token() string {
 func validateToken(token configopaque.String) error {
 	t := strings.TrimSpace(string(token))
 	if t == "" {
-		return errors.New(`"token" is required: a Hugging Face token with the org.auditLog.write permission on the organization, e.g. token: ${env:HF_TOKEN}`)
+		return errors.New(`"token" is required: an organization admin's Hugging Face token with read access to the organization, or a service account's token, e.g. token: ${env:HF_TOKEN}`)
 	}
 	for i := 0; i < len(t); i++ {
 		if t[i] <= ' ' || t[i] >= 0x7f {

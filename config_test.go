@@ -123,7 +123,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "missing organization", mutate: func(c *Config) { c.Organization = "" }, wantErr: []string{`"organization" is required`}},
 		{name: "organization with slash", mutate: func(c *Config) { c.Organization = "acme/models" }, wantErr: []string{`"organization" "acme/models" is not an organization name`}},
 		{name: "organization as URL", mutate: func(c *Config) { c.Organization = "https://huggingface.co/acme" }, wantErr: []string{"is not an organization name"}},
-		{name: "missing token", mutate: func(c *Config) { c.Token = "" }, wantErr: []string{`"token" is required`, "org.auditLog.write"}},
+		{name: "missing token", mutate: func(c *Config) { c.Token = "" }, wantErr: []string{`"token" is required: an organization admin's Hugging Face token`}},
 		{name: "endpoint without scheme", mutate: func(c *Config) { c.Endpoint = "huggingface.co" }, wantErr: []string{`"endpoint" "huggingface.co" must be the Hub's base URL`}},
 		{name: "endpoint ftp", mutate: func(c *Config) { c.Endpoint = "ftp://huggingface.co" }, wantErr: []string{"must be the Hub's base URL"}},
 		{name: "endpoint with query", mutate: func(c *Config) { c.Endpoint = "https://huggingface.co/?q=x" }, wantErr: []string{"must not carry a query"}},

@@ -95,7 +95,7 @@ func TestStatusRecovers(t *testing.T) {
 		want   string
 	}{
 		{http.StatusUnauthorized, "401 from the Hub: the token is missing, invalid or expired"},
-		{http.StatusForbidden, "403 from the Hub: the token needs the org.auditLog.write permission on demo-org"},
+		{http.StatusForbidden, "403 from the Hub: the token may not export the audit log of demo-org; use an organization admin's token with read access to the organization"},
 		{http.StatusNotFound, `404 from the Hub: no organization "demo-org"`},
 	} {
 		t.Run(strconv.Itoa(tt.status), func(t *testing.T) {
