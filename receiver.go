@@ -217,7 +217,7 @@ func (r *auditReceiver) poll(ctx context.Context) {
 	fetchedAt := time.Now()
 	pass, err := r.fetch(ctx, &slot)
 	if err == nil {
-		err = r.emit(ctx, pass.pending, pass.spool, pcommon.NewTimestampFromTime(fetchedAt))
+		err = r.emit(ctx, pass.pending, pass.spool, pcommon.NewTimestampFromTime(fetchedAt), &slot)
 		pass.spool.close()
 	}
 	slot.release()
@@ -276,8 +276,9 @@ func (r *auditReceiver) reportStatus(ev *componentstatus.Event) {
 
 // emit hands the new events to the pipeline oldest first, in batches, and
 // moves the cursor after each batch the pipeline accepted or refused for good.
-// The bytes of spooled events are read back one batch at a time.
-func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *spool, observed pcommon.Timestamp) error {
+// The bytes of spooled events are read back one batch at a time. slot is
+// the poll's hold on max_concurrent_polls.
+func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *spool, observed pcommon.Timestamp, slot *pollSlot) error {
 	slices.SortFunc(pending, func(a, b pendingEvent) int {
 		return cmp.Or(cmp.Compare(a.createdAt, b.createdAt), cmp.Compare(a.id, b.id))
 	})
@@ -295,7 +296,7 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 		}
 		logs, dropped := r.buildLogs(ctx, batch, observed)
 		if n := logs.LogRecordCount(); n > 0 {
-			err = r.consume(ctx, logs)
+			err = r.consume(ctx, logs, slot)
 			switch {
 			case err == nil:
 				r.telemetry.ReceiverHuggingfaceauditEventsEmitted.Add(ctx, int64(n))
