@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/valyala/fastjson"
+	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
@@ -91,12 +92,16 @@ func (r *auditReceiver) fetch(ctx context.Context, slot *pollSlot) (*exportPass,
 			if !errors.As(err, &fe) {
 				return false, 0
 			}
-			return fe.retryable(), fe.wait
+			return fe.retryable(), min(fe.wait, r.waitCap())
 		},
 		func(err error, wait time.Duration) {
 			var fe *fetchError
 			errors.As(err, &fe)
 			r.set.Logger.Warn("Export request failed; retrying", zap.String("class", fe.class), zap.Duration("wait", wait), zap.Error(err))
+			// A wait longer than poll_interval is not silent.
+			if wait > r.cfg.PollInterval {
+				r.reportStatus(componentstatus.NewRecoverableErrorEvent(err))
+			}
 		})
 	if err != nil {
 		return nil, err
@@ -105,8 +110,7 @@ func (r *auditReceiver) fetch(ctx context.Context, slot *pollSlot) (*exportPass,
 	// cursor has moved past).
 	r.reported = pass.reported
 	if pass.quotaReset > 0 {
-		r.deferPolls(pass.quotaReset)
-		r.set.Logger.Info("Rate limit used up; deferring the next poll", zap.Duration("wait", pass.quotaReset))
+		r.deferPolls(pass.quotaReset, "rate limit used up")
 	}
 	r.telemetry.ReceiverHuggingfaceauditEventsReceived.Add(ctx, int64(pass.received))
 	r.telemetry.ReceiverHuggingfaceauditDuplicatesFiltered.Add(ctx, int64(pass.old))

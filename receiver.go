@@ -225,10 +225,13 @@ func (r *auditReceiver) poll(ctx context.Context) {
 		return
 	}
 	outcome := "success"
-	if err != nil {
+	switch deferred := r.deferredStatus(); {
+	case err != nil:
 		outcome = "error"
 		r.reportPollError(err)
-	} else {
+	case deferred != nil:
+		r.reportStatus(deferred)
+	default:
 		r.reportStatus(componentstatus.NewEvent(componentstatus.StatusOK))
 	}
 	r.telemetry.ReceiverHuggingfaceauditPolls.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
@@ -254,8 +257,7 @@ func (r *auditReceiver) reportPollError(err error) {
 	case isFetch && fe.needsAction():
 		r.set.Logger.Error("Export refused", zap.String("class", fe.class), zap.Error(err))
 	case isFetch && fe.class == classRateLimited && fe.wait > 0:
-		r.deferPolls(fe.wait)
-		r.set.Logger.Warn("Rate limited; deferring the next poll", zap.Duration("wait", fe.wait), zap.Error(err))
+		r.deferPolls(fe.wait, fe.Error())
 	case isFetch:
 		r.set.Logger.Error("Poll failed", zap.String("class", fe.class), zap.Error(err))
 	default:
