@@ -209,32 +209,35 @@ func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt 
 }
 
 // whoami asks the Hub which user owns the token, so the receiver can tell its
-// own export events apart. Best effort: any failure returns "".
-func (c *exportClient) whoami(ctx context.Context, endpoint string) string {
+// own export events apart.
+func (c *exportClient) whoami(ctx context.Context, endpoint string) (string, error) {
 	if c.invalid != nil {
-		return ""
+		return "", c.invalid
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(endpoint, "/")+"/api/whoami-v2", http.NoBody)
 	if err != nil {
-		return ""
+		return "", err
 	}
 	req.Header.Set("Authorization", c.authHeader)
 	req.Header.Set("User-Agent", c.userAgent)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return ""
+		return "", stripURL(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return ""
+		return "", fmt.Errorf("whoami-v2 answered %d%s", resp.StatusCode, hubErrorDetail(resp.Body))
 	}
 	var who struct {
 		Name string `json:"name"`
 	}
-	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&who) != nil {
-		return ""
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&who); err != nil {
+		return "", fmt.Errorf("whoami-v2 answer is not JSON: %w", err)
 	}
-	return who.Name
+	if who.Name == "" {
+		return "", errors.New("whoami-v2 answer has no name")
+	}
+	return who.Name, nil
 }
 
 func (c *exportClient) transportError(ctx context.Context, what string, err error) error {

@@ -182,7 +182,9 @@ func TestRedirectsKeepTheToken(t *testing.T) {
 			h := newHarness(t, srv.URL)
 			r, _ := h.start()
 			r.poll(ctx)
-			assert.Empty(t, r.client.whoami(ctx, r.cfg.Endpoint))
+			author, err := r.client.whoami(ctx, r.cfg.Endpoint)
+			assert.Empty(t, author)
+			require.ErrorIs(t, err, errCrossOriginRedirect)
 
 			mu.Lock()
 			assert.Empty(t, leaked, "no request reached the other origin")

@@ -71,8 +71,9 @@ type Config struct {
 	LateArrivalWindow time.Duration `mapstructure:"late_arrival_window"`
 	// IncludeRaw adds the original event JSON as huggingface.raw.
 	IncludeRaw bool `mapstructure:"include_raw"`
-	// DropSelfExports drops the org.audit_log.export events caused by this
-	// receiver's own polls instead of emitting them marked.
+	// DropSelfExports drops the receiver's own org.audit_log.export events
+	// instead of emitting them marked. The first from each client address
+	// is still emitted, so the addresses stay on record.
 	DropSelfExports bool `mapstructure:"drop_self_exports"`
 	// IPEnrichment names local IP databases used to enrich the event's ip.
 	IPEnrichment ipenrich.Config `mapstructure:"ip_enrichment"`

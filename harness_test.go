@@ -109,7 +109,12 @@ func (f *fakeHub) callCount() int {
 	return f.calls
 }
 
-func (f *fakeHub) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+func (f *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// It knows no token owner; whoami is not an export call.
+	if strings.HasSuffix(r.URL.Path, "/whoami-v2") {
+		http.NotFound(w, r)
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -84,7 +85,11 @@ func TestPollLimiterWaitEndsWithContext(t *testing.T) {
 func TestMaxConcurrentPollsAcrossReceivers(t *testing.T) {
 	var inFlight, peak atomic.Int32
 	body := "[" + ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00.123Z") + "]"
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/whoami-v2") {
+			http.NotFound(w, r) // not an export
+			return
+		}
 		n := inFlight.Add(1)
 		defer inFlight.Add(-1)
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {

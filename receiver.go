@@ -59,7 +59,9 @@ type auditReceiver struct {
 	notBefore time.Time
 	// spoolInMemory: no spool file could be written; keep new events in memory.
 	spoolInMemory bool
-	status        componentstatus.Status
+	// whoamiFailed: the failure to learn the token's user was logged.
+	whoamiFailed bool
+	status       componentstatus.Status
 
 	cancel       context.CancelFunc
 	done         chan struct{}
@@ -187,11 +189,6 @@ func (r *auditReceiver) release(ctx context.Context) error {
 
 func (r *auditReceiver) run(ctx context.Context) {
 	defer close(r.done)
-	// Best effort, and briefly: knowing the token's user sharpens self-export
-	// detection, but must not hold up the first poll.
-	whoamiCtx, cancel := context.WithTimeout(ctx, whoamiTimeout)
-	r.conv.self.author = r.client.whoami(whoamiCtx, r.cfg.Endpoint)
-	cancel()
 	r.poll(ctx)
 	ticker := time.NewTicker(r.cfg.PollInterval)
 	defer ticker.Stop()
@@ -210,6 +207,7 @@ func (r *auditReceiver) poll(ctx context.Context) {
 	if !r.waitForRateLimit(ctx) {
 		return
 	}
+	r.identify(ctx)
 	// The poll holds one of the collector's max_concurrent_polls slots
 	// while it reads the export and emits what is new.
 	slot := pollSlot{l: polls}
@@ -238,6 +236,26 @@ func (r *auditReceiver) poll(ctx context.Context) {
 	if r.cursor.watermark != 0 {
 		lag := time.Since(time.Unix(0, r.cursor.watermark)).Seconds()
 		r.telemetry.ReceiverHuggingfaceauditLag.Record(ctx, lag)
+	}
+}
+
+// identify asks the Hub for the token's user until it is known. Until
+// then no export event is taken for the receiver's own. Briefly: it must
+// not hold up the poll.
+func (r *auditReceiver) identify(ctx context.Context) {
+	if r.conv.self.author != "" {
+		return
+	}
+	whoamiCtx, cancel := context.WithTimeout(ctx, whoamiTimeout)
+	defer cancel()
+	author, err := r.client.whoami(whoamiCtx, r.cfg.Endpoint)
+	switch {
+	case err == nil:
+		r.conv.self.author = author
+		r.set.Logger.Info("Token owner known; marking the receiver's own exports", zap.String("user", author))
+	case !r.whoamiFailed:
+		r.whoamiFailed = true
+		r.set.Logger.Warn("Token owner unknown; no export is marked as the receiver's own until it is", zap.Error(err))
 	}
 }
 
@@ -302,6 +320,8 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 			switch {
 			case err == nil:
 				r.telemetry.ReceiverHuggingfaceauditEventsEmitted.Add(ctx, int64(n))
+				// The self exports it carries are on record now.
+				r.conv.self.settle()
 			case consumererror.IsPermanent(err):
 				r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", "refused")))
 				r.set.Logger.Error("Batch refused permanently; dropped",
