@@ -17,8 +17,11 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// Failure classes, as counted by the http_errors metric.
+// Why an export request failed: the error.type of the failed_requests
+// metric and of the log lines.
 const (
+	attrErrorType = "error.type"
+
 	classRateLimited  = "rate_limited"
 	classServer       = "server"
 	classTimeout      = "timeout"

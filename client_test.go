@@ -85,7 +85,7 @@ func TestHTTPErrors(t *testing.T) {
 			if tt.recoverable {
 				failed-- // the last call succeeded
 			}
-			metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(int64(failed), "class", tt.wantClass), ignoreTime)
+			metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(int64(failed), "error.type", tt.wantClass), ignoreTime)
 			require.NotNil(t, h.lastStatus())
 			assert.Equal(t, tt.wantStatus, h.lastStatus().Status())
 			if tt.wantLog != "" {
@@ -138,7 +138,7 @@ func TestTLSVerification(t *testing.T) {
 		r, _ := h.start()
 		r.poll(ctx)
 		assert.Empty(t, h.next.accepted())
-		metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(1, "class", classTLS), ignoreTime)
+		metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(1, "error.type", classTLS), ignoreTime)
 		assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, h.statusSequence())
 		refused := h.logs.FilterMessage("Export refused").All()
 		require.Len(t, refused, 1)
@@ -189,7 +189,7 @@ func TestRedirectsKeepTheToken(t *testing.T) {
 			mu.Lock()
 			assert.Empty(t, leaked, "no request reached the other origin")
 			mu.Unlock()
-			metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(1, "class", classRedirect), ignoreTime)
+			metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(1, "error.type", classRedirect), ignoreTime)
 			assert.Contains(t, h.logText(), "the token is not sent there")
 			assert.NotContains(t, h.logText(), testToken)
 		})
@@ -264,7 +264,7 @@ func TestRequestThatCanNeverSucceed(t *testing.T) {
 	r.poll(ctx)
 	r.poll(ctx)
 	assert.Zero(t, h.sim.Calls(), "nothing is sent")
-	metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(2, "class", classInvalid), ignoreTime)
+	metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(2, "error.type", classInvalid), ignoreTime)
 	assert.Equal(t, []componentstatus.Status{componentstatus.StatusPermanentError}, h.statusSequence())
 	assert.Contains(t, h.lastStatus().Err().Error(), `set "token" to the token alone`)
 	assert.Empty(t, h.logs.FilterMessage("Export request failed; retrying").All(), "not retried")
@@ -284,7 +284,7 @@ func TestDataAfterTheArray(t *testing.T) {
 	assert.Empty(t, h.next.accepted())
 	assert.Nil(t, savedCursor(t, r), "the cursor stays where it was")
 	assert.Greater(t, h.hub.callCount(), 1, "retried within the poll")
-	metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(int64(h.hub.callCount()), "class", classMalformed), ignoreTime)
+	metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(int64(h.hub.callCount()), "error.type", classMalformed), ignoreTime)
 	assert.Contains(t, h.logText(), "data after the closing ']'")
 	assert.Equal(t, componentstatus.StatusRecoverableError, h.lastStatus().Status())
 

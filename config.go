@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/ipenrich"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadata"
 )
 
 const (
@@ -83,6 +84,8 @@ type Config struct {
 	// backfilling at once. Process-wide: the smallest value configured on
 	// any instance applies to all.
 	MaxConcurrentPolls int `mapstructure:"max_concurrent_polls"`
+	// ResourceAttributes turns the records' resource attributes on or off.
+	ResourceAttributes metadata.ResourceAttributesConfig `mapstructure:"resource_attributes"`
 	// AllowInsecureHTTP permits a plain http:// endpoint on a host that is not
 	// loopback, which sends the token unencrypted. Off by default.
 	AllowInsecureHTTP bool `mapstructure:"allow_insecure_http"`
@@ -133,6 +136,7 @@ func createDefaultConfig() component.Config {
 		LateArrivalWindow:  defaultLateArrivalWindow,
 		IncludeRaw:         true,
 		MaxConcurrentPolls: defaultMaxConcurrentPolls,
+		ResourceAttributes: metadata.DefaultResourceAttributesConfig(),
 	}
 }
 

@@ -52,6 +52,8 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, 2*time.Minute, cfg.HTTP.Timeout)
 	assert.Equal(t, configretry.NewDefaultBackOffConfig(), cfg.RetryOnFailure)
 	assert.False(t, cfg.IPEnrichment.Enabled())
+	assert.True(t, cfg.ResourceAttributes.HuggingfaceOrganization.Enabled)
+	assert.True(t, cfg.ResourceAttributes.ServiceName.Enabled)
 }
 
 func TestConfigEveryKeyDecodes(t *testing.T) {
@@ -80,6 +82,8 @@ func TestConfigEveryKeyDecodes(t *testing.T) {
 	team, ok := cfg.HTTP.Headers.Get("X-Team")
 	assert.True(t, ok)
 	assert.Equal(t, configopaque.String("security"), team)
+	assert.False(t, cfg.ResourceAttributes.ServiceName.Enabled)
+	assert.True(t, cfg.ResourceAttributes.HuggingfaceOrganization.Enabled)
 	assert.Equal(t, configretry.BackOffConfig{
 		Enabled: true, InitialInterval: 2 * time.Second, MaxInterval: 20 * time.Second,
 		MaxElapsedTime: 3 * time.Minute, Multiplier: 1.5, RandomizationFactor: 0.5,

@@ -39,9 +39,7 @@ const (
 	attrRaw               = "huggingface.raw"
 	attrSelfExport        = "huggingface.self_export"
 
-	resourceServiceName  = "service.name"
-	resourceOrganization = "huggingface.organization"
-	serviceName          = "huggingface"
+	serviceName = "huggingface"
 
 	selfExportType = "org.audit_log.export"
 )
@@ -443,9 +441,7 @@ func isReadOnly(typ []byte) bool {
 func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, observed pcommon.Timestamp) (plog.Logs, int) {
 	logs := plog.NewLogs()
 	rl := logs.ResourceLogs().AppendEmpty()
-	res := rl.Resource().Attributes()
-	res.PutStr(resourceServiceName, serviceName)
-	res.PutStr(resourceOrganization, r.cfg.Organization)
+	r.resource.CopyTo(rl.Resource())
 	sl := rl.ScopeLogs().AppendEmpty()
 	sl.Scope().SetName(metadata.ScopeName)
 	sl.Scope().SetVersion(r.set.BuildInfo.Version)

@@ -336,3 +336,27 @@ func TestReadOnlyRule(t *testing.T) {
 		assert.Equal(t, want, isReadOnly([]byte(typ)), typ)
 	}
 }
+
+// resource_attributes turns the records' resource attributes off one by one.
+func TestResourceAttributes(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		mutate func(*Config)
+		want   map[string]any
+	}{
+		{"default", func(*Config) {}, map[string]any{"service.name": "huggingface", "huggingface.organization": "demo-org"}},
+		{"organization off", func(c *Config) { c.ResourceAttributes.HuggingfaceOrganization.Enabled = false }, map[string]any{"service.name": "huggingface"}},
+		{"both off", func(c *Config) {
+			c.ResourceAttributes.HuggingfaceOrganization.Enabled = false
+			c.ResourceAttributes.ServiceName.Enabled = false
+		}, map[string]any{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := onFakeHub(t)
+			h.hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00Z"))
+			r, sink := startWithSink(t, h, tt.mutate)
+			require.Len(t, pollRecords(t, r, sink), 1)
+			assert.Equal(t, tt.want, sink.AllLogs()[0].ResourceLogs().At(0).Resource().Attributes().AsRaw())
+		})
+	}
+}

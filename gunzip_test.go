@@ -84,7 +84,7 @@ func TestGzipExportErrors(t *testing.T) {
 			r.poll(context.Background())
 			assert.Empty(t, h.next.accepted())
 			assert.Contains(t, h.logText(), tt.wantLog)
-			metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(int64(strings.Count(h.logText(), "Export request failed; retrying")+1), "class", tt.wantClass), ignoreTime)
+			metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(int64(strings.Count(h.logText(), "Export request failed; retrying")+1), "error.type", tt.wantClass), ignoreTime)
 		})
 	}
 }

@@ -111,7 +111,7 @@ func TestRateLimitIsHonoured(t *testing.T) {
 		assert.GreaterOrEqual(t, time.Since(start), 2*time.Second, "never sooner than Retry-After")
 		assert.Equal(t, 2, h.sim.Calls())
 		assert.Len(t, h.next.accepted(), 10)
-		metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(1, "class", classRateLimited), ignoreTime)
+		metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(1, "error.type", classRateLimited), ignoreTime)
 	})
 
 	t.Run("a reset beyond the retry budget holds the next poll until it", func(t *testing.T) {

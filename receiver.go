@@ -42,6 +42,8 @@ type auditReceiver struct {
 	telemetry *metadata.TelemetryBuilder
 	retrier   retrier
 	userAgent string
+	// resource is the records' resource, as resource_attributes allows.
+	resource pcommon.Resource
 
 	// Set in Start, used by the poll goroutine only.
 	host       component.Host
@@ -90,7 +92,11 @@ func newAuditReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*
 	if cfg.token() != string(cfg.Token) {
 		set.Logger.Info("Token trimmed of surrounding white space")
 	}
+	rb := metadata.NewResourceBuilder(cfg.ResourceAttributes)
+	rb.SetServiceName(serviceName)
+	rb.SetHuggingfaceOrganization(cfg.Organization)
 	return &auditReceiver{
+		resource:  rb.Emit(),
 		cfg:       cfg,
 		set:       set,
 		next:      next,
@@ -225,7 +231,10 @@ func (r *auditReceiver) poll(ctx context.Context) {
 	outcome := "success"
 	switch deferred := r.deferredStatus(); {
 	case err != nil:
-		outcome = "error"
+		outcome = "failure"
+		if errors.As(err, new(*refusedError)) {
+			outcome = "refused"
+		}
 		r.reportPollError(err)
 	case deferred != nil:
 		r.reportStatus(deferred)
@@ -269,15 +278,15 @@ func (r *auditReceiver) reportPollError(err error) {
 	isFetch := errors.As(err, &fe)
 	switch {
 	case isFetch && fe.permanent():
-		r.set.Logger.Error("Export request cannot be sent", zap.String("class", fe.class), zap.Error(err))
+		r.set.Logger.Error("Export request cannot be sent", zap.String(attrErrorType, fe.class), zap.Error(err))
 		r.reportStatus(componentstatus.NewPermanentErrorEvent(err))
 		return
 	case isFetch && fe.needsAction():
-		r.set.Logger.Error("Export refused", zap.String("class", fe.class), zap.Error(err))
+		r.set.Logger.Error("Export refused", zap.String(attrErrorType, fe.class), zap.Error(err))
 	case isFetch && fe.class == classRateLimited && fe.wait > 0:
 		r.deferPolls(fe.wait, fe.Error())
 	case isFetch:
-		r.set.Logger.Error("Poll failed", zap.String("class", fe.class), zap.Error(err))
+		r.set.Logger.Error("Poll failed", zap.String(attrErrorType, fe.class), zap.Error(err))
 	default:
 		r.set.Logger.Error("Poll failed", zap.Error(err))
 	}
@@ -327,7 +336,7 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 				r.set.Logger.Error("Batch refused permanently; dropped",
 					zap.Int("records", n), zap.String("first_id", batch[0].id), zap.String("last_id", batch[len(batch)-1].id), zap.Error(err))
 			default:
-				return fmt.Errorf("the pipeline did not accept %d records: %w", n, err)
+				return &refusedError{records: n, err: err}
 			}
 		}
 		// Counted once the batch is settled: a batch offered again after a

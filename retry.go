@@ -2,6 +2,7 @@ package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceaud
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -51,6 +52,18 @@ func (rt retrier) do(ctx context.Context, op func() error, classify func(error) 
 		}
 	}
 }
+
+// refusedError: the pipeline did not accept a batch, even after retries.
+type refusedError struct {
+	records int
+	err     error
+}
+
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("the pipeline did not accept %d records: %v", e.records, e.err)
+}
+
+func (e *refusedError) Unwrap() error { return e.err }
 
 // consume hands one batch to the next consumer, retrying non-permanent
 // errors (the collector's receiver contract) and giving up at once on
