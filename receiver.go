@@ -96,7 +96,6 @@ func newAuditReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*
 	rb.SetServiceName(serviceName)
 	rb.SetHuggingfaceOrganization(cfg.Organization)
 	return &auditReceiver{
-		resource:  rb.Emit(),
 		cfg:       cfg,
 		set:       set,
 		next:      next,
@@ -104,6 +103,7 @@ func newAuditReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*
 		telemetry: tb,
 		retrier:   retrier{cfg: cfg.RetryOnFailure},
 		userAgent: userAgentProduct + "/" + version,
+		resource:  rb.Emit(),
 		reported:  map[string]struct{}{},
 	}, nil
 }
@@ -248,9 +248,9 @@ func (r *auditReceiver) poll(ctx context.Context) {
 	}
 }
 
-// identify asks the Hub for the token's user until it is known. Until
-// then no export event is taken for the receiver's own. Briefly: it must
-// not hold up the poll.
+// identify asks the Hub for the token's user, before each poll until it is
+// known. Until then no export event is taken for the receiver's own. The
+// call is short: it must not hold up the poll.
 func (r *auditReceiver) identify(ctx context.Context) {
 	if r.conv.self.author != "" {
 		return
@@ -269,10 +269,9 @@ func (r *auditReceiver) identify(ctx context.Context) {
 }
 
 // reportPollError logs a failed poll and sets the status. Only a request
-// that can never succeed is a permanent error: in the collector's status
-// model that is final, and everything else (a refused token, a missing
-// permission, a Hub outage) can be fixed while the receiver keeps polling,
-// so the next good poll sets the status back to OK.
+// that can never succeed is a permanent error: the collector treats that
+// status as final. Everything else (a refused token, a Hub outage) can be
+// fixed while the receiver keeps polling. The next good poll sets OK.
 func (r *auditReceiver) reportPollError(err error) {
 	var fe *fetchError
 	isFetch := errors.As(err, &fe)
