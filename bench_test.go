@@ -215,6 +215,10 @@ func BenchmarkDecodeFloor(b *testing.B) {
 func benchReceiver(b *testing.B, body, gz []byte) (*auditReceiver, *atomic.Int64) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		if strings.HasSuffix(r.URL.Path, "/whoami-v2") {
+			_, _ = w.Write([]byte(`{"type":"user","name":"bench"}`))
+			return
+		}
 		if gz != nil && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 			w.Header().Set("Content-Encoding", "gzip")
 			_, _ = w.Write(gz)

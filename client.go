@@ -17,8 +17,11 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// Failure classes, as counted by the http_errors metric.
+// Why an export request failed: the error.type of the failed_requests
+// metric and of the log lines.
 const (
+	attrErrorType = "error.type"
+
 	classRateLimited  = "rate_limited"
 	classServer       = "server"
 	classTimeout      = "timeout"
@@ -54,10 +57,11 @@ func (e *fetchError) Error() string {
 
 func (e *fetchError) Unwrap() error { return e.err }
 
-// retryable failures are retried within the poll with backoff.
+// retryable failures are retried within the poll with backoff. A malformed
+// body is one of them: a proxy's error page is usually passing.
 func (e *fetchError) retryable() bool {
 	switch e.class {
-	case classRateLimited, classServer, classTimeout, classTransport, classTruncated:
+	case classRateLimited, classServer, classTimeout, classTransport, classTruncated, classMalformed:
 		return true
 	}
 	return false
@@ -193,13 +197,9 @@ func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt 
 	scanner := newArrayScanner(body)
 	n := 0
 	for {
+		// The scanner reads to the end of the body: a gzip trailer's
+		// checksum is checked before io.EOF.
 		raw, id, createdAt, err := scanner.next()
-		if err == io.EOF && gzipped {
-			// Read the gzip trailer: its checksum covers what was handed over.
-			if _, err = io.Copy(io.Discard, body); err == nil {
-				return quotaReset(resp.Header), nil
-			}
-		}
 		if err == io.EOF {
 			return quotaReset(resp.Header), nil
 		}
@@ -212,32 +212,35 @@ func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt 
 }
 
 // whoami asks the Hub which user owns the token, so the receiver can tell its
-// own export events apart. Best effort: any failure returns "".
-func (c *exportClient) whoami(ctx context.Context, endpoint string) string {
+// own export events apart.
+func (c *exportClient) whoami(ctx context.Context, endpoint string) (string, error) {
 	if c.invalid != nil {
-		return ""
+		return "", c.invalid
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(endpoint, "/")+"/api/whoami-v2", http.NoBody)
 	if err != nil {
-		return ""
+		return "", err
 	}
 	req.Header.Set("Authorization", c.authHeader)
 	req.Header.Set("User-Agent", c.userAgent)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return ""
+		return "", stripURL(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return ""
+		return "", fmt.Errorf("whoami-v2 answered %d%s", resp.StatusCode, hubErrorDetail(resp.Body))
 	}
 	var who struct {
 		Name string `json:"name"`
 	}
-	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&who) != nil {
-		return ""
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&who); err != nil {
+		return "", fmt.Errorf("whoami-v2 answer is not JSON: %w", err)
 	}
-	return who.Name
+	if who.Name == "" {
+		return "", errors.New("whoami-v2 answer has no name")
+	}
+	return who.Name, nil
 }
 
 func (c *exportClient) transportError(ctx context.Context, what string, err error) error {
@@ -285,7 +288,7 @@ func (c *exportClient) statusError(resp *http.Response) error {
 	case code == http.StatusUnauthorized:
 		return &fetchError{class: classUnauthorized, msg: "401 from the Hub: the token is missing, invalid or expired; create a new token at https://huggingface.co/settings/tokens and set it in the receiver's token" + detail}
 	case code == http.StatusForbidden:
-		return &fetchError{class: classForbidden, msg: fmt.Sprintf("403 from the Hub: the token needs the org.auditLog.write permission on %s (org admins have it), and audit logs need a Team or Enterprise plan%s", org, detail)}
+		return &fetchError{class: classForbidden, msg: fmt.Sprintf("403 from the Hub: the token may not export the audit log of %s; use an organization admin's token with read access to the organization, or a service account's token with the permissions the Hub asks for; audit logs need a Team or Enterprise plan%s", org, detail)}
 	case code == http.StatusNotFound:
 		return &fetchError{class: classNotFound, msg: fmt.Sprintf("404 from the Hub: no organization %q, or the token's user cannot see it; check the organization name and the endpoint%s", org, detail)}
 	case code == http.StatusTooManyRequests:

@@ -41,7 +41,7 @@ func TestHTTPErrors(t *testing.T) {
 		{name: "401 invalid token", mutate: func(c *Config) { c.Token = "hf_wrong_secret_token_Pq3r" },
 			wantClass: classUnauthorized, wantLog: "401 from the Hub: the token is missing, invalid or expired", wantStatus: componentstatus.StatusRecoverableError, wantCalls: 1},
 		{name: "403 missing permission", opts: simulator.Options{Forbidden: true},
-			wantClass: classForbidden, wantLog: "403 from the Hub: the token needs the org.auditLog.write permission on demo-org", wantStatus: componentstatus.StatusRecoverableError, wantCalls: 1},
+			wantClass: classForbidden, wantLog: "403 from the Hub: the token may not export the audit log of demo-org; use an organization admin's token with read access to the organization", wantStatus: componentstatus.StatusRecoverableError, wantCalls: 1},
 		{name: "404 unknown organization", mutate: func(c *Config) { c.Organization = "no-such-org" },
 			wantClass: classNotFound, wantLog: `404 from the Hub: no organization "no-such-org"`, wantStatus: componentstatus.StatusRecoverableError, wantCalls: 1},
 		{name: "500 retried within the poll", fault: simulator.Fault500, faultTimes: 2,
@@ -50,10 +50,12 @@ func TestHTTPErrors(t *testing.T) {
 			wantClass: classServer, wantLog: "502 from the Hub", wantStatus: componentstatus.StatusRecoverableError},
 		{name: "cut body retried", fault: simulator.FaultCut, faultTimes: 1,
 			wantClass: classTruncated, wantStatus: componentstatus.StatusOK, wantCalls: 2, recoverable: true},
-		{name: "malformed body fails the poll, not retried", fault: simulator.FaultMalformed,
-			wantClass: classMalformed, wantLog: "is not valid JSON", wantStatus: componentstatus.StatusRecoverableError, wantCalls: 1},
+		{name: "malformed body retried", fault: simulator.FaultMalformed, faultTimes: 1,
+			wantClass: classMalformed, wantStatus: componentstatus.StatusOK, wantCalls: 2, recoverable: true},
+		{name: "malformed body until the budget is spent", fault: simulator.FaultMalformed,
+			wantClass: classMalformed, wantLog: "is not valid JSON", wantStatus: componentstatus.StatusRecoverableError},
 		{name: "not an array", fault: simulator.FaultWrongType,
-			wantClass: classMalformed, wantLog: "is not a JSON array", wantStatus: componentstatus.StatusRecoverableError, wantCalls: 1},
+			wantClass: classMalformed, wantLog: "is not a JSON array", wantStatus: componentstatus.StatusRecoverableError},
 		{name: "slow answer times out and is retried", fault: simulator.FaultSlow, faultTimes: 1,
 			opts:      simulator.Options{SlowDelay: 2 * time.Second},
 			mutate:    func(c *Config) { c.HTTP.Timeout = 100 * time.Millisecond },
@@ -83,7 +85,7 @@ func TestHTTPErrors(t *testing.T) {
 			if tt.recoverable {
 				failed-- // the last call succeeded
 			}
-			metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(int64(failed), "class", tt.wantClass), ignoreTime)
+			metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(int64(failed), "error.type", tt.wantClass), ignoreTime)
 			require.NotNil(t, h.lastStatus())
 			assert.Equal(t, tt.wantStatus, h.lastStatus().Status())
 			if tt.wantLog != "" {
@@ -136,7 +138,7 @@ func TestTLSVerification(t *testing.T) {
 		r, _ := h.start()
 		r.poll(ctx)
 		assert.Empty(t, h.next.accepted())
-		metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(1, "class", classTLS), ignoreTime)
+		metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(1, "error.type", classTLS), ignoreTime)
 		assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, h.statusSequence())
 		refused := h.logs.FilterMessage("Export refused").All()
 		require.Len(t, refused, 1)
@@ -180,12 +182,14 @@ func TestRedirectsKeepTheToken(t *testing.T) {
 			h := newHarness(t, srv.URL)
 			r, _ := h.start()
 			r.poll(ctx)
-			assert.Empty(t, r.client.whoami(ctx, r.cfg.Endpoint))
+			author, err := r.client.whoami(ctx, r.cfg.Endpoint)
+			assert.Empty(t, author)
+			require.ErrorIs(t, err, errCrossOriginRedirect)
 
 			mu.Lock()
 			assert.Empty(t, leaked, "no request reached the other origin")
 			mu.Unlock()
-			metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(1, "class", classRedirect), ignoreTime)
+			metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(1, "error.type", classRedirect), ignoreTime)
 			assert.Contains(t, h.logText(), "the token is not sent there")
 			assert.NotContains(t, h.logText(), testToken)
 		})
@@ -260,9 +264,32 @@ func TestRequestThatCanNeverSucceed(t *testing.T) {
 	r.poll(ctx)
 	r.poll(ctx)
 	assert.Zero(t, h.sim.Calls(), "nothing is sent")
-	metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(2, "class", classInvalid), ignoreTime)
+	metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(2, "error.type", classInvalid), ignoreTime)
 	assert.Equal(t, []componentstatus.Status{componentstatus.StatusPermanentError}, h.statusSequence())
 	assert.Contains(t, h.lastStatus().Err().Error(), `set "token" to the token alone`)
 	assert.Empty(t, h.logs.FilterMessage("Export request failed; retrying").All(), "not retried")
 	assert.NotContains(t, h.logText(), "second_half")
+}
+
+// Bytes after the closing bracket (a proxy that appends its error page to a
+// cut or replaced answer) make the body malformed: retried, nothing emitted,
+// the cursor kept. White space after the array is fine.
+func TestDataAfterTheArray(t *testing.T) {
+	ctx := context.Background()
+	h := onFakeHub(t)
+	h.hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00Z"), ev("6650a1b2c3d4e5f60000000b", "2026-11-20T10:00:01Z"))
+	h.hub.sendAfter(" <html>proxy error</html>")
+	r, _ := h.start()
+	r.poll(ctx)
+	assert.Empty(t, h.next.accepted())
+	assert.Nil(t, savedCursor(t, r), "the cursor stays where it was")
+	assert.Greater(t, h.hub.callCount(), 1, "retried within the poll")
+	metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(int64(h.hub.callCount()), "error.type", classMalformed), ignoreTime)
+	assert.Contains(t, h.logText(), "data after the closing ']'")
+	assert.Equal(t, componentstatus.StatusRecoverableError, h.lastStatus().Status())
+
+	h.hub.sendAfter("\n \t\r\n")
+	r.poll(ctx)
+	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000a", "6650a1b2c3d4e5f60000000b"}, h.next.accepted())
+	assert.Equal(t, componentstatus.StatusOK, h.lastStatus().Status())
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/ipenrich"
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadata"
 )
 
 const (
@@ -37,7 +38,8 @@ const (
 type Config struct {
 	// Organization is the Hugging Face organization whose audit log is read.
 	Organization string `mapstructure:"organization"`
-	// Token is a Hub token with the org.auditLog.write permission. Never logged.
+	// Token is an organization admin's Hub token, or a service account's.
+	// Never logged.
 	Token configopaque.String `mapstructure:"token"`
 	// Endpoint is the base URL of the Hub.
 	Endpoint string `mapstructure:"endpoint"`
@@ -70,8 +72,9 @@ type Config struct {
 	LateArrivalWindow time.Duration `mapstructure:"late_arrival_window"`
 	// IncludeRaw adds the original event JSON as huggingface.raw.
 	IncludeRaw bool `mapstructure:"include_raw"`
-	// DropSelfExports drops the org.audit_log.export events caused by this
-	// receiver's own polls instead of emitting them marked.
+	// DropSelfExports drops the receiver's own org.audit_log.export events
+	// instead of emitting them marked. The first from each client address
+	// is still emitted, so the addresses stay on record.
 	DropSelfExports bool `mapstructure:"drop_self_exports"`
 	// IPEnrichment names local IP databases used to enrich the event's ip.
 	IPEnrichment ipenrich.Config `mapstructure:"ip_enrichment"`
@@ -81,6 +84,8 @@ type Config struct {
 	// backfilling at once. Process-wide: the smallest value configured on
 	// any instance applies to all.
 	MaxConcurrentPolls int `mapstructure:"max_concurrent_polls"`
+	// ResourceAttributes turns the records' resource attributes on or off.
+	ResourceAttributes metadata.ResourceAttributesConfig `mapstructure:"resource_attributes"`
 	// AllowInsecureHTTP permits a plain http:// endpoint on a host that is not
 	// loopback, which sends the token unencrypted. Off by default.
 	AllowInsecureHTTP bool `mapstructure:"allow_insecure_http"`
@@ -131,6 +136,7 @@ func createDefaultConfig() component.Config {
 		LateArrivalWindow:  defaultLateArrivalWindow,
 		IncludeRaw:         true,
 		MaxConcurrentPolls: defaultMaxConcurrentPolls,
+		ResourceAttributes: metadata.DefaultResourceAttributesConfig(),
 	}
 }
 
@@ -158,6 +164,18 @@ func (cfg *Config) Validate() error {
 		if !httpguts.ValidHeaderFieldName(name) || !httpguts.ValidHeaderFieldValue(string(value)) {
 			errs = append(errs, fmt.Errorf(`"http::headers" %q is not a valid HTTP header (name or value has white space or control characters)`, name))
 		}
+		// The header would replace the one that carries "token".
+		if strings.EqualFold(name, "Authorization") {
+			errs = append(errs, fmt.Errorf(`"http::headers" sets %q, which would replace the Authorization header that carries "token"; remove the header and set the Hub token in "token"`, name))
+		}
+	}
+	// An authenticator also rewrites the Authorization header.
+	if cfg.HTTP.Auth.HasValue() {
+		errs = append(errs, fmt.Errorf(`"http::auth" (authenticator %q) would replace the Authorization header that carries "token"; remove "http::auth" and set the Hub token in "token"`, cfg.HTTP.Auth.Get().AuthenticatorID))
+	}
+	// Without a timeout a stalled connection holds a poll, and its slot, forever.
+	if cfg.HTTP.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf(`"http::timeout" must be positive (got %s): with no timeout a stalled connection hangs the poll; the default is %s`, cfg.HTTP.Timeout, defaultHTTPTimeout))
 	}
 	if cfg.HTTP.Endpoint != "" {
 		errs = append(errs, errors.New(`"http::endpoint" is not used: set the Hub's base URL with the top-level "endpoint" key`))
@@ -201,7 +219,7 @@ func (cfg *Config) token() string {
 func validateToken(token configopaque.String) error {
 	t := strings.TrimSpace(string(token))
 	if t == "" {
-		return errors.New(`"token" is required: a Hugging Face token with the org.auditLog.write permission on the organization, e.g. token: ${env:HF_TOKEN}`)
+		return errors.New(`"token" is required: an organization admin's Hugging Face token with read access to the organization, or a service account's token, e.g. token: ${env:HF_TOKEN}`)
 	}
 	for i := 0; i < len(t); i++ {
 		if t[i] <= ' ' || t[i] >= 0x7f {

@@ -8,8 +8,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configauth"
 	"go.opentelemetry.io/collector/config/configcompression"
 	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
@@ -50,6 +52,8 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, 2*time.Minute, cfg.HTTP.Timeout)
 	assert.Equal(t, configretry.NewDefaultBackOffConfig(), cfg.RetryOnFailure)
 	assert.False(t, cfg.IPEnrichment.Enabled())
+	assert.True(t, cfg.ResourceAttributes.HuggingfaceOrganization.Enabled)
+	assert.True(t, cfg.ResourceAttributes.ServiceName.Enabled)
 }
 
 func TestConfigEveryKeyDecodes(t *testing.T) {
@@ -78,6 +82,8 @@ func TestConfigEveryKeyDecodes(t *testing.T) {
 	team, ok := cfg.HTTP.Headers.Get("X-Team")
 	assert.True(t, ok)
 	assert.Equal(t, configopaque.String("security"), team)
+	assert.False(t, cfg.ResourceAttributes.ServiceName.Enabled)
+	assert.True(t, cfg.ResourceAttributes.HuggingfaceOrganization.Enabled)
 	assert.Equal(t, configretry.BackOffConfig{
 		Enabled: true, InitialInterval: 2 * time.Second, MaxInterval: 20 * time.Second,
 		MaxElapsedTime: 3 * time.Minute, Multiplier: 1.5, RandomizationFactor: 0.5,
@@ -121,7 +127,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "missing organization", mutate: func(c *Config) { c.Organization = "" }, wantErr: []string{`"organization" is required`}},
 		{name: "organization with slash", mutate: func(c *Config) { c.Organization = "acme/models" }, wantErr: []string{`"organization" "acme/models" is not an organization name`}},
 		{name: "organization as URL", mutate: func(c *Config) { c.Organization = "https://huggingface.co/acme" }, wantErr: []string{"is not an organization name"}},
-		{name: "missing token", mutate: func(c *Config) { c.Token = "" }, wantErr: []string{`"token" is required`, "org.auditLog.write"}},
+		{name: "missing token", mutate: func(c *Config) { c.Token = "" }, wantErr: []string{`"token" is required: an organization admin's Hugging Face token`}},
 		{name: "endpoint without scheme", mutate: func(c *Config) { c.Endpoint = "huggingface.co" }, wantErr: []string{`"endpoint" "huggingface.co" must be the Hub's base URL`}},
 		{name: "endpoint ftp", mutate: func(c *Config) { c.Endpoint = "ftp://huggingface.co" }, wantErr: []string{"must be the Hub's base URL"}},
 		{name: "endpoint with query", mutate: func(c *Config) { c.Endpoint = "https://huggingface.co/?q=x" }, wantErr: []string{"must not carry a query"}},
@@ -153,6 +159,13 @@ func TestConfigValidate(t *testing.T) {
 		{name: "token with a control character", mutate: func(c *Config) { c.Token = "hf_secret\x00token_abcd" }, wantErr: []string{`"token" has white space`}},
 		{name: "token with a non-ASCII quote", mutate: func(c *Config) { c.Token = "\u201chf_secret_token_abcd\u201d" }, wantErr: []string{`"token" has white space`}},
 		{name: "header with a newline", mutate: func(c *Config) { c.HTTP.Headers.Set("X-Team", "sec\nurity") }, wantErr: []string{`"http::headers" "X-Team" is not a valid HTTP header`}},
+		{name: "Authorization in http::headers", mutate: func(c *Config) { c.HTTP.Headers.Set("authorization", "Bearer hf_secret_token_abcd") },
+			wantErr: []string{`"http::headers" sets "authorization", which would replace the Authorization header that carries "token"`}},
+		{name: "an authenticator in http::auth", mutate: func(c *Config) {
+			c.HTTP.Auth = configoptional.Some(configauth.Config{AuthenticatorID: component.MustNewID("bearertokenauth")})
+		}, wantErr: []string{`"http::auth" (authenticator "bearertokenauth") would replace the Authorization header that carries "token"`}},
+		{name: "no HTTP timeout", mutate: func(c *Config) { c.HTTP.Timeout = 0 }, wantErr: []string{`"http::timeout" must be positive (got 0s)`, "the default is 2m0s"}},
+		{name: "negative HTTP timeout", mutate: func(c *Config) { c.HTTP.Timeout = -time.Second }, wantErr: []string{`"http::timeout" must be positive`}},
 		{name: "poll interval too short", mutate: func(c *Config) { c.PollInterval = 100 * time.Millisecond }, wantErr: []string{`"poll_interval" must be at least 1s`}},
 		{name: "query with newline", mutate: func(c *Config) { c.Query = "type:a\ntype:b" }, wantErr: []string{`"query" must be a single line`}},
 		{name: "negative lookback", mutate: func(c *Config) { c.InitialLookback = -time.Hour }, wantErr: []string{`"initial_lookback" must not be negative`}},

@@ -39,9 +39,7 @@ const (
 	attrRaw               = "huggingface.raw"
 	attrSelfExport        = "huggingface.self_export"
 
-	resourceServiceName  = "service.name"
-	resourceOrganization = "huggingface.organization"
-	serviceName          = "huggingface"
+	serviceName = "huggingface"
 
 	selfExportType = "org.audit_log.export"
 )
@@ -189,23 +187,66 @@ type converter struct {
 	self         selfIdentity
 }
 
+// maxSelfAddresses bounds the client addresses remembered for
+// drop_self_exports. Past it, self exports from new addresses are kept.
+const maxSelfAddresses = 1024
+
 // selfIdentity recognises the receiver's own export calls, which the Hub
 // writes to the audit log as org.audit_log.export events.
 type selfIdentity struct {
 	tokenLast4 string
 	userAgent  string
-	// author is the token owner's user name when the Hub told us (whoami);
-	// empty means unknown and is not checked.
+	// author is the token owner's user name, from whoami. While it is
+	// unknown, no event is recognised as our own.
 	author string
+	// addresses are the client addresses of the self exports delivered
+	// so far. pending holds those of the batch being built.
+	addresses, pending map[string]struct{}
 }
 
-// matches: the export type, the token's last four characters, the author
-// (when known), and our User-Agent (when the Hub recorded one).
-func (s selfIdentity) matches(ev *auditEvent) bool {
-	return string(ev.typ) == selfExportType &&
+// matches: the export type, the token's last four characters, the author,
+// and our User-Agent (when the Hub recorded one). The User-Agent and last4
+// are public; the author is what tells our calls from another user's.
+func (s *selfIdentity) matches(ev *auditEvent) bool {
+	return string(ev.typ) == selfExportType && s.author != "" &&
+		string(ev.authorUser) == s.author &&
 		s.tokenLast4 != "" && string(ev.tokenLast4) == s.tokenLast4 &&
-		(s.author == "" || string(ev.authorUser) == s.author) &&
 		(len(ev.userAgent) == 0 || string(ev.userAgent) == s.userAgent)
+}
+
+// droppable says whether drop_self_exports may drop a self export. The
+// first one from each client address is kept, so the addresses our calls
+// come from stay on record: a stolen token used elsewhere shows up there.
+func (s *selfIdentity) droppable(ev *auditEvent) bool {
+	addr := string(ev.ip)
+	if _, ok := s.addresses[addr]; ok {
+		return true
+	}
+	if _, ok := s.pending[addr]; ok {
+		return true
+	}
+	if len(s.addresses)+len(s.pending) >= maxSelfAddresses {
+		return false
+	}
+	if s.pending == nil {
+		s.pending = map[string]struct{}{}
+	}
+	s.pending[addr] = struct{}{}
+	return false
+}
+
+// settle remembers the addresses of a batch the pipeline settled.
+func (s *selfIdentity) settle() {
+	if len(s.pending) == 0 {
+		return
+	}
+	if s.addresses == nil {
+		s.addresses = map[string]struct{}{}
+	}
+	for addr := range s.pending {
+		s.addresses[addr] = struct{}{}
+	}
+	clear(s.pending)
 }
 
 // appendRecord fills lr from ev. raw is the original event JSON.
@@ -395,18 +436,19 @@ func isReadOnly(typ []byte) bool {
 
 // buildLogs converts one batch. An event that violates the export schema is
 // skipped (logged and counted; the cursor moves past it with its batch, so
-// it is reported once); self exports are left out when configured.
+// it is reported once). With drop_self_exports, self exports from client
+// addresses already on record are left out.
 func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, observed pcommon.Timestamp) (plog.Logs, int) {
 	logs := plog.NewLogs()
 	rl := logs.ResourceLogs().AppendEmpty()
-	res := rl.Resource().Attributes()
-	res.PutStr(resourceServiceName, serviceName)
-	res.PutStr(resourceOrganization, r.cfg.Organization)
+	r.resource.CopyTo(rl.Resource())
 	sl := rl.ScopeLogs().AppendEmpty()
 	sl.Scope().SetName(metadata.ScopeName)
 	sl.Scope().SetVersion(r.set.BuildInfo.Version)
 	records := sl.LogRecords()
 	records.EnsureCapacity(len(batch))
+	// Addresses of a batch that was not settled are not remembered.
+	clear(r.conv.self.pending)
 	dropped := 0
 	for i := range batch {
 		e := &batch[i]
@@ -420,7 +462,7 @@ func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, obs
 			continue
 		}
 		self := r.conv.self.matches(&ev)
-		if self && r.cfg.DropSelfExports {
+		if self && r.cfg.DropSelfExports && r.conv.self.droppable(&ev) {
 			dropped++
 			continue
 		}

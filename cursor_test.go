@@ -97,7 +97,7 @@ func TestCheckpoint(t *testing.T) {
 		assert.Equal(t, added, h.next.accepted()[250:])
 		metadatatest.AssertEqualReceiverHuggingfaceauditEventsEmitted(t, h.tel, points(257), ignoreTime)
 		// Poll 1 filtered nothing, poll 2 all 250, poll 3 the 250 old ones.
-		metadatatest.AssertEqualReceiverHuggingfaceauditDuplicatesFiltered(t, h.tel, points(500), ignoreTime)
+		metadatatest.AssertEqualReceiverHuggingfaceauditEventsCovered(t, h.tel, points(500), ignoreTime)
 		metadatatest.AssertEqualReceiverHuggingfaceauditEventsReceived(t, h.tel, points(250+250+257), ignoreTime)
 		assert.Equal(t, int64(257), h.counted("otelcol_receiver_accepted_log_records"), "every send goes through the receiver's ObsReport")
 	})
@@ -112,9 +112,9 @@ func TestCheckpoint(t *testing.T) {
 		r.poll(ctx)
 		assert.Len(t, h.next.accepted(), 20)
 		assert.Equal(t, before, savedCursor(t, r))
-		metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(int64(h.sim.Calls()-1), "class", classServer), ignoreTime)
+		metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(int64(h.sim.Calls()-1), "error.type", classServer), ignoreTime)
 		metadatatest.AssertEqualReceiverHuggingfaceauditPolls(t, h.tel,
-			[]metricdata.DataPoint[int64]{point(1, "outcome", "success"), point(1, "outcome", "error")}, ignoreTime)
+			[]metricdata.DataPoint[int64]{point(1, "outcome", "success"), point(1, "outcome", "failure")}, ignoreTime)
 		require.NoError(t, h.sim.SetFault(simulator.FaultNone, 0))
 		r.poll(ctx)
 		assert.Equal(t, added, h.next.accepted()[20:])

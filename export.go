@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/valyala/fastjson"
+	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
@@ -82,7 +83,7 @@ func (r *auditReceiver) fetch(ctx context.Context, slot *pollSlot) (*exportPass,
 			}
 			var fe *fetchError
 			if errors.As(err, &fe) {
-				r.telemetry.ReceiverHuggingfaceauditHTTPErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("class", fe.class)))
+				r.telemetry.ReceiverHuggingfaceauditFailedRequests.Add(ctx, 1, metric.WithAttributes(attribute.String(attrErrorType, fe.class)))
 			}
 			return err
 		},
@@ -91,12 +92,16 @@ func (r *auditReceiver) fetch(ctx context.Context, slot *pollSlot) (*exportPass,
 			if !errors.As(err, &fe) {
 				return false, 0
 			}
-			return fe.retryable(), fe.wait
+			return fe.retryable(), min(fe.wait, r.waitCap())
 		},
 		func(err error, wait time.Duration) {
 			var fe *fetchError
 			errors.As(err, &fe)
-			r.set.Logger.Warn("Export request failed; retrying", zap.String("class", fe.class), zap.Duration("wait", wait), zap.Error(err))
+			r.set.Logger.Warn("Export request failed; retrying", zap.String(attrErrorType, fe.class), zap.Duration("wait", wait), zap.Error(err))
+			// A wait longer than poll_interval is not silent.
+			if wait > r.cfg.PollInterval {
+				r.reportStatus(componentstatus.NewRecoverableErrorEvent(err))
+			}
 		})
 	if err != nil {
 		return nil, err
@@ -105,16 +110,15 @@ func (r *auditReceiver) fetch(ctx context.Context, slot *pollSlot) (*exportPass,
 	// cursor has moved past).
 	r.reported = pass.reported
 	if pass.quotaReset > 0 {
-		r.deferPolls(pass.quotaReset)
-		r.set.Logger.Info("Rate limit used up; deferring the next poll", zap.Duration("wait", pass.quotaReset))
+		r.deferPolls(pass.quotaReset, "rate limit used up")
 	}
 	r.telemetry.ReceiverHuggingfaceauditEventsReceived.Add(ctx, int64(pass.received))
-	r.telemetry.ReceiverHuggingfaceauditDuplicatesFiltered.Add(ctx, int64(pass.old))
+	r.telemetry.ReceiverHuggingfaceauditEventsCovered.Add(ctx, int64(pass.old))
 	// A non-empty export with nothing the cursor covers: the events between
 	// the last emitted one and the oldest in the export have left the Hub's
 	// 100,000-event window.
 	if r.cursor.watermark != 0 && pass.received > 0 && !pass.overlap {
-		r.telemetry.ReceiverHuggingfaceauditGapEvents.Add(ctx, 1)
+		r.telemetry.ReceiverHuggingfaceauditGaps.Add(ctx, 1)
 		r.set.Logger.Warn("Events lost at the source", zap.String("newest_emitted", formatNanos(r.cursor.watermark)))
 	}
 	return pass, nil

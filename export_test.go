@@ -93,7 +93,7 @@ func TestExportPass(t *testing.T) {
 		h.hub.set(b, a)
 		r.poll(ctx)
 		assert.Len(t, h.next.accepted(), 2)
-		h.assertNoMetric("gap_events")
+		h.assertNoMetric("gaps")
 	})
 
 	t.Run("a cursor that fell out of the window is reported as a gap", func(t *testing.T) {
@@ -104,7 +104,7 @@ func TestExportPass(t *testing.T) {
 		h.sim.Add(150) // while "down": 50 events fall off unseen
 		r2, _ := h.start()
 		r2.poll(ctx)
-		metadatatest.AssertEqualReceiverHuggingfaceauditGapEvents(t, h.tel, points(1), ignoreTime)
+		metadatatest.AssertEqualReceiverHuggingfaceauditGaps(t, h.tel, points(1), ignoreTime)
 		assert.Len(t, h.logs.FilterMessageSnippet("Events lost at the source").All(), 1)
 		assert.Len(t, h.next.accepted(), 150, "50 before + the 100 still in the window")
 	})
@@ -128,7 +128,7 @@ func TestExportPass(t *testing.T) {
 		r.poll(ctx) // the same batch, offered again, is accepted
 		r.poll(ctx) // nothing new
 		assert.Equal(t, []string{"6650a1b2c3d4e5f60000000a", "6650a1b2c3d4e5f60000000c"}, h.next.accepted())
-		metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(1, "class", classTruncated), ignoreTime)
+		metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(1, "error.type", classTruncated), ignoreTime)
 		metadatatest.AssertEqualReceiverHuggingfaceauditEventsSkipped(t, h.tel, points(2, "reason", "invalid"), ignoreTime)
 		assert.Len(t, h.logs.FilterMessage("Skipping an invalid event").All(), 2)
 

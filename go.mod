@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/cenkalti/backoff/v5 v5.0.3
+	github.com/google/go-cmp v0.7.0
 	github.com/klauspost/compress v1.20.0
 	github.com/maxmind/mmdbwriter v1.2.0
 	github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage v0.161.0

@@ -66,6 +66,7 @@ func TestGzipExportErrors(t *testing.T) {
 	}{
 		{"not gzip at all", func(w http.ResponseWriter) { _, _ = io.WriteString(w, body) }, classMalformed, "is not valid gzip"},
 		{"bad checksum", func(w http.ResponseWriter) { _, _ = w.Write(corrupt) }, classMalformed, "is not valid gzip"},
+		{"data after the array", func(w http.ResponseWriter) { _, _ = w.Write(gzipped(t, body+"<html>proxy error</html>")) }, classMalformed, "data after the closing ']'"},
 		{"cut off", func(w http.ResponseWriter) {
 			w.Header().Set("Content-Length", strconv.Itoa(len(gz)))
 			_, _ = w.Write(gz[:len(gz)/2])
@@ -83,7 +84,7 @@ func TestGzipExportErrors(t *testing.T) {
 			r.poll(context.Background())
 			assert.Empty(t, h.next.accepted())
 			assert.Contains(t, h.logText(), tt.wantLog)
-			metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(int64(strings.Count(h.logText(), "Export request failed; retrying")+1), "class", tt.wantClass), ignoreTime)
+			metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(int64(strings.Count(h.logText(), "Export request failed; retrying")+1), "error.type", tt.wantClass), ignoreTime)
 		})
 	}
 }

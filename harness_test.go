@@ -71,6 +71,7 @@ type fakeHub struct {
 	status int         // answer this instead of 200
 	header http.Header // sent with every answer
 	cutAt  int         // > 0: the next body stops after this many bytes
+	after  string      // sent after the closing bracket
 	calls  int
 }
 
@@ -95,13 +96,25 @@ func (f *fakeHub) setHeader(key, value string) {
 	f.header.Set(key, value)
 }
 
+// sendAfter appends s to every body, after the array.
+func (f *fakeHub) sendAfter(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.after = s
+}
+
 func (f *fakeHub) callCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls
 }
 
-func (f *fakeHub) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+func (f *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// It knows no token owner; whoami is not an export call.
+	if strings.HasSuffix(r.URL.Path, "/whoami-v2") {
+		http.NotFound(w, r)
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -112,7 +125,7 @@ func (f *fakeHub) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(f.status)
 		return
 	}
-	body := []byte("[" + strings.Join(f.events, ",") + "]")
+	body := []byte("[" + strings.Join(f.events, ",") + "]" + f.after)
 	w.Header().Set("Content-Type", "application/json")
 	if f.cutAt > 0 {
 		// Promise the whole body, send a part: the client sees the

@@ -85,9 +85,10 @@ func (l *pollLimiter) release() {
 	l.broadcastLocked()
 }
 
-// pollSlot is one poll's hold on the limiter: taken before each attempt to
-// read the export, given back when the attempt fails (so a retry's wait,
-// which may be a rate-limit window, holds nothing) and when the poll ends.
+// pollSlot is one poll's hold on the limiter. It is taken before each
+// attempt to read the export or to hand a batch to the pipeline. It is given
+// back while a retry waits, so a rate-limit window or a stuck pipeline holds
+// nothing, and when the poll ends.
 type pollSlot struct {
 	l    *pollLimiter
 	held bool

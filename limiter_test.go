@@ -2,9 +2,11 @@ package huggingfaceauditreceiver
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -83,7 +85,11 @@ func TestPollLimiterWaitEndsWithContext(t *testing.T) {
 func TestMaxConcurrentPollsAcrossReceivers(t *testing.T) {
 	var inFlight, peak atomic.Int32
 	body := "[" + ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00.123Z") + "]"
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/whoami-v2") {
+			http.NotFound(w, r) // not an export
+			return
+		}
 		n := inFlight.Add(1)
 		defer inFlight.Add(-1)
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
@@ -162,4 +168,50 @@ func TestSlotFreeWhileRetrying(t *testing.T) {
 	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000b"}, healthy.next.accepted())
 	<-aDone
 	assert.GreaterOrEqual(t, failing.hub.callCount(), 3, "the failing poll kept retrying")
+}
+
+// A poll whose pipeline refuses its batch holds no slot while it waits to
+// offer it again: with one slot, another receiver polls in the meantime.
+func TestSlotFreeWhileConsumeRetries(t *testing.T) {
+	stuck := onFakeHub(t)
+	stuck.hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00.123Z"))
+	stuck.next.refuse(errors.New("exporter queue is full"))
+	a, _ := stuck.start(func(c *Config) {
+		c.MaxConcurrentPolls = 1
+		c.RetryOnFailure.InitialInterval = 300 * time.Millisecond
+		c.RetryOnFailure.MaxInterval = 300 * time.Millisecond
+		c.RetryOnFailure.RandomizationFactor = 0
+		c.RetryOnFailure.MaxElapsedTime = time.Second
+	})
+	healthy := onFakeHub(t)
+	healthy.hub.set(ev("6650a1b2c3d4e5f60000000b", "2026-11-20T10:00:00.123Z"))
+	b, _ := healthy.start(func(c *Config) { c.MaxConcurrentPolls = 1 })
+
+	aDone := make(chan struct{})
+	go func() {
+		defer close(aDone)
+		a.poll(context.Background())
+	}()
+	require.Eventually(t, func() bool {
+		stuck.next.mu.Lock()
+		defer stuck.next.mu.Unlock()
+		return stuck.next.calls >= 1
+	}, 5*time.Second, time.Millisecond)
+	bDone := make(chan struct{})
+	go func() {
+		defer close(bDone)
+		b.poll(context.Background())
+	}()
+	select {
+	case <-bDone:
+	case <-aDone:
+		t.Fatal("the other receiver waited for the whole retrying poll")
+	}
+	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000b"}, healthy.next.accepted())
+	<-aDone
+	stuck.next.mu.Lock()
+	assert.GreaterOrEqual(t, stuck.next.calls, 3, "the refused batch was offered again")
+	stuck.next.mu.Unlock()
+	assert.Empty(t, stuck.next.accepted())
+	assert.Equal(t, 0, polls.inUse, "every slot given back")
 }

@@ -3,11 +3,13 @@ package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceaud
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.uber.org/zap"
 )
 
@@ -20,21 +22,31 @@ import (
 // `"api";r=0;t=55, "resolvers";r=812;t=55`: r is what is left, t the seconds
 // until the window resets.
 
-// rateLimit is what a RateLimit header says.
+// exportPolicy is the Hub's policy that counts the export endpoint: its
+// "Hub APIs" bucket. The others (resolvers, pages) do not govern it.
+const exportPolicy = "api"
+
+// minWaitCap is the least a server-given wait may be capped to; a longer
+// poll_interval raises the cap.
+const minWaitCap = 15 * time.Minute
+
+// rateLimit is what a RateLimit header says of the export policy.
 type rateLimit struct {
-	// exhausted: some policy has nothing left (r=0).
+	// exhausted: the policy has nothing left (r=0).
 	exhausted bool
-	// reset is when the exhausted policies reset (the latest of them); when
-	// none is exhausted, the latest reset of any policy.
+	// reset is how long until the policy's window resets; 0 if not given.
 	reset time.Duration
 }
 
+// parseRateLimit reads the item of the export policy and ignores the rest.
 func parseRateLimit(h http.Header) rateLimit {
 	var rl rateLimit
-	var latestExhausted, latestAny time.Duration
 	for _, item := range strings.Split(h.Get("RateLimit"), ",") {
-		remaining, reset := -1, -1
-		for _, param := range strings.Split(item, ";") {
+		params := strings.Split(item, ";")
+		if strings.Trim(strings.TrimSpace(params[0]), `"`) != exportPolicy {
+			continue
+		}
+		for _, param := range params[1:] {
 			k, v, ok := strings.Cut(strings.TrimSpace(param), "=")
 			if !ok {
 				continue
@@ -45,24 +57,11 @@ func parseRateLimit(h http.Header) rateLimit {
 			}
 			switch k {
 			case "r":
-				remaining = n
+				rl.exhausted = rl.exhausted || n == 0
 			case "t":
-				reset = n
+				rl.reset = max(rl.reset, seconds(n))
 			}
 		}
-		if reset < 0 {
-			continue
-		}
-		t := time.Duration(reset) * time.Second
-		latestAny = max(latestAny, t)
-		if remaining == 0 {
-			rl.exhausted = true
-			latestExhausted = max(latestExhausted, t)
-		}
-	}
-	rl.reset = latestAny
-	if rl.exhausted {
-		rl.reset = latestExhausted
 	}
 	return rl
 }
@@ -74,7 +73,7 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 		return 0
 	}
 	if secs, err := strconv.Atoi(ra); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second
+		return seconds(secs)
 	}
 	if at, err := http.ParseTime(ra); err == nil {
 		return max(0, at.Sub(now))
@@ -82,14 +81,23 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	return 0
 }
 
-// rateLimitWait is how long a 429 asks us to wait: the longer of the
-// exhausted policy's reset and Retry-After; 0 when the headers say nothing.
+// seconds converts n seconds to a Duration, saturating instead of
+// overflowing.
+func seconds(n int) time.Duration {
+	if n > math.MaxInt64/int(time.Second) {
+		return math.MaxInt64
+	}
+	return time.Duration(n) * time.Second
+}
+
+// rateLimitWait is how long a 429 asks us to wait: the longer of the export
+// policy's reset and Retry-After; 0 when the headers say nothing.
 func rateLimitWait(h http.Header, now time.Time) time.Duration {
 	return max(parseRateLimit(h).reset, retryAfter(h, now))
 }
 
-// quotaReset reads a successful response: when its RateLimit header shows a
-// policy used up, how long until it resets; 0 otherwise.
+// quotaReset reads a successful response: when its RateLimit header shows
+// the export policy used up, how long until it resets; 0 otherwise.
 func quotaReset(h http.Header) time.Duration {
 	if rl := parseRateLimit(h); rl.exhausted {
 		return rl.reset
@@ -106,9 +114,34 @@ func rateLimitedError(h http.Header, detail string) *fetchError {
 	return &fetchError{class: classRateLimited, wait: wait, msg: fmt.Sprintf("429 from the Hub: rate limited for %s%s", wait, detail)}
 }
 
-// deferPolls holds back the next poll until a rate-limit window resets.
-func (r *auditReceiver) deferPolls(wait time.Duration) {
+// waitCap is the longest wait the receiver takes from the Hub's headers:
+// max(poll_interval, 15m). A longer one would stop collection in silence.
+func (r *auditReceiver) waitCap() time.Duration {
+	return max(r.cfg.PollInterval, minWaitCap)
+}
+
+// deferPolls holds back the next poll for wait, capped, and logs it once
+// with its reason. A wait longer than poll_interval is reported as a
+// recoverable status until a later poll succeeds.
+func (r *auditReceiver) deferPolls(wait time.Duration, reason string) {
+	fields := []zap.Field{zap.String("reason", reason)}
+	if capped := r.waitCap(); wait > capped {
+		fields = append(fields, zap.Duration("asked", wait))
+		wait = capped
+	}
 	r.notBefore = time.Now().Add(wait)
+	r.set.Logger.Warn("Deferring the next poll", append(fields, zap.Duration("wait", wait))...)
+}
+
+// deferredStatus is the status to report after a poll: a recoverable error
+// while the next poll is deferred longer than poll_interval, else nil.
+func (r *auditReceiver) deferredStatus() *componentstatus.Event {
+	wait := time.Until(r.notBefore)
+	if wait <= r.cfg.PollInterval {
+		return nil
+	}
+	return componentstatus.NewRecoverableErrorEvent(fmt.Errorf(
+		"the Hub's rate limit defers the next poll by %s, longer than poll_interval (%s)", wait.Round(time.Second), r.cfg.PollInterval))
 }
 
 // waitForRateLimit holds the poll until the window that the last response
@@ -118,7 +151,6 @@ func (r *auditReceiver) waitForRateLimit(ctx context.Context) bool {
 	if wait <= 0 {
 		return true
 	}
-	r.set.Logger.Info("Waiting for the rate limit to reset", zap.Duration("wait", wait))
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {

@@ -2,6 +2,7 @@ package huggingfaceauditreceiver
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"testing"
 	"time"
@@ -43,8 +44,11 @@ func TestRateLimitWait(t *testing.T) {
 		{"Retry-After as a past date", "", now.Add(-time.Minute).Format(http.TimeFormat), 0},
 		{"several policies: the exhausted one, not the longest", `"api";r=0;t=30, "resolvers";r=10;t=200`, "", 30 * time.Second},
 		{"several policies: the exhausted one listed last", `"resolvers";r=10;t=200, "api";r=0;t=30`, "", 30 * time.Second},
-		{"several exhausted: the latest reset", `"api";r=0;t=30, "pages";r=0;t=90, "resolvers";r=10;t=200`, "", 90 * time.Second},
-		{"none exhausted (or r missing): the latest reset", `"api";t=30, "resolvers";r=10;t=200`, "", 200 * time.Second},
+		{"only the api policy governs the export", `"api";r=0;t=30, "pages";r=0;t=90, "resolvers";r=10;t=200`, "", 30 * time.Second},
+		{"the api policy's reset, r missing", `"api";t=30, "resolvers";r=10;t=200`, "", 30 * time.Second},
+		{"another policy exhausted, no api item", `"resolvers";r=0;t=200`, "", 0},
+		{"an unquoted name", `api;r=0;t=20`, "", 20 * time.Second},
+		{"a reset too large for a Duration saturates", `"api";r=0;t=99999999999999`, "", time.Duration(math.MaxInt64)},
 		{"white space and other parameters", ` "api" ; r=0 ; t=12 ; pk=:abc=: `, "", 12 * time.Second},
 		{"garbage", `"api";r=x;t=soon`, "later", 0},
 	} {
@@ -66,6 +70,8 @@ func TestQuotaReset(t *testing.T) {
 		{"quota used up", `"api";r=0;t=40`, 40 * time.Second},
 		{"one of several policies used up", `"api";r=0;t=40, "resolvers";r=900;t=280`, 40 * time.Second},
 		{"r without t", `"api";r=0`, 0},
+		{"another policy used up", `"resolvers";r=0;t=280, "api";r=5;t=280`, 0},
+		{"only another policy", `"pages";r=0;t=40`, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, quotaReset(rateLimitHeaders(tt.rateLimit, "")))
@@ -105,7 +111,7 @@ func TestRateLimitIsHonoured(t *testing.T) {
 		assert.GreaterOrEqual(t, time.Since(start), 2*time.Second, "never sooner than Retry-After")
 		assert.Equal(t, 2, h.sim.Calls())
 		assert.Len(t, h.next.accepted(), 10)
-		metadatatest.AssertEqualReceiverHuggingfaceauditHTTPErrors(t, h.tel, points(1, "class", classRateLimited), ignoreTime)
+		metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(1, "error.type", classRateLimited), ignoreTime)
 	})
 
 	t.Run("a reset beyond the retry budget holds the next poll until it", func(t *testing.T) {
@@ -116,7 +122,7 @@ func TestRateLimitIsHonoured(t *testing.T) {
 		limited := time.Now()
 		assert.Equal(t, 1, h.sim.Calls())
 		assert.Equal(t, componentstatus.StatusRecoverableError, h.lastStatus().Status())
-		assert.Len(t, h.logs.FilterMessage("Rate limited; deferring the next poll").All(), 1)
+		assert.Len(t, h.logs.FilterMessage("Deferring the next poll").All(), 1)
 		r.poll(ctx)
 		assert.GreaterOrEqual(t, time.Since(limited), 1500*time.Millisecond, "no request before the window resets")
 		assert.Equal(t, 2, h.sim.Calls())
@@ -137,19 +143,109 @@ func TestRateLimitIsHonoured(t *testing.T) {
 		assert.GreaterOrEqual(t, time.Since(done), 1500*time.Millisecond, "waited for the exhausted policy's reset")
 		assert.Less(t, time.Since(done), 60*time.Second, "not for the other policy's")
 		assert.Equal(t, 2, h.hub.callCount(), "no request spent on a 429")
-		assert.Len(t, h.logs.FilterMessage("Waiting for the rate limit to reset").All(), 1)
+		assert.Len(t, h.logs.FilterMessage("Deferring the next poll").All(), 1, "logged once")
 		assert.Equal(t, []componentstatus.Status{componentstatus.StatusOK}, h.statusSequence())
 	})
 
 	t.Run("Shutdown ends the wait", func(t *testing.T) {
 		h := onFakeHub(t)
 		r, _ := h.start()
-		r.deferPolls(time.Hour)
+		r.deferPolls(time.Hour, "test")
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
 		start := time.Now()
 		r.poll(cctx)
 		assert.Less(t, time.Since(start), time.Second)
 		assert.Zero(t, h.hub.callCount())
+	})
+}
+
+// No silent stall: a wait the Hub asks for is capped at max(poll_interval,
+// 15m), logged once with its reason, and a wait longer than poll_interval
+// shows as a recoverable status until a poll succeeds after it.
+func TestNoSilentStall(t *testing.T) {
+	ctx := context.Background()
+	deferredBy := func(r *auditReceiver) time.Duration { return time.Until(r.notBefore) }
+
+	t.Run("Retry-After of 30 days on a 429", func(t *testing.T) {
+		h := onFakeHub(t)
+		h.hub.setStatus(http.StatusTooManyRequests)
+		h.hub.setHeader("Retry-After", "2592000")
+		r, _ := h.start(func(c *Config) { c.PollInterval = 5 * time.Minute })
+		r.poll(ctx)
+		assert.Equal(t, 1, h.hub.callCount(), "not retried within the poll: the wait is beyond the retry budget")
+		wait := deferredBy(r)
+		assert.LessOrEqual(t, wait, 15*time.Minute, "capped at max(poll_interval, 15m)")
+		assert.Greater(t, wait, 14*time.Minute)
+		logged := h.logs.FilterMessage("Deferring the next poll").All()
+		require.Len(t, logged, 1)
+		assert.Equal(t, 720*time.Hour, logged[0].ContextMap()["asked"])
+		assert.Contains(t, logged[0].ContextMap()["reason"], "429 from the Hub")
+		assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, h.statusSequence())
+	})
+
+	t.Run("RateLimit t of 31 years on a 200", func(t *testing.T) {
+		h := onFakeHub(t)
+		h.hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00Z"))
+		h.hub.setHeader("RateLimit", `"api";r=0;t=999999999`)
+		r, _ := h.start(func(c *Config) { c.PollInterval = time.Hour })
+		r.poll(ctx)
+		assert.Len(t, h.next.accepted(), 1, "the poll itself delivers")
+		wait := deferredBy(r)
+		assert.LessOrEqual(t, wait, time.Hour, "capped at max(poll_interval, 15m)")
+		assert.Greater(t, wait, 59*time.Minute)
+		logged := h.logs.FilterMessage("Deferring the next poll").All()
+		require.Len(t, logged, 1)
+		assert.Equal(t, "rate limit used up", logged[0].ContextMap()["reason"])
+		// A deferral up to poll_interval is not a problem: status stays OK.
+		assert.Equal(t, []componentstatus.Status{componentstatus.StatusOK}, h.statusSequence())
+	})
+
+	t.Run("a deferral longer than poll_interval is a recoverable status until the next good poll", func(t *testing.T) {
+		h := onFakeHub(t)
+		h.hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00Z"))
+		h.hub.setHeader("RateLimit", `"api";r=0;t=2`)
+		r, _ := h.start(func(c *Config) { c.PollInterval = time.Second })
+		r.poll(ctx)
+		assert.Len(t, h.next.accepted(), 1)
+		require.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, h.statusSequence())
+		assert.Contains(t, h.lastStatus().Err().Error(), "longer than poll_interval (1s)")
+
+		h.hub.setHeader("RateLimit", `"api";r=999;t=300`)
+		r.poll(ctx)
+		assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError, componentstatus.StatusOK}, h.statusSequence())
+	})
+
+	t.Run("a used-up policy that does not govern the export defers nothing", func(t *testing.T) {
+		h := onFakeHub(t)
+		h.hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00Z"))
+		h.hub.setHeader("RateLimit", `"resolvers";r=0;t=200, "api";r=10;t=200`)
+		r, _ := h.start()
+		r.poll(ctx)
+		assert.LessOrEqual(t, deferredBy(r), time.Duration(0))
+		assert.Empty(t, h.logs.FilterMessage("Deferring the next poll").All())
+	})
+
+	t.Run("a long wait within the poll is not silent", func(t *testing.T) {
+		h := onFakeHub(t)
+		h.hub.setStatus(http.StatusTooManyRequests)
+		h.hub.setHeader("RateLimit", `"api";r=0;t=2`)
+		r, _ := h.start(func(c *Config) {
+			c.PollInterval = time.Second
+			c.RetryOnFailure.MaxElapsedTime = 0 // retry for ever
+		})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			r.poll(ctx)
+		}()
+		require.Eventually(t, func() bool {
+			seq := h.statusSequence()
+			return len(seq) == 1 && seq[0] == componentstatus.StatusRecoverableError
+		}, 5*time.Second, 5*time.Millisecond, "reported while the retry waits")
+		h.hub.setHeader("RateLimit", `"api";r=5;t=2`)
+		h.hub.setStatus(0)
+		<-done
+		assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError, componentstatus.StatusOK}, h.statusSequence())
 	})
 }

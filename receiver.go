@@ -42,6 +42,8 @@ type auditReceiver struct {
 	telemetry *metadata.TelemetryBuilder
 	retrier   retrier
 	userAgent string
+	// resource is the records' resource, as resource_attributes allows.
+	resource pcommon.Resource
 
 	// Set in Start, used by the poll goroutine only.
 	host       component.Host
@@ -59,7 +61,9 @@ type auditReceiver struct {
 	notBefore time.Time
 	// spoolInMemory: no spool file could be written; keep new events in memory.
 	spoolInMemory bool
-	status        componentstatus.Status
+	// whoamiFailed: the failure to learn the token's user was logged.
+	whoamiFailed bool
+	status       componentstatus.Status
 
 	cancel       context.CancelFunc
 	done         chan struct{}
@@ -88,6 +92,9 @@ func newAuditReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*
 	if cfg.token() != string(cfg.Token) {
 		set.Logger.Info("Token trimmed of surrounding white space")
 	}
+	rb := metadata.NewResourceBuilder(cfg.ResourceAttributes)
+	rb.SetServiceName(serviceName)
+	rb.SetHuggingfaceOrganization(cfg.Organization)
 	return &auditReceiver{
 		cfg:       cfg,
 		set:       set,
@@ -96,6 +103,7 @@ func newAuditReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*
 		telemetry: tb,
 		retrier:   retrier{cfg: cfg.RetryOnFailure},
 		userAgent: userAgentProduct + "/" + version,
+		resource:  rb.Emit(),
 		reported:  map[string]struct{}{},
 	}, nil
 }
@@ -187,11 +195,6 @@ func (r *auditReceiver) release(ctx context.Context) error {
 
 func (r *auditReceiver) run(ctx context.Context) {
 	defer close(r.done)
-	// Best effort, and briefly: knowing the token's user sharpens self-export
-	// detection, but must not hold up the first poll.
-	whoamiCtx, cancel := context.WithTimeout(ctx, whoamiTimeout)
-	r.conv.self.author = r.client.whoami(whoamiCtx, r.cfg.Endpoint)
-	cancel()
 	r.poll(ctx)
 	ticker := time.NewTicker(r.cfg.PollInterval)
 	defer ticker.Stop()
@@ -210,6 +213,7 @@ func (r *auditReceiver) poll(ctx context.Context) {
 	if !r.waitForRateLimit(ctx) {
 		return
 	}
+	r.identify(ctx)
 	// The poll holds one of the collector's max_concurrent_polls slots
 	// while it reads the export and emits what is new.
 	slot := pollSlot{l: polls}
@@ -217,7 +221,7 @@ func (r *auditReceiver) poll(ctx context.Context) {
 	fetchedAt := time.Now()
 	pass, err := r.fetch(ctx, &slot)
 	if err == nil {
-		err = r.emit(ctx, pass.pending, pass.spool, pcommon.NewTimestampFromTime(fetchedAt))
+		err = r.emit(ctx, pass.pending, pass.spool, pcommon.NewTimestampFromTime(fetchedAt), &slot)
 		pass.spool.close()
 	}
 	slot.release()
@@ -225,10 +229,16 @@ func (r *auditReceiver) poll(ctx context.Context) {
 		return
 	}
 	outcome := "success"
-	if err != nil {
-		outcome = "error"
+	switch deferred := r.deferredStatus(); {
+	case err != nil:
+		outcome = "failure"
+		if errors.As(err, new(*refusedError)) {
+			outcome = "refused"
+		}
 		r.reportPollError(err)
-	} else {
+	case deferred != nil:
+		r.reportStatus(deferred)
+	default:
 		r.reportStatus(componentstatus.NewEvent(componentstatus.StatusOK))
 	}
 	r.telemetry.ReceiverHuggingfaceauditPolls.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
@@ -238,26 +248,44 @@ func (r *auditReceiver) poll(ctx context.Context) {
 	}
 }
 
+// identify asks the Hub for the token's user, before each poll until it is
+// known. Until then no export event is taken for the receiver's own. The
+// call is short: it must not hold up the poll.
+func (r *auditReceiver) identify(ctx context.Context) {
+	if r.conv.self.author != "" {
+		return
+	}
+	whoamiCtx, cancel := context.WithTimeout(ctx, whoamiTimeout)
+	defer cancel()
+	author, err := r.client.whoami(whoamiCtx, r.cfg.Endpoint)
+	switch {
+	case err == nil:
+		r.conv.self.author = author
+		r.set.Logger.Info("Token owner known; marking the receiver's own exports", zap.String("user", author))
+	case !r.whoamiFailed:
+		r.whoamiFailed = true
+		r.set.Logger.Warn("Token owner unknown; no export is marked as the receiver's own until it is", zap.Error(err))
+	}
+}
+
 // reportPollError logs a failed poll and sets the status. Only a request
-// that can never succeed is a permanent error: in the collector's status
-// model that is final, and everything else (a refused token, a missing
-// permission, a Hub outage) can be fixed while the receiver keeps polling,
-// so the next good poll sets the status back to OK.
+// that can never succeed is a permanent error: the collector treats that
+// status as final. Everything else (a refused token, a Hub outage) can be
+// fixed while the receiver keeps polling. The next good poll sets OK.
 func (r *auditReceiver) reportPollError(err error) {
 	var fe *fetchError
 	isFetch := errors.As(err, &fe)
 	switch {
 	case isFetch && fe.permanent():
-		r.set.Logger.Error("Export request cannot be sent", zap.String("class", fe.class), zap.Error(err))
+		r.set.Logger.Error("Export request cannot be sent", zap.String(attrErrorType, fe.class), zap.Error(err))
 		r.reportStatus(componentstatus.NewPermanentErrorEvent(err))
 		return
 	case isFetch && fe.needsAction():
-		r.set.Logger.Error("Export refused", zap.String("class", fe.class), zap.Error(err))
+		r.set.Logger.Error("Export refused", zap.String(attrErrorType, fe.class), zap.Error(err))
 	case isFetch && fe.class == classRateLimited && fe.wait > 0:
-		r.deferPolls(fe.wait)
-		r.set.Logger.Warn("Rate limited; deferring the next poll", zap.Duration("wait", fe.wait), zap.Error(err))
+		r.deferPolls(fe.wait, fe.Error())
 	case isFetch:
-		r.set.Logger.Error("Poll failed", zap.String("class", fe.class), zap.Error(err))
+		r.set.Logger.Error("Poll failed", zap.String(attrErrorType, fe.class), zap.Error(err))
 	default:
 		r.set.Logger.Error("Poll failed", zap.Error(err))
 	}
@@ -276,8 +304,9 @@ func (r *auditReceiver) reportStatus(ev *componentstatus.Event) {
 
 // emit hands the new events to the pipeline oldest first, in batches, and
 // moves the cursor after each batch the pipeline accepted or refused for good.
-// The bytes of spooled events are read back one batch at a time.
-func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *spool, observed pcommon.Timestamp) error {
+// The bytes of spooled events are read back one batch at a time. slot is
+// the poll's hold on max_concurrent_polls.
+func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *spool, observed pcommon.Timestamp, slot *pollSlot) error {
 	slices.SortFunc(pending, func(a, b pendingEvent) int {
 		return cmp.Or(cmp.Compare(a.createdAt, b.createdAt), cmp.Compare(a.id, b.id))
 	})
@@ -295,16 +324,18 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 		}
 		logs, dropped := r.buildLogs(ctx, batch, observed)
 		if n := logs.LogRecordCount(); n > 0 {
-			err = r.consume(ctx, logs)
+			err = r.consume(ctx, logs, slot)
 			switch {
 			case err == nil:
 				r.telemetry.ReceiverHuggingfaceauditEventsEmitted.Add(ctx, int64(n))
+				// The self exports it carries are on record now.
+				r.conv.self.settle()
 			case consumererror.IsPermanent(err):
 				r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", "refused")))
 				r.set.Logger.Error("Batch refused permanently; dropped",
 					zap.Int("records", n), zap.String("first_id", batch[0].id), zap.String("last_id", batch[len(batch)-1].id), zap.Error(err))
 			default:
-				return fmt.Errorf("the pipeline did not accept %d records: %w", n, err)
+				return &refusedError{records: n, err: err}
 			}
 		}
 		// Counted once the batch is settled: a batch offered again after a

@@ -2,6 +2,7 @@ package huggingfaceauditreceiver
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -20,7 +21,9 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadatatest"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
 
@@ -95,7 +98,7 @@ func TestStatusRecovers(t *testing.T) {
 		want   string
 	}{
 		{http.StatusUnauthorized, "401 from the Hub: the token is missing, invalid or expired"},
-		{http.StatusForbidden, "403 from the Hub: the token needs the org.auditLog.write permission on demo-org"},
+		{http.StatusForbidden, "403 from the Hub: the token may not export the audit log of demo-org; use an organization admin's token with read access to the organization"},
 		{http.StatusNotFound, `404 from the Hub: no organization "demo-org"`},
 	} {
 		t.Run(strconv.Itoa(tt.status), func(t *testing.T) {
@@ -194,4 +197,28 @@ func TestShutdownDeadlineDuringASlowExport(t *testing.T) {
 	assert.Zero(t, guard.usedAfterClose.Load(), "the poll never used a closed storage client")
 	require.NoError(t, r.Shutdown(ctx), "a second Shutdown after the loop stopped is harmless")
 	assert.Equal(t, int32(1), guard.closed.Load())
+}
+
+// Each poll is counted once by how it ended, in the collector's own words:
+// success, failure (the export request), refused (the pipeline).
+func TestPollOutcomes(t *testing.T) {
+	ctx := context.Background()
+	h := onFakeHub(t)
+	h.hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00Z"))
+	r, _ := h.start(func(c *Config) { c.RetryOnFailure.Enabled = false })
+	h.next.refuse(errors.New("exporter queue is full"))
+	r.poll(ctx)
+	h.next.refuse(nil)
+	h.hub.setStatus(http.StatusBadGateway)
+	r.poll(ctx)
+	h.hub.setStatus(0)
+	r.poll(ctx)
+	metadatatest.AssertEqualReceiverHuggingfaceauditPolls(t, h.tel, []metricdata.DataPoint[int64]{
+		point(1, "outcome", "refused"), point(1, "outcome", "failure"), point(1, "outcome", "success"),
+	}, ignoreTime)
+	metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(1, "error.type", classServer), ignoreTime)
+	failed := h.logs.FilterMessage("Poll failed").All()
+	require.Len(t, failed, 2)
+	assert.Equal(t, classServer, failed[1].ContextMap()["error.type"], "log lines carry the same error.type")
+	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000a"}, h.next.accepted())
 }

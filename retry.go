@@ -2,6 +2,7 @@ package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceaud
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -52,20 +53,39 @@ func (rt retrier) do(ctx context.Context, op func() error, classify func(error) 
 	}
 }
 
+// refusedError: the pipeline did not accept a batch, even after retries.
+type refusedError struct {
+	records int
+	err     error
+}
+
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("the pipeline did not accept %d records: %v", e.records, e.err)
+}
+
+func (e *refusedError) Unwrap() error { return e.err }
+
 // consume hands one batch to the next consumer, retrying non-permanent
 // errors (the collector's receiver contract) and giving up at once on
-// permanent ones.
-func (r *auditReceiver) consume(ctx context.Context, logs plog.Logs) error {
+// permanent ones. Each attempt holds slot. A refused attempt gives it back
+// while it waits, so a stuck pipeline does not hold up other receivers.
+func (r *auditReceiver) consume(ctx context.Context, logs plog.Logs, slot *pollSlot) error {
 	n := logs.LogRecordCount()
 	return r.retrier.do(ctx,
 		func() error {
+			if err := slot.acquire(ctx); err != nil {
+				return err
+			}
 			obsCtx := r.obsrecv.StartLogsOp(ctx)
 			err := r.next.ConsumeLogs(obsCtx, logs)
 			r.obsrecv.EndLogsOp(obsCtx, dataFormat, n, err)
 			return err
 		},
-		func(err error) (bool, time.Duration) { return !consumererror.IsPermanent(err), 0 },
+		func(err error) (bool, time.Duration) {
+			return ctx.Err() == nil && !consumererror.IsPermanent(err), 0
+		},
 		func(err error, wait time.Duration) {
+			slot.release()
 			r.set.Logger.Warn("Batch refused; retrying", zap.Int("records", n), zap.Duration("wait", wait), zap.Error(err))
 		})
 }

@@ -100,7 +100,8 @@ func (s *arrayScanner) syntax(msg string) error {
 // next returns the next element, valid until the following call, and the
 // values of its top-level "_id" and "createdAt" members when they are strings
 // without escape sequences (nil otherwise: the caller then decodes the
-// element). It returns io.EOF after the closing bracket.
+// element). It returns io.EOF once the closing bracket and the white space
+// after it are read.
 func (s *arrayScanner) next() (raw, id, createdAt []byte, err error) {
 	switch s.state {
 	case scanDone:
@@ -117,8 +118,7 @@ func (s *arrayScanner) next() (raw, id, createdAt []byte, err error) {
 			return nil, nil, nil, s.endErr()
 		}
 		if s.buf[s.pos] == ']' {
-			s.state = scanDone
-			return nil, nil, nil, io.EOF
+			return nil, nil, nil, s.close()
 		}
 		s.state = scanElements
 	default:
@@ -127,8 +127,7 @@ func (s *arrayScanner) next() (raw, id, createdAt []byte, err error) {
 		}
 		switch s.buf[s.pos] {
 		case ']':
-			s.state = scanDone
-			return nil, nil, nil, io.EOF
+			return nil, nil, nil, s.close()
 		case ',':
 			s.pos++
 			if !s.skipSpace() {
@@ -307,4 +306,19 @@ func (s *arrayScanner) finish(n int, idAt, createdAtAt [2]int) (raw, id, created
 	}
 	s.pos += n
 	return raw, id, createdAt, nil
+}
+
+// close reads past the closing bracket at pos to the end of the input.
+// Only white space may follow: anything else (a proxy's error page) means
+// the body is not one JSON array.
+func (s *arrayScanner) close() error {
+	s.state = scanDone
+	s.pos++
+	if s.skipSpace() {
+		return s.syntax("data after the closing ']'")
+	}
+	if s.readErr != io.EOF {
+		return s.readErr
+	}
+	return io.EOF
 }

@@ -70,6 +70,10 @@ func TestArrayScanner(t *testing.T) {
 		{name: "ends inside an element", body: `[{"_id":"a`, err: io.ErrUnexpectedEOF.Error()},
 		{name: "ends after an element", body: `[{"_id":"a"}`, err: io.ErrUnexpectedEOF.Error()},
 		{name: "empty body", body: ``, err: io.ErrUnexpectedEOF.Error()},
+		{name: "white space after the array", body: "[{\"_id\":\"a\"}] \r\n\t ", want: []scanned{{`{"_id":"a"}`, "a", ""}}},
+		{name: "a proxy's page after the array", body: `[{"_id":"a"}] <html>proxy error</html>`, err: "data after the closing ']' at byte 14"},
+		{name: "a second array", body: `[][]`, err: "data after the closing ']'"},
+		{name: "one byte after the array", body: "[{\"_id\":\"a\"}]\n\nx", err: "data after the closing ']'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

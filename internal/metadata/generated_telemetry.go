@@ -23,17 +23,17 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                                      metric.Meter
-	mu                                         sync.Mutex
-	registrations                              []metric.Registration
-	ReceiverHuggingfaceauditDuplicatesFiltered metric.Int64Counter
-	ReceiverHuggingfaceauditEventsEmitted      metric.Int64Counter
-	ReceiverHuggingfaceauditEventsReceived     metric.Int64Counter
-	ReceiverHuggingfaceauditEventsSkipped      metric.Int64Counter
-	ReceiverHuggingfaceauditGapEvents          metric.Int64Counter
-	ReceiverHuggingfaceauditHTTPErrors         metric.Int64Counter
-	ReceiverHuggingfaceauditLag                metric.Float64Gauge
-	ReceiverHuggingfaceauditPolls              metric.Int64Counter
+	meter                                  metric.Meter
+	mu                                     sync.Mutex
+	registrations                          []metric.Registration
+	ReceiverHuggingfaceauditEventsCovered  metric.Int64Counter
+	ReceiverHuggingfaceauditEventsEmitted  metric.Int64Counter
+	ReceiverHuggingfaceauditEventsReceived metric.Int64Counter
+	ReceiverHuggingfaceauditEventsSkipped  metric.Int64Counter
+	ReceiverHuggingfaceauditFailedRequests metric.Int64Counter
+	ReceiverHuggingfaceauditGaps           metric.Int64Counter
+	ReceiverHuggingfaceauditLag            metric.Float64Gauge
+	ReceiverHuggingfaceauditPolls          metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -65,9 +65,9 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
-	builder.ReceiverHuggingfaceauditDuplicatesFiltered, err = builder.meter.Int64Counter(
-		"otelcol_receiver_huggingfaceaudit_duplicates_filtered",
-		metric.WithDescription("Events in an export that the cursor covers (emitted before, or older than its floor) and that were therefore not emitted again, counted per poll. [Development]"),
+	builder.ReceiverHuggingfaceauditEventsCovered, err = builder.meter.Int64Counter(
+		"otelcol_receiver_huggingfaceaudit_events_covered",
+		metric.WithDescription("Events of an export that the cursor already covers (emitted before, or older than its floor), so not emitted again. Every poll reads the whole window, so most events are counted on every poll. [Development]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
@@ -85,20 +85,20 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverHuggingfaceauditEventsSkipped, err = builder.meter.Int64Counter(
 		"otelcol_receiver_huggingfaceaudit_events_skipped",
-		metric.WithDescription("Events not delivered, by reason (invalid = violates the export schema, counted once while it stays in the export window; self_export = the receiver's own export event, with drop_self_exports; refused = in a batch the pipeline refused permanently). [Development]"),
+		metric.WithDescription("Events not delivered, by reason. invalid, the event violates the export schema (counted once while it stays in the export window). self_export, the receiver's own export event, dropped by drop_self_exports. refused, in a batch the pipeline refused permanently. [Development]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.ReceiverHuggingfaceauditGapEvents, err = builder.meter.Int64Counter(
-		"otelcol_receiver_huggingfaceaudit_gap_events",
-		metric.WithDescription("Times the cursor had fallen out of the export window, so events may have been lost at the source. [Development]"),
-		metric.WithUnit("{gap}"),
+	builder.ReceiverHuggingfaceauditFailedRequests, err = builder.meter.Int64Counter(
+		"otelcol_receiver_huggingfaceaudit_failed_requests",
+		metric.WithDescription("Export requests to the Hub that failed, retries included, by error.type. [Development]"),
+		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.ReceiverHuggingfaceauditHTTPErrors, err = builder.meter.Int64Counter(
-		"otelcol_receiver_huggingfaceaudit_http_errors",
-		metric.WithDescription("Failed export requests, retries included, by class. [Development]"),
-		metric.WithUnit("{request}"),
+	builder.ReceiverHuggingfaceauditGaps, err = builder.meter.Int64Counter(
+		"otelcol_receiver_huggingfaceaudit_gaps",
+		metric.WithDescription("Gaps, polls whose export no longer reached back to the newest event emitted before; the events in between may be lost at the source. [Development]"),
+		metric.WithUnit("{gap}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverHuggingfaceauditLag, err = builder.meter.Float64Gauge(

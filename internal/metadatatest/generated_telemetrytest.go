@@ -21,10 +21,10 @@ func NewSettings(tt *componenttest.Telemetry) receiver.Settings {
 	return set
 }
 
-func AssertEqualReceiverHuggingfaceauditDuplicatesFiltered(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualReceiverHuggingfaceauditEventsCovered(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_receiver_huggingfaceaudit_duplicates_filtered",
-		Description: "Events in an export that the cursor covers (emitted before, or older than its floor) and that were therefore not emitted again, counted per poll. [Development]",
+		Name:        "otelcol_receiver_huggingfaceaudit_events_covered",
+		Description: "Events of an export that the cursor already covers (emitted before, or older than its floor), so not emitted again. Every poll reads the whole window, so most events are counted on every poll. [Development]",
 		Unit:        "{event}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -32,7 +32,7 @@ func AssertEqualReceiverHuggingfaceauditDuplicatesFiltered(t *testing.T, tt *com
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_receiver_huggingfaceaudit_duplicates_filtered")
+	got, err := tt.GetMetric("otelcol_receiver_huggingfaceaudit_events_covered")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
@@ -72,7 +72,7 @@ func AssertEqualReceiverHuggingfaceauditEventsReceived(t *testing.T, tt *compone
 func AssertEqualReceiverHuggingfaceauditEventsSkipped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_huggingfaceaudit_events_skipped",
-		Description: "Events not delivered, by reason (invalid = violates the export schema, counted once while it stays in the export window; self_export = the receiver's own export event, with drop_self_exports; refused = in a batch the pipeline refused permanently). [Development]",
+		Description: "Events not delivered, by reason. invalid, the event violates the export schema (counted once while it stays in the export window). self_export, the receiver's own export event, dropped by drop_self_exports. refused, in a batch the pipeline refused permanently. [Development]",
 		Unit:        "{event}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -85,26 +85,10 @@ func AssertEqualReceiverHuggingfaceauditEventsSkipped(t *testing.T, tt *componen
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualReceiverHuggingfaceauditGapEvents(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualReceiverHuggingfaceauditFailedRequests(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_receiver_huggingfaceaudit_gap_events",
-		Description: "Times the cursor had fallen out of the export window, so events may have been lost at the source. [Development]",
-		Unit:        "{gap}",
-		Data: metricdata.Sum[int64]{
-			Temporality: metricdata.CumulativeTemporality,
-			IsMonotonic: true,
-			DataPoints:  dps,
-		},
-	}
-	got, err := tt.GetMetric("otelcol_receiver_huggingfaceaudit_gap_events")
-	require.NoError(t, err)
-	metricdatatest.AssertEqual(t, want, got, opts...)
-}
-
-func AssertEqualReceiverHuggingfaceauditHTTPErrors(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
-	want := metricdata.Metrics{
-		Name:        "otelcol_receiver_huggingfaceaudit_http_errors",
-		Description: "Failed export requests, retries included, by class. [Development]",
+		Name:        "otelcol_receiver_huggingfaceaudit_failed_requests",
+		Description: "Export requests to the Hub that failed, retries included, by error.type. [Development]",
 		Unit:        "{request}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -112,7 +96,23 @@ func AssertEqualReceiverHuggingfaceauditHTTPErrors(t *testing.T, tt *componentte
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_receiver_huggingfaceaudit_http_errors")
+	got, err := tt.GetMetric("otelcol_receiver_huggingfaceaudit_failed_requests")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualReceiverHuggingfaceauditGaps(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_receiver_huggingfaceaudit_gaps",
+		Description: "Gaps, polls whose export no longer reached back to the newest event emitted before; the events in between may be lost at the source. [Development]",
+		Unit:        "{gap}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_receiver_huggingfaceaudit_gaps")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }

@@ -19,15 +19,15 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
-	tb.ReceiverHuggingfaceauditDuplicatesFiltered.Add(context.Background(), 1)
+	tb.ReceiverHuggingfaceauditEventsCovered.Add(context.Background(), 1)
 	tb.ReceiverHuggingfaceauditEventsEmitted.Add(context.Background(), 1)
 	tb.ReceiverHuggingfaceauditEventsReceived.Add(context.Background(), 1)
 	tb.ReceiverHuggingfaceauditEventsSkipped.Add(context.Background(), 1)
-	tb.ReceiverHuggingfaceauditGapEvents.Add(context.Background(), 1)
-	tb.ReceiverHuggingfaceauditHTTPErrors.Add(context.Background(), 1)
+	tb.ReceiverHuggingfaceauditFailedRequests.Add(context.Background(), 1)
+	tb.ReceiverHuggingfaceauditGaps.Add(context.Background(), 1)
 	tb.ReceiverHuggingfaceauditLag.Record(context.Background(), 1)
 	tb.ReceiverHuggingfaceauditPolls.Add(context.Background(), 1)
-	AssertEqualReceiverHuggingfaceauditDuplicatesFiltered(t, testTel,
+	AssertEqualReceiverHuggingfaceauditEventsCovered(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverHuggingfaceauditEventsEmitted(t, testTel,
@@ -39,10 +39,10 @@ func TestSetupTelemetry(t *testing.T) {
 	AssertEqualReceiverHuggingfaceauditEventsSkipped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualReceiverHuggingfaceauditGapEvents(t, testTel,
+	AssertEqualReceiverHuggingfaceauditFailedRequests(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualReceiverHuggingfaceauditHTTPErrors(t, testTel,
+	AssertEqualReceiverHuggingfaceauditGaps(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverHuggingfaceauditLag(t, testTel,
