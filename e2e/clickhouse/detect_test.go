@@ -67,12 +67,7 @@ func TestDetectRunner(t *testing.T) {
 		ingest(t, exportServer(t, simulator.DefaultOrg, attackEvents).URL, simulator.DefaultOrg, cons, int64(len(attackEvents)))
 	})
 
-	bin := filepath.Join(t.TempDir(), "hfauditdetect")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/hfauditdetect")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building hfauditdetect: %v\n%s", err, out)
-	}
+	bin := buildDetect(t)
 	dsn := strings.Replace(baseURL, "http://", "http://default:"+detectSecret+"@", 1)
 	runDetect := func(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 		t.Helper()
@@ -256,6 +251,18 @@ func TestDetectRunner(t *testing.T) {
 			t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 		}
 	})
+}
+
+// buildDetect builds cmd/hfauditdetect as users build it.
+func buildDetect(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "hfauditdetect")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/hfauditdetect")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building hfauditdetect: %v\n%s", err, out)
+	}
+	return bin
 }
 
 func mustRun(t *testing.T, bin string, args ...string) string {
