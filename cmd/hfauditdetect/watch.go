@@ -47,7 +47,12 @@ type channelState struct {
 // [checkpoint, now - settle) each time, stores the findings and delivers
 // the new ones (see detections/README.md, "The service").
 type watcher struct {
-	store    store
+	store store
+	// deliveries is the pending and sent state: store, or a test's fake.
+	deliveries interface {
+		pending(ctx context.Context, channel string, maxAge time.Duration, limit int) ([]pendingFinding, error)
+		markSent(ctx context.Context, channel, key string) error
+	}
 	cfg      config
 	wcfg     watchConfig
 	jobs     []*watchJob
@@ -85,6 +90,7 @@ func newWatcher(cfg config, wcfg watchConfig, alerts []job, log *slog.Logger) (*
 		store: store{target: cfg.target, database: cfg.database},
 		cfg:   cfg, wcfg: wcfg, log: log, now: time.Now, newBackoff: defaultBackoff,
 	}
+	w.deliveries = w.store
 	add := func(j job, alert bool) error {
 		wj := &watchJob{job: j, alert: alert, minSeverity: cfg.minSeverity[j.detection.Name]}
 		if wj.minSeverity == "" {
@@ -120,9 +126,7 @@ func newWatcher(cfg config, wcfg watchConfig, alerts []job, log *slog.Logger) (*
 // run or delivery in progress; nothing is lost by stopping anywhere, since
 // the state is in ClickHouse.
 func (w *watcher) run(ctx context.Context) error {
-	for _, cs := range w.channels {
-		cs.retry = w.newBackoff()
-	}
+	w.initChannels()
 	chans := make([]string, len(w.channels))
 	for i, cs := range w.channels {
 		chans[i] = cs.ch.ID()
@@ -160,6 +164,13 @@ func (w *watcher) run(ctx context.Context) error {
 			t.Stop()
 		case <-t.C:
 		}
+	}
+}
+
+// initChannels gives every channel a fresh retry schedule.
+func (w *watcher) initChannels() {
+	for _, cs := range w.channels {
+		cs.retry = w.newBackoff()
 	}
 }
 
@@ -299,7 +310,7 @@ const deliveryBatch = 500
 
 func (w *watcher) deliverTo(ctx context.Context, cs *channelState) {
 	id := cs.ch.ID()
-	pending, err := w.store.pending(ctx, id, w.wcfg.maxAge, deliveryBatch)
+	pending, err := w.deliveries.pending(ctx, id, w.wcfg.maxAge, deliveryBatch)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.Error("Reading pending findings failed", "channel", id, "error", err.Error())
@@ -327,7 +338,7 @@ func (w *watcher) deliverTo(ctx context.Context, cs *channelState) {
 		cs.retry.Reset()
 		cs.next = time.Time{}
 		// A crash here resends this finding once: delivery is at least once.
-		if err := w.store.markSent(ctx, id, f.DedupKey); err != nil {
+		if err := w.deliveries.markSent(ctx, id, f.DedupKey); err != nil {
 			w.log.Error("Recording a delivery failed; it will be sent again", "channel", id, "dedup_key", f.DedupKey, "error", err.Error())
 			return
 		}
