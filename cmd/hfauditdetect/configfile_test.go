@@ -139,3 +139,19 @@ func TestWatchFlags(t *testing.T) {
 		t.Errorf("channels %d settle %v min %s", len(cfg.wcfg.channels), cfg.wcfg.settle, cfg.defaultMinSeverity)
 	}
 }
+
+// The deployments' file (deploy/hfauditdetect.yaml) is a valid -config.
+func TestDeployConfig(t *testing.T) {
+	t.Setenv("CLICKHOUSE_HTTP_ENDPOINT", "http://clickhouse:8123")
+	t.Setenv("CLICKHOUSE_USERNAME", "detect")
+	t.Setenv("CLICKHOUSE_PASSWORD", "ch-s3cret")
+	t.Setenv("HFAUDIT_WEBHOOK_URL", "https://hooks.example/hook-s3cret")
+	cfg, err := parseArgs([]string{"-watch", "-config", filepath.Join("..", "..", "deploy", "hfauditdetect.yaml")}, testPack, now, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.target.DSN != "http://clickhouse:8123" || cfg.target.Password != "ch-s3cret" || len(cfg.wcfg.channels) != 1 ||
+		cfg.wcfg.every != 0 || cfg.wcfg.settle != time.Minute || cfg.defaultMinSeverity != "High" {
+		t.Errorf("%+v", cfg.wcfg)
+	}
+}
