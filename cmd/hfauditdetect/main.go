@@ -313,7 +313,8 @@ func parseArgsAlerts(args []string, pack, alerts []detections.Detection, now tim
 	sort.SliceStable(cfg.jobs, func(i, j int) bool {
 		return cfg.jobs[i].detection.RiskScore > cfg.jobs[j].detection.RiskScore
 	})
-	if *watch && *only == "" {
+	// The alerts read the watcher's findings: -watch runs them, -list shows them.
+	if *only == "" {
 		cfg.alerts = alertJobs(alerts, overrides, disabled)
 	}
 	return cfg, nil

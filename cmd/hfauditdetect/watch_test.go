@@ -175,3 +175,35 @@ func TestSeverityRank(t *testing.T) {
 		t.Error("severities out of order")
 	}
 }
+
+// Every schedule of the pack and of the alerts is one the watcher runs on.
+func TestWatchSchedules(t *testing.T) {
+	pack, err := detections.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts, err := detections.LoadAlerts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseArgsAlerts([]string{"-watch"}, pack, alerts, time.Now(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.alerts) != len(alerts) || len(cfg.jobs) != len(pack) {
+		t.Fatalf("%d jobs and %d alerts", len(cfg.jobs), len(cfg.alerts))
+	}
+	w, err := newWatcher(cfg, cfg.wcfg, cfg.alerts, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 6, 1, 12, 0, 30, 0, time.UTC)
+	for _, j := range w.jobs {
+		if j.schedule == nil {
+			t.Fatalf("%s: no schedule", j.detection.Name)
+		}
+		if next := w.nextRun(j, start); !next.After(start) || next.Sub(start) > 7*24*time.Hour {
+			t.Errorf("%s (%q): next run %v", j.detection.Name, j.detection.Schedule, next)
+		}
+	}
+}
