@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -58,7 +59,7 @@ func TestWebhookSend(t *testing.T) {
 	c.status, c.header = http.StatusTooManyRequests, http.Header{"Retry-After": {"30"}}
 	err := wh.Send(context.Background(), ssoFinding)
 	var se *sendError
-	if !asSendError(err, &se) || se.status != 429 || se.retryAfter != 30*time.Second {
+	if !errors.As(err, &se) || se.status != 429 || se.retryAfter != 30*time.Second {
 		t.Errorf("429: %#v", err)
 	}
 	// Nothing listens: the error names the failure, never the URL (its secret).
@@ -67,12 +68,6 @@ func TestWebhookSend(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "/hooks/") {
 		t.Errorf("error %v: want one without the URL", err)
 	}
-}
-
-func asSendError(err error, se **sendError) bool {
-	e, ok := err.(*sendError)
-	*se = e
-	return ok
 }
 
 func TestSlackSend(t *testing.T) {

@@ -61,23 +61,22 @@ func (s store) saveCheckpoint(ctx context.Context, name string, cp time.Time) er
 
 // storedRow is one row of huggingface_findings as the watcher writes it.
 type storedRow struct {
-	DedupKey    string            `json:"dedup_key"`
-	Detection   string            `json:"detection"`
-	Severity    string            `json:"severity"`
-	RiskScore   int               `json:"risk_score"`
-	Mitre       mitre             `json:"mitre"`
-	Org         string            `json:"organization"`
-	Actor       string            `json:"actor"`
-	EventCount  uint64            `json:"event_count"`
-	EventIDs    []string          `json:"event_ids"`
-	FirstSeen   json.RawMessage   `json:"first_seen"`
-	LastSeen    json.RawMessage   `json:"last_seen"`
-	JudgedFrom  int64             `json:"judged_from"`
-	JudgedTo    int64             `json:"judged_to"`
-	Notify      bool              `json:"notify"`
-	Details     map[string]string `json:"details"`
-	Payload     string            `json:"payload"`
-	newlyStored bool
+	DedupKey   string            `json:"dedup_key"`
+	Detection  string            `json:"detection"`
+	Severity   string            `json:"severity"`
+	RiskScore  int               `json:"risk_score"`
+	Mitre      mitre             `json:"mitre"`
+	Org        string            `json:"organization"`
+	Actor      string            `json:"actor"`
+	EventCount uint64            `json:"event_count"`
+	EventIDs   []string          `json:"event_ids"`
+	FirstSeen  json.RawMessage   `json:"first_seen"`
+	LastSeen   json.RawMessage   `json:"last_seen"`
+	JudgedFrom int64             `json:"judged_from"`
+	JudgedTo   int64             `json:"judged_to"`
+	Notify     bool              `json:"notify"`
+	Details    map[string]string `json:"details"`
+	Payload    string            `json:"payload"`
 }
 
 // known returns which of keys are already in huggingface_findings.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -120,8 +121,8 @@ func (p *watchProc) runs(t *testing.T) []run {
 	for _, m := range runLine.FindAllStringSubmatch(p.text(t), -1) {
 		var r run
 		r.detection, r.from, r.to = m[1], m[2], m[3]
-		fmt.Sscan(m[4], &r.findings)
-		fmt.Sscan(m[5], &r.fresh)
+		r.findings, _ = strconv.Atoi(m[4])
+		r.fresh, _ = strconv.Atoi(m[5])
 		out = append(out, r)
 	}
 	return out
