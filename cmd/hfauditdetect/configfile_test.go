@@ -130,6 +130,10 @@ func TestWatchFlags(t *testing.T) {
 			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
 		}
 	}
+	// -once is today's one-shot run.
+	if cfg, err := parse(t, "-once", "-since", "2h"); err != nil || cfg.watch || !cfg.from.Equal(now.Add(-2*time.Hour)) {
+		t.Errorf("-once: %v %+v", err, cfg)
+	}
 	cfg, err := parse(t, "-watch", "-webhook", "http://a/1", "-webhook", "http://a/1", "-webhook", "http://a/2", "-slack", "https://s/x", "-otlp", "http://c:4318/v1/logs")
 	if err != nil {
 		t.Fatal(err)

@@ -328,6 +328,20 @@ func TestDetectWatch(t *testing.T) {
 		return h.firstOf("huggingface-2fa-enforcement-disabled", fmt.Sprintf("6100000000000000%08x", 3)) != nil
 	})
 
+	// After a collector crash the same event is inserted again, later: it is
+	// judged again, and its finding is a repeat, not a new alert.
+	h.mu.Lock()
+	before := len(h.got)
+	h.mu.Unlock()
+	dup := send(hubEvent(1, t0, "org.settings.sso.disable", "mallory", nil))
+	judged(w3, dup.to)
+	time.Sleep(2 * time.Second) // a delivery pass
+	h.mu.Lock()
+	if len(h.got) != before {
+		t.Errorf("the event inserted twice was sent again: %v", h.got[before:])
+	}
+	h.mu.Unlock()
+
 	// A checkpoint moved back two hours: the range is judged again, the
 	// findings are the same, nothing is stored or sent twice.
 	rewound := time.Now().Add(-2 * time.Hour).UTC().Truncate(time.Second)
