@@ -200,14 +200,14 @@ func TestDetectWatch(t *testing.T) {
 		return ingestReceived(func() { ingest(t, exportServer(t, org, events).URL, org, cons, int64(len(events))) })
 	}
 
-	// Three weeks of benign history, vera's included; the attack ends 45
+	// Three weeks of benign history, vera's included; the attack ends 50
 	// minutes ago; its repo.move is held back to arrive late.
 	now := time.Now()
 	sim, err := simulator.NewBenign(simulator.Options{Seed: 7, InitialEvents: 400, InitialSpan: 21 * 24 * time.Hour, Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	attack := sim.InjectAttack(now.Add(-45 * time.Minute))
+	attack := sim.InjectAttack(now.Add(-50 * time.Minute))
 	moveID := attack.Steps[4].EventIDs[0]
 	inAttack := map[string]bool{}
 	for _, id := range attack.EventIDs() {
@@ -319,7 +319,7 @@ func TestDetectWatch(t *testing.T) {
 		t.Error("no mass-deletion finding delivered")
 	}
 
-	// The repo.move, 50 minutes old, reaches ClickHouse after the runs
+	// The repo.move, over 50 minutes old, reaches ClickHouse after the runs
 	// passed its time: the next run reports it.
 	if h.firstOf("huggingface-repo-moved-out", moveID) != nil {
 		t.Fatal("the held-back event was reported before it arrived")
