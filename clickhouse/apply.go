@@ -61,6 +61,14 @@ func Apply(ctx context.Context, t Target, o Options, done func(Result)) error {
 	if err != nil {
 		return err
 	}
+	return applyStatements(ctx, t, stmts, done)
+}
+
+// applyStatements POSTs stmts to t one by one, as Apply describes.
+func applyStatements(ctx context.Context, t Target, stmts []string, done func(Result)) error {
+	if _, _, _, err := t.resolve(); err != nil {
+		return err
+	}
 	for _, stmt := range stmts {
 		first, _, _ := strings.Cut(stmt, "\n")
 		_, header, err := t.post(ctx, stmt, nil)

@@ -1,6 +1,7 @@
 package detections
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,9 +48,11 @@ references: [https://example.com]
 `
 
 const goodSQL = `SELECT workspaceID AS organization, authorUser AS actor, count() AS event_count,
-  groupArray(id) AS event_ids, min(eventTime) AS first_seen, max(eventTime) AS last_seen
+  arraySort(groupArray(id)) AS event_ids, min(eventTime) AS first_seen, max(eventTime) AS last_seen,
+  concatWithSeparator('|', 'x-y', organization, actor, toString(first_seen)) AS dedup_key
 FROM huggingface_logs
-WHERE eventTime >= {from:DateTime} AND eventTime < {to:DateTime} -- {ignored:String}
+WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime} -- {ignored:String}
+GROUP BY organization, actor
 HAVING count() >= {threshold:UInt32}`
 
 func loadOne(t *testing.T, yaml, sql string) ([]Detection, error) {
@@ -96,6 +99,12 @@ func TestValidateRejects(t *testing.T) {
 		{"name differs", strings.Replace(goodYAML, "name: x-y", "name: x-z", 1), goodSQL, "differs from the file name"},
 		{"unknown field", goodYAML + "colour: red\n", goodSQL, "field colour not found"},
 		{"no event_ids", goodYAML, strings.Replace(goodSQL, "AS event_ids", "AS ids", 1), "does not return the column event_ids"},
+		{"no dedup_key", goodYAML, strings.Replace(goodSQL, "AS dedup_key", "AS key", 1), "does not return the column dedup_key"},
+		{"range on eventTime", goodYAML, strings.ReplaceAll(goodSQL, "receivedAt", "eventTime"), "does not judge the events received in the range"},
+		{"eventTime against from", goodYAML, strings.Replace(goodSQL, "GROUP BY", "AND eventTime >= {from:DateTime} GROUP BY", 1), "compares eventTime with the run's range"},
+		{"only from on receivedAt", goodYAML, strings.Replace(goodSQL, "receivedAt < {to:DateTime}", "eventTime < {to:DateTime}", 1), "does not judge the events received"},
+		{"unsorted event_ids", goodYAML, strings.Replace(goodSQL, "arraySort(groupArray(id))", "groupArray(id)", 1), "want it sorted"},
+		{"dedup_key without the name", goodYAML, strings.Replace(goodSQL, "'x-y'", "'other'", 1), "want it to start with the detection's name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadOne(t, tc.yaml, tc.sql)
@@ -125,6 +134,55 @@ func TestEveryDetectionHasAScenario(t *testing.T) {
 		if _, err := os.Stat(filepath.Join("scenarios", d.Name+".json")); err != nil {
 			t.Errorf("%s: no scenario: %v", d.Name, err)
 		}
+	}
+}
+
+func TestLoadAlerts(t *testing.T) {
+	alerts, err := LoadAlerts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(alerts) < 2 {
+		t.Fatalf("%d alerts, want at least 2", len(alerts))
+	}
+	pack, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, d := range pack {
+		known[d.Name] = true
+	}
+	for _, a := range alerts {
+		if !a.Alert {
+			t.Errorf("%s: not marked as an alert", a.Name)
+		}
+		// The chain's steps name detections of the pack.
+		for _, p := range a.Parameters {
+			if p.Type != "String" {
+				continue
+			}
+			for _, n := range strings.Split(fmt.Sprint(p.Default), ",") {
+				if !known[n] {
+					t.Errorf("%s: parameter %s names %q, not a detection of the pack", a.Name, p.Name, n)
+				}
+			}
+		}
+	}
+	// A detection's framing is refused for an alert, and the reverse.
+	y := strings.Replace(goodYAML, "name: x-y", "name: huggingface-alert-x", 1)
+	y = strings.Replace(y, "file: x-y.sql", "file: huggingface-alert-x.sql", 1)
+	sql := strings.Replace(goodSQL, "'x-y'", "'huggingface-alert-x'", 1)
+	_, err = loadAlerts(fstest.MapFS{"huggingface-alert-x.yaml": {Data: []byte(y)}, "huggingface-alert-x.sql": {Data: []byte(sql)}})
+	if err == nil || !strings.Contains(err.Error(), "found_at >= {from:DateTime}") {
+		t.Errorf("alert framed on receivedAt: %v", err)
+	}
+	sql = strings.ReplaceAll(sql, "receivedAt", "found_at")
+	if _, err := loadAlerts(fstest.MapFS{"huggingface-alert-x.yaml": {Data: []byte(y)}, "huggingface-alert-x.sql": {Data: []byte(sql)}}); err != nil {
+		t.Errorf("alert framed on found_at: %v", err)
+	}
+	if _, err := loadOne(t, goodYAML, strings.ReplaceAll(goodSQL, "receivedAt", "found_at")); err == nil {
+		t.Error("a detection framed on found_at was accepted")
 	}
 }
 

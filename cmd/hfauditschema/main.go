@@ -1,6 +1,7 @@
 // Command hfauditschema creates (or updates, idempotently) the typed
 // huggingface_logs table, its materialized view and the backfill in a
-// ClickHouse server that the contrib clickhouseexporter writes to.
+// ClickHouse server that the contrib clickhouseexporter writes to, and the
+// tables of hfauditdetect -watch (clickhouse/huggingface_findings.sql).
 //
 //	hfauditschema -dsn http://default:secret@clickhouse:8123 -database otel [-ttl 400d]
 //	hfauditschema -dsn http://clickhouse-1:8123 -database otel -cluster audit
@@ -86,6 +87,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	case *printOnly:
 		_, _ = io.WriteString(stdout, clickhouse.Script(opts))
+		for _, stmt := range clickhouse.FindingsStatements(opts) {
+			_, _ = io.WriteString(stdout, stmt+";\n\n")
+		}
 		return 0
 	case *printMigration:
 		script, err := clickhouse.MigrationScript(opts)
@@ -103,7 +107,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "applying huggingface_logs schema to %s (database %s, logs table %s%s)\n", target.Endpoint(), *database, *logsTable, where)
 	migrated, dropped := false, false
-	err = clickhouse.Apply(context.Background(), target, opts, func(r clickhouse.Result) {
+	printResult := func(r clickhouse.Result) {
 		migrated = migrated || strings.HasPrefix(r.Statement, "RENAME TABLE")
 		dropped = dropped || strings.HasPrefix(r.Statement, "DROP TABLE") && strings.Contains(r.Statement, ".`"+old(*cluster)+"`")
 		line := "ok: " + r.Statement
@@ -111,7 +115,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			line += " " + r.Summary
 		}
 		fmt.Fprintln(stdout, line)
-	})
+	}
+	err = clickhouse.Apply(context.Background(), target, opts, printResult)
+	if err == nil {
+		// The tables of hfauditdetect -watch (findings, checkpoints, deliveries).
+		err = clickhouse.ApplyFindings(context.Background(), target, opts, printResult)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "hfauditschema: %v\n", err)
 		if strings.Contains(err.Error(), "UNKNOWN_TABLE") {
