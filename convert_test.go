@@ -139,7 +139,7 @@ func TestSelfExportsInAPoll(t *testing.T) {
 			assert.Len(t, h.next.accepted(), 6)
 			h.assertNoMetric("events_skipped")
 		}
-		assert.Contains(t, savedCursor(t, r).seen, h.sim.EventIDs()[5], "a dropped self export still moves the cursor")
+		assert.True(t, savedCursor(t, r).seen.has([]byte(h.sim.EventIDs()[5])), "a dropped self export still moves the cursor")
 	}
 }
 

@@ -346,7 +346,8 @@ func (h *harness) lastStatus() *componentstatus.Event {
 // savedCursor reads the checkpoint the receiver saved, as a restart would.
 func savedCursor(t *testing.T, r *auditReceiver) *cursor {
 	t.Helper()
-	c, err := r.store.load(context.Background())
+	store := r.store // a copy: load resets the delta numbers
+	c, err := store.load(context.Background(), r.cfg.LateArrivalWindow)
 	require.NoError(t, err)
 	return c
 }

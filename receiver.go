@@ -283,6 +283,14 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 	})
 	// The same event twice in one response sorts next to itself.
 	pending = slices.CompactFunc(pending, func(a, b pendingEvent) bool { return a.id == b.id })
+	// Once per pass, the batches' deltas are folded into one checkpoint
+	// value; also when the pass fails half way (the deltas hold the batches
+	// accepted until then).
+	defer func() {
+		if err := r.store.compact(context.WithoutCancel(ctx), r.cursor); err != nil {
+			r.set.Logger.Warn("Checkpoint compaction failed; retrying after the next poll", zap.Error(err))
+		}
+	}()
 	var buf []byte
 	for start := 0; start < len(pending); start += r.cfg.BatchSize {
 		if err := ctx.Err(); err != nil {
@@ -318,7 +326,7 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 		}
 		// Saved even when a shutdown cancelled ctx during the batch: the
 		// consumer has it, so an unsaved cursor would emit it again.
-		if err := r.store.save(context.WithoutCancel(ctx), r.cursor); err != nil {
+		if err := r.store.saveBatch(context.WithoutCancel(ctx), r.cursor, batch); err != nil {
 			return err
 		}
 	}
