@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -38,6 +39,7 @@ const (
 	attrReadOnly          = "huggingface.read_only"
 	attrRaw               = "huggingface.raw"
 	attrSelfExport        = "huggingface.self_export"
+	attrDecodeErrors      = "huggingface.decode_errors"
 
 	resourceServiceName  = "service.name"
 	resourceOrganization = "huggingface.organization"
@@ -59,10 +61,23 @@ type auditEvent struct {
 	tokenDeleted                              *fastjson.Value
 	oauthClientID, oauthName                  []byte
 	data                                      *fastjson.Value
+	// dropped lists the optional fields left out for an unexpected type.
+	dropped []fieldError
 }
+
+// fieldError is an optional field the record leaves out, and why.
+type fieldError struct {
+	field string // its path, e.g. "location.city"
+	msg   string
+}
+
+func (e fieldError) String() string { return e.field + ": " + e.msg }
 
 // eventKey reads what the cursor needs: the ID and the creation time (Unix ns).
 func eventKey(v *fastjson.Value) (id []byte, createdAt int64, err error) {
+	if v.Type() != fastjson.TypeObject {
+		return nil, 0, fmt.Errorf("the event is a JSON %s, not an object", v.Type())
+	}
 	if id, err = requiredString(v, "_id"); err != nil {
 		return nil, 0, err
 	}
@@ -70,19 +85,15 @@ func eventKey(v *fastjson.Value) (id []byte, createdAt int64, err error) {
 	if err != nil {
 		return id, 0, err
 	}
-	t, err := parseCreatedAt(ts)
-	if err != nil {
-		return id, 0, fmt.Errorf(`"createdAt" %q is not an RFC 3339 time`, ts)
-	}
-	return id, t.UnixNano(), nil
+	createdAt, err = parseCreatedAt(ts)
+	return id, createdAt, err
 }
 
-// decodeEvent checks the event against the export schema's types. Only
-// _id, createdAt and type are needed; other fields are checked when present.
+// decodeEvent reads an event. Only _id, createdAt and type are needed: an
+// event without them is an error. Any other field of an unexpected JSON
+// type (the Hub changed its shape) is left out and listed in ev.dropped;
+// data may have any shape.
 func decodeEvent(v *fastjson.Value) (ev auditEvent, err error) {
-	if v.Type() != fastjson.TypeObject {
-		return ev, fmt.Errorf("the event is a JSON %s, not an object", v.Type())
-	}
 	if ev.id, ev.createdAt, err = eventKey(v); err != nil {
 		return ev, err
 	}
@@ -90,68 +101,67 @@ func decodeEvent(v *fastjson.Value) (ev auditEvent, err error) {
 		return ev, err
 	}
 	d := decoder{}
-	ev.message = d.str(v, "message")
-	if author := d.object(v, "author"); author != nil {
-		ev.authorID = d.str(author, "_id")
-		ev.authorUser = d.str(author, "user")
-		ev.authorType = d.str(author, "type")
-		ev.authorDeleted = d.boolean(author, "deleted")
+	ev.message = d.str(v, "", "message")
+	if author := d.object(v, "", "author"); author != nil {
+		ev.authorID = d.str(author, "author.", "_id")
+		ev.authorUser = d.str(author, "author.", "user")
+		ev.authorType = d.str(author, "author.", "type")
+		ev.authorDeleted = d.boolean(author, "author.", "deleted")
 	}
-	ev.ip = d.str(v, "ip")
-	ev.userAgent = d.str(v, "userAgent")
-	if loc := d.object(v, "location"); loc != nil {
-		ev.locFormatted = d.str(loc, "formatted")
-		ev.locCountry = d.str(loc, "country")
-		ev.locCity = d.str(loc, "city")
+	ev.ip = d.str(v, "", "ip")
+	ev.userAgent = d.str(v, "", "userAgent")
+	if loc := d.object(v, "", "location"); loc != nil {
+		ev.locFormatted = d.str(loc, "location.", "formatted")
+		ev.locCountry = d.str(loc, "location.", "country")
+		ev.locCity = d.str(loc, "location.", "city")
 	}
-	if tok := d.object(v, "token"); tok != nil {
-		ev.tokenType = d.str(tok, "type")
-		ev.tokenID = d.str(tok, "id")
-		ev.tokenRole = d.str(tok, "role")
-		ev.tokenLast4 = d.str(tok, "last4")
-		ev.tokenDeleted = d.boolean(tok, "deleted")
+	if tok := d.object(v, "", "token"); tok != nil {
+		ev.tokenType = d.str(tok, "token.", "type")
+		ev.tokenID = d.str(tok, "token.", "id")
+		ev.tokenRole = d.str(tok, "token.", "role")
+		ev.tokenLast4 = d.str(tok, "token.", "last4")
+		ev.tokenDeleted = d.boolean(tok, "token.", "deleted")
 	}
-	if oauth := d.object(v, "oauth"); oauth != nil {
-		ev.oauthClientID = d.str(oauth, "clientId")
-		ev.oauthName = d.str(oauth, "name")
+	if oauth := d.object(v, "", "oauth"); oauth != nil {
+		ev.oauthClientID = d.str(oauth, "oauth.", "clientId")
+		ev.oauthName = d.str(oauth, "oauth.", "name")
 	}
 	if data := v.Get("data"); data != nil && data.Type() != fastjson.TypeNull {
 		ev.data = data
 	}
-	return ev, d.err
+	ev.dropped = d.dropped
+	return ev, nil
 }
 
-// decoder reads optional fields and keeps the first type error.
-type decoder struct{ err error }
+// decoder reads optional fields and lists those of an unexpected type.
+type decoder struct{ dropped []fieldError }
 
-func (d *decoder) get(v *fastjson.Value, key string, want fastjson.Type) *fastjson.Value {
+func (d *decoder) get(v *fastjson.Value, prefix, key string, want fastjson.Type) *fastjson.Value {
 	f := v.Get(key)
 	if f == nil || f.Type() == fastjson.TypeNull {
 		return nil
 	}
 	if t := f.Type(); t != want && !(want == fastjson.TypeTrue && t == fastjson.TypeFalse) {
-		if d.err == nil {
-			d.err = fmt.Errorf("%q is a JSON %s, want %s", key, t, typeName(want))
-		}
+		d.dropped = append(d.dropped, fieldError{prefix + key, fmt.Sprintf("a JSON %s, want %s", t, typeName(want))})
 		return nil
 	}
 	return f
 }
 
-func (d *decoder) str(v *fastjson.Value, key string) []byte {
-	if f := d.get(v, key, fastjson.TypeString); f != nil {
+func (d *decoder) str(v *fastjson.Value, prefix, key string) []byte {
+	if f := d.get(v, prefix, key, fastjson.TypeString); f != nil {
 		b, _ := f.StringBytes()
 		return b
 	}
 	return nil
 }
 
-func (d *decoder) object(v *fastjson.Value, key string) *fastjson.Value {
-	return d.get(v, key, fastjson.TypeObject)
+func (d *decoder) object(v *fastjson.Value, prefix, key string) *fastjson.Value {
+	return d.get(v, prefix, key, fastjson.TypeObject)
 }
 
-func (d *decoder) boolean(v *fastjson.Value, key string) *fastjson.Value {
-	return d.get(v, key, fastjson.TypeTrue)
+func (d *decoder) boolean(v *fastjson.Value, prefix, key string) *fastjson.Value {
+	return d.get(v, prefix, key, fastjson.TypeTrue)
 }
 
 func typeName(t fastjson.Type) string {
@@ -176,9 +186,24 @@ func requiredString(v *fastjson.Value, key string) ([]byte, error) {
 	return b, nil
 }
 
-// parseCreatedAt parses RFC 3339; the Hub writes UTC with milliseconds.
-func parseCreatedAt(b []byte) (time.Time, error) {
-	return time.Parse(time.RFC3339Nano, string(b))
+// The times a record's timestamp (Unix ns in an int64) can hold.
+var (
+	minCreatedAt = time.Unix(0, math.MinInt64)
+	maxCreatedAt = time.Unix(0, math.MaxInt64)
+)
+
+// parseCreatedAt parses RFC 3339 (the Hub writes UTC with milliseconds) into
+// Unix ns. A time outside 1677-09-21 to 2262-04-11 has no Unix ns value: it is
+// invalid, as an unparsable one is.
+func parseCreatedAt(b []byte) (int64, error) {
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		return 0, fmt.Errorf(`"createdAt" %q is not an RFC 3339 time`, b)
+	}
+	if t.Before(minCreatedAt) || t.After(maxCreatedAt) {
+		return 0, fmt.Errorf(`"createdAt" %q is outside the years 1678 to 2262 that a timestamp holds`, b)
+	}
+	return t.UnixNano(), nil
 }
 
 // converter turns decoded events into log records.
@@ -245,8 +270,17 @@ func (c *converter) appendRecord(lr plog.LogRecord, ev *auditEvent, raw []byte, 
 	if self {
 		attrs.PutBool(attrSelfExport, true)
 	}
-	if c.includeRaw {
+	// An event with fields left out keeps its raw JSON even without
+	// include_raw: it is then the only copy of those fields.
+	if c.includeRaw || len(ev.dropped) > 0 {
 		attrs.PutStr(attrRaw, string(raw))
+	}
+	if len(ev.dropped) > 0 {
+		errs := attrs.PutEmptySlice(attrDecodeErrors)
+		errs.EnsureCapacity(len(ev.dropped))
+		for _, d := range ev.dropped {
+			errs.AppendEmpty().SetStr(d.String())
+		}
 	}
 	if len(ev.ip) > 0 {
 		c.enricher.Enrich(string(ev.ip), attrs)
@@ -393,10 +427,17 @@ func isReadOnly(typ []byte) bool {
 	return readOnlyActions[string(action)]
 }
 
-// buildLogs converts one batch. An event that violates the export schema is
-// skipped (logged and counted; the cursor moves past it with its batch, so
-// it is reported once); self exports are left out when configured.
-func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, observed pcommon.Timestamp) (plog.Logs, int) {
+// batchStats is what building a batch left out, counted once the batch
+// is settled (a batch offered again would count twice).
+type batchStats struct {
+	selfExports int            // dropped with drop_self_exports
+	fields      map[string]int // fields left out, by path
+}
+
+// buildLogs converts one batch. An event without a usable _id, createdAt or
+// type is skipped (logged and counted; the cursor moves past it with its
+// batch, so it is reported once); self exports are left out when configured.
+func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, observed pcommon.Timestamp) (plog.Logs, batchStats) {
 	logs := plog.NewLogs()
 	rl := logs.ResourceLogs().AppendEmpty()
 	res := rl.Resource().Attributes()
@@ -407,7 +448,7 @@ func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, obs
 	sl.Scope().SetVersion(r.set.BuildInfo.Version)
 	records := sl.LogRecords()
 	records.EnsureCapacity(len(batch))
-	dropped := 0
+	var stats batchStats
 	for i := range batch {
 		e := &batch[i]
 		v, err := r.parser.ParseBytes(e.raw)
@@ -421,12 +462,18 @@ func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, obs
 		}
 		self := r.conv.self.matches(&ev)
 		if self && r.cfg.DropSelfExports {
-			dropped++
+			stats.selfExports++
 			continue
+		}
+		for _, d := range ev.dropped {
+			if stats.fields == nil {
+				stats.fields = map[string]int{}
+			}
+			stats.fields[d.field]++
 		}
 		r.conv.appendRecord(records.AppendEmpty(), &ev, e.raw, observed, self)
 	}
-	return logs, dropped
+	return logs, stats
 }
 
 func last4(token string) string {

@@ -126,10 +126,7 @@ func (r *auditReceiver) sift(ctx context.Context, pass *exportPass, floor int64,
 	pass.received++
 	createdAt, err := int64(0), errMissingKey
 	if len(id) > 0 && len(createdAtRaw) > 0 {
-		var t time.Time
-		if t, err = parseCreatedAt(createdAtRaw); err == nil {
-			createdAt = t.UnixNano()
-		}
+		createdAt, err = parseCreatedAt(createdAtRaw)
 	}
 	if err != nil {
 		// The scanner could not read the key: decode the element to say why.

@@ -301,12 +301,13 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 		if buf, err = sp.load(batch, buf); err != nil {
 			return err
 		}
-		logs, dropped := r.buildLogs(ctx, batch, observed)
+		logs, stats := r.buildLogs(ctx, batch, observed)
 		if n := logs.LogRecordCount(); n > 0 {
 			err = r.consume(ctx, logs)
 			switch {
 			case err == nil:
 				r.telemetry.ReceiverHuggingfaceauditEventsEmitted.Add(ctx, int64(n))
+				r.countDroppedFields(ctx, stats.fields, batch[0].id)
 			case consumererror.IsPermanent(err):
 				r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", "refused")))
 				r.set.Logger.Error("Batch refused permanently; dropped",
@@ -317,8 +318,8 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 		}
 		// Counted once the batch is settled: a batch offered again after a
 		// non-permanent refusal would count them twice.
-		if dropped > 0 {
-			r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, int64(dropped), metric.WithAttributes(attribute.String("reason", "self_export")))
+		if stats.selfExports > 0 {
+			r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, int64(stats.selfExports), metric.WithAttributes(attribute.String("reason", "self_export")))
 		}
 		r.cursor.advance(batch, r.cfg.LateArrivalWindow, time.Now().UnixNano())
 		for i := range batch {
@@ -331,4 +332,17 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 		}
 	}
 	return nil
+}
+
+// countDroppedFields counts and logs, once per batch, the fields that
+// records of an accepted batch left out for an unexpected JSON type.
+func (r *auditReceiver) countDroppedFields(ctx context.Context, fields map[string]int, firstID string) {
+	if len(fields) == 0 {
+		return
+	}
+	for field, n := range fields {
+		r.telemetry.ReceiverHuggingfaceauditFieldsDropped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("field", field)))
+	}
+	r.set.Logger.Warn("Event fields of an unexpected type left out of records",
+		zap.Any("fields", fields), zap.String("batch_first_id", firstID))
 }

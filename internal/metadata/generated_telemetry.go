@@ -30,6 +30,7 @@ type TelemetryBuilder struct {
 	ReceiverHuggingfaceauditEventsEmitted      metric.Int64Counter
 	ReceiverHuggingfaceauditEventsReceived     metric.Int64Counter
 	ReceiverHuggingfaceauditEventsSkipped      metric.Int64Counter
+	ReceiverHuggingfaceauditFieldsDropped      metric.Int64Counter
 	ReceiverHuggingfaceauditGapEvents          metric.Int64Counter
 	ReceiverHuggingfaceauditHTTPErrors         metric.Int64Counter
 	ReceiverHuggingfaceauditLag                metric.Float64Gauge
@@ -87,6 +88,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_huggingfaceaudit_events_skipped",
 		metric.WithDescription("Events not delivered, by reason (invalid = violates the export schema, counted once while it stays in the export window; self_export = the receiver's own export event, with drop_self_exports; refused = in a batch the pipeline refused permanently). [Development]"),
 		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverHuggingfaceauditFieldsDropped, err = builder.meter.Int64Counter(
+		"otelcol_receiver_huggingfaceaudit_fields_dropped",
+		metric.WithDescription("Optional event fields of an unexpected JSON type, left out of records the pipeline accepted (the record keeps huggingface.raw and lists them in huggingface.decode_errors), by field. [Development]"),
+		metric.WithUnit("{field}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverHuggingfaceauditGapEvents, err = builder.meter.Int64Counter(

@@ -23,6 +23,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverHuggingfaceauditEventsEmitted.Add(context.Background(), 1)
 	tb.ReceiverHuggingfaceauditEventsReceived.Add(context.Background(), 1)
 	tb.ReceiverHuggingfaceauditEventsSkipped.Add(context.Background(), 1)
+	tb.ReceiverHuggingfaceauditFieldsDropped.Add(context.Background(), 1)
 	tb.ReceiverHuggingfaceauditGapEvents.Add(context.Background(), 1)
 	tb.ReceiverHuggingfaceauditHTTPErrors.Add(context.Background(), 1)
 	tb.ReceiverHuggingfaceauditLag.Record(context.Background(), 1)
@@ -37,6 +38,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverHuggingfaceauditEventsSkipped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverHuggingfaceauditFieldsDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverHuggingfaceauditGapEvents(t, testTel,
