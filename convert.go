@@ -1,13 +1,13 @@
 package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceauditreceiver"
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"time"
+	"unsafe"
 
-	"github.com/valyala/fastjson"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
@@ -48,19 +48,19 @@ const (
 	selfExportType = "org.audit_log.export"
 )
 
-// auditEvent is one decoded event. Its byte slices point into the parser's
-// buffer and are valid until the parser's next use; nil means absent.
+// auditEvent is one decoded event. Its strings point into the event's
+// bytes (see decode.go); "" means absent.
 type auditEvent struct {
-	id, typ, message                          []byte
+	id, typ, message                          string
 	createdAt                                 int64 // Unix ns
-	authorID, authorUser, authorType          []byte
-	authorDeleted                             *fastjson.Value
-	ip, userAgent                             []byte
-	locFormatted, locCountry, locCity         []byte
-	tokenType, tokenID, tokenRole, tokenLast4 []byte
-	tokenDeleted                              *fastjson.Value
-	oauthClientID, oauthName                  []byte
-	data                                      *fastjson.Value
+	authorID, authorUser, authorType          string
+	authorDeleted                             optBool
+	ip, userAgent                             string
+	locFormatted, locCountry, locCity         string
+	tokenType, tokenID, tokenRole, tokenLast4 string
+	tokenDeleted                              optBool
+	oauthClientID, oauthName                  string
+	data                                      []byte // the JSON of data; nil when absent or null
 	// dropped lists the optional fields left out for an unexpected type.
 	dropped []fieldError
 }
@@ -73,119 +73,6 @@ type fieldError struct {
 
 func (e fieldError) String() string { return e.field + ": " + e.msg }
 
-// eventKey reads what the cursor needs: the ID and the creation time (Unix ns).
-func eventKey(v *fastjson.Value) (id []byte, createdAt int64, err error) {
-	if v.Type() != fastjson.TypeObject {
-		return nil, 0, fmt.Errorf("the event is a JSON %s, not an object", v.Type())
-	}
-	if id, err = requiredString(v, "_id"); err != nil {
-		return nil, 0, err
-	}
-	ts, err := requiredString(v, "createdAt")
-	if err != nil {
-		return id, 0, err
-	}
-	createdAt, err = parseCreatedAt(ts)
-	return id, createdAt, err
-}
-
-// decodeEvent reads an event. Only _id, createdAt and type are needed: an
-// event without them is an error. Any other field of an unexpected JSON
-// type (the Hub changed its shape) is left out and listed in ev.dropped;
-// data may have any shape.
-func decodeEvent(v *fastjson.Value) (ev auditEvent, err error) {
-	if ev.id, ev.createdAt, err = eventKey(v); err != nil {
-		return ev, err
-	}
-	if ev.typ, err = requiredString(v, "type"); err != nil {
-		return ev, err
-	}
-	d := decoder{}
-	ev.message = d.str(v, "", "message")
-	if author := d.object(v, "", "author"); author != nil {
-		ev.authorID = d.str(author, "author.", "_id")
-		ev.authorUser = d.str(author, "author.", "user")
-		ev.authorType = d.str(author, "author.", "type")
-		ev.authorDeleted = d.boolean(author, "author.", "deleted")
-	}
-	ev.ip = d.str(v, "", "ip")
-	ev.userAgent = d.str(v, "", "userAgent")
-	if loc := d.object(v, "", "location"); loc != nil {
-		ev.locFormatted = d.str(loc, "location.", "formatted")
-		ev.locCountry = d.str(loc, "location.", "country")
-		ev.locCity = d.str(loc, "location.", "city")
-	}
-	if tok := d.object(v, "", "token"); tok != nil {
-		ev.tokenType = d.str(tok, "token.", "type")
-		ev.tokenID = d.str(tok, "token.", "id")
-		ev.tokenRole = d.str(tok, "token.", "role")
-		ev.tokenLast4 = d.str(tok, "token.", "last4")
-		ev.tokenDeleted = d.boolean(tok, "token.", "deleted")
-	}
-	if oauth := d.object(v, "", "oauth"); oauth != nil {
-		ev.oauthClientID = d.str(oauth, "oauth.", "clientId")
-		ev.oauthName = d.str(oauth, "oauth.", "name")
-	}
-	if data := v.Get("data"); data != nil && data.Type() != fastjson.TypeNull {
-		ev.data = data
-	}
-	ev.dropped = d.dropped
-	return ev, nil
-}
-
-// decoder reads optional fields and lists those of an unexpected type.
-type decoder struct{ dropped []fieldError }
-
-func (d *decoder) get(v *fastjson.Value, prefix, key string, want fastjson.Type) *fastjson.Value {
-	f := v.Get(key)
-	if f == nil || f.Type() == fastjson.TypeNull {
-		return nil
-	}
-	if t := f.Type(); t != want && !(want == fastjson.TypeTrue && t == fastjson.TypeFalse) {
-		d.dropped = append(d.dropped, fieldError{prefix + key, fmt.Sprintf("a JSON %s, want %s", t, typeName(want))})
-		return nil
-	}
-	return f
-}
-
-func (d *decoder) str(v *fastjson.Value, prefix, key string) []byte {
-	if f := d.get(v, prefix, key, fastjson.TypeString); f != nil {
-		b, _ := f.StringBytes()
-		return b
-	}
-	return nil
-}
-
-func (d *decoder) object(v *fastjson.Value, prefix, key string) *fastjson.Value {
-	return d.get(v, prefix, key, fastjson.TypeObject)
-}
-
-func (d *decoder) boolean(v *fastjson.Value, prefix, key string) *fastjson.Value {
-	return d.get(v, prefix, key, fastjson.TypeTrue)
-}
-
-func typeName(t fastjson.Type) string {
-	if t == fastjson.TypeTrue {
-		return "boolean"
-	}
-	return t.String()
-}
-
-func requiredString(v *fastjson.Value, key string) ([]byte, error) {
-	f := v.Get(key)
-	if f == nil {
-		return nil, fmt.Errorf("required %q is missing", key)
-	}
-	b, err := f.StringBytes()
-	if err != nil {
-		return nil, fmt.Errorf("%q is a JSON %s, want string", key, f.Type())
-	}
-	if len(b) == 0 {
-		return nil, fmt.Errorf("required %q is empty", key)
-	}
-	return b, nil
-}
-
 // The times a record's timestamp (Unix ns in an int64) can hold.
 var (
 	minCreatedAt = time.Unix(0, math.MinInt64)
@@ -194,14 +81,20 @@ var (
 
 // parseCreatedAt parses RFC 3339 (the Hub writes UTC with milliseconds) into
 // Unix ns. A time outside 1677-09-21 to 2262-04-11 has no Unix ns value: it is
-// invalid, as an unparsable one is.
-func parseCreatedAt(b []byte) (int64, error) {
-	t, err := time.Parse(time.RFC3339Nano, string(b))
+// invalid, as an unparsable one is. s is not kept.
+func parseCreatedAt[T string | []byte](s T) (int64, error) {
+	var str string
+	if b, ok := any(s).([]byte); ok {
+		str = unsafe.String(unsafe.SliceData(b), len(b)) // time's error, which keeps it, is dropped
+	} else {
+		str = string(s)
+	}
+	t, err := time.Parse(time.RFC3339Nano, str)
 	if err != nil {
-		return 0, fmt.Errorf(`"createdAt" %q is not an RFC 3339 time`, b)
+		return 0, fmt.Errorf(`"createdAt" %q is not an RFC 3339 time`, s)
 	}
 	if t.Before(minCreatedAt) || t.After(maxCreatedAt) {
-		return 0, fmt.Errorf(`"createdAt" %q is outside the years 1678 to 2262 that a timestamp holds`, b)
+		return 0, fmt.Errorf(`"createdAt" %q is outside the years 1678 to 2262 that a timestamp holds`, s)
 	}
 	return t.UnixNano(), nil
 }
@@ -227,24 +120,26 @@ type selfIdentity struct {
 // matches: the export type, the token's last four characters, the author
 // (when known), and our User-Agent (when the Hub recorded one).
 func (s selfIdentity) matches(ev *auditEvent) bool {
-	return string(ev.typ) == selfExportType &&
-		s.tokenLast4 != "" && string(ev.tokenLast4) == s.tokenLast4 &&
-		(s.author == "" || string(ev.authorUser) == s.author) &&
-		(len(ev.userAgent) == 0 || string(ev.userAgent) == s.userAgent)
+	return ev.typ == selfExportType &&
+		s.tokenLast4 != "" && ev.tokenLast4 == s.tokenLast4 &&
+		(s.author == "" || ev.authorUser == s.author) &&
+		(ev.userAgent == "" || ev.userAgent == s.userAgent)
 }
 
-// appendRecord fills lr from ev. raw is the original event JSON.
+// appendRecord fills lr from ev. raw is the original event JSON; the
+// record's strings point into it, so it must not change afterwards.
 func (c *converter) appendRecord(lr plog.LogRecord, ev *auditEvent, raw []byte, observed pcommon.Timestamp, self bool) {
 	lr.SetTimestamp(pcommon.Timestamp(ev.createdAt))
 	lr.SetObservedTimestamp(observed)
-	lr.SetEventName(string(ev.typ))
+	lr.SetEventName(ev.typ)
 	lr.SetSeverityNumber(plog.SeverityNumberInfo)
 	lr.SetSeverityText("INFO")
-	lr.Body().SetStr(string(ev.message))
+	lr.Body().SetStr(ev.message)
 
+	withRaw := c.includeRaw || len(ev.dropped) > 0
 	attrs := lr.Attributes()
-	attrs.EnsureCapacity(24)
-	attrs.PutStr(attrRecordUID, string(ev.id))
+	attrs.EnsureCapacity(attributeCount(ev, self, withRaw))
+	attrs.PutStr(attrRecordUID, ev.id)
 	putStr(attrs, attrUserID, ev.authorID)
 	putStr(attrs, attrUserName, ev.authorUser)
 	putStr(attrs, attrAuthorType, ev.authorType)
@@ -261,19 +156,24 @@ func (c *converter) appendRecord(lr plog.LogRecord, ev *auditEvent, raw []byte, 
 	putBool(attrs, attrTokenDeleted, ev.tokenDeleted)
 	putStr(attrs, attrOAuthClientID, ev.oauthClientID)
 	putStr(attrs, attrOAuthName, ev.oauthName)
+	var data pcommon.Map
 	if ev.data != nil {
-		putValue(attrs.PutEmpty(attrData), ev.data)
+		v := attrs.PutEmpty(attrData)
+		putJSON(v, ev.data)
+		if v.Type() == pcommon.ValueTypeMap {
+			data = v.Map()
+		}
 	}
 	res := attrs.PutEmptySlice(attrResources)
-	appendResources(res, ev, c.organization)
+	appendResources(res, data, ev.typ, c.organization)
 	attrs.PutBool(attrReadOnly, isReadOnly(ev.typ))
 	if self {
 		attrs.PutBool(attrSelfExport, true)
 	}
 	// An event with fields left out keeps its raw JSON even without
 	// include_raw: it is then the only copy of those fields.
-	if c.includeRaw || len(ev.dropped) > 0 {
-		attrs.PutStr(attrRaw, string(raw))
+	if withRaw {
+		attrs.PutStr(attrRaw, unsafe.String(unsafe.SliceData(raw), len(raw)))
 	}
 	if len(ev.dropped) > 0 {
 		errs := attrs.PutEmptySlice(attrDecodeErrors)
@@ -282,56 +182,44 @@ func (c *converter) appendRecord(lr plog.LogRecord, ev *auditEvent, raw []byte, 
 			errs.AppendEmpty().SetStr(d.String())
 		}
 	}
-	if len(ev.ip) > 0 {
-		c.enricher.Enrich(string(ev.ip), attrs)
+	if ev.ip != "" {
+		c.enricher.Enrich(ev.ip, attrs)
 	}
 }
 
-func putStr(attrs pcommon.Map, key string, v []byte) {
-	if len(v) > 0 {
-		attrs.PutStr(key, string(v))
-	}
-}
-
-func putBool(attrs pcommon.Map, key string, v *fastjson.Value) {
-	if v != nil {
-		attrs.PutBool(key, v.Type() == fastjson.TypeTrue)
-	}
-}
-
-// putValue copies a JSON value into an attribute value, keeping its
-// structure: objects become maps, arrays slices, integers int, other numbers
-// double. JSON null inside data becomes an empty value.
-func putValue(dst pcommon.Value, v *fastjson.Value) {
-	switch v.Type() {
-	case fastjson.TypeString:
-		b, _ := v.StringBytes()
-		dst.SetStr(string(b))
-	case fastjson.TypeNumber:
-		if i, err := v.Int64(); err == nil {
-			dst.SetInt(i)
-		} else {
-			f, _ := v.Float64()
-			dst.SetDouble(f)
+// attributeCount is how many attributes appendRecord puts before the IP
+// enrichment (which makes room for its own): the record's map is allocated
+// once, at its size.
+func attributeCount(ev *auditEvent, self, withRaw bool) int {
+	n := 3 // log.record.uid, resources, read_only
+	for _, s := range [...]string{
+		ev.authorID, ev.authorUser, ev.authorType, ev.ip, ev.userAgent,
+		ev.locFormatted, ev.locCountry, ev.locCity,
+		ev.tokenType, ev.tokenID, ev.tokenRole, ev.tokenLast4, ev.oauthClientID, ev.oauthName,
+	} {
+		if s != "" {
+			n++
 		}
-	case fastjson.TypeTrue:
-		dst.SetBool(true)
-	case fastjson.TypeFalse:
-		dst.SetBool(false)
-	case fastjson.TypeObject:
-		o, _ := v.Object()
-		m := dst.SetEmptyMap()
-		m.EnsureCapacity(o.Len())
-		o.Visit(func(k []byte, fv *fastjson.Value) {
-			putValue(m.PutEmpty(string(k)), fv)
-		})
-	case fastjson.TypeArray:
-		a, _ := v.Array()
-		s := dst.SetEmptySlice()
-		s.EnsureCapacity(len(a))
-		for _, el := range a {
-			putValue(s.AppendEmpty(), el)
+	}
+	for _, present := range [...]bool{
+		ev.authorDeleted != boolAbsent, ev.tokenDeleted != boolAbsent, ev.data != nil, self, withRaw, len(ev.dropped) > 0,
+	} {
+		if present {
+			n++
 		}
+	}
+	return n
+}
+
+func putStr(attrs pcommon.Map, key, v string) {
+	if v != "" {
+		attrs.PutStr(key, v)
+	}
+}
+
+func putBool(attrs pcommon.Map, key string, v optBool) {
+	if v != boolAbsent {
+		attrs.PutBool(key, v == boolTrue)
 	}
 }
 
@@ -348,13 +236,14 @@ func putValue(dst pcommon.Value, v *fastjson.Value) {
 //
 // When none is found, org.* and billing.* events touch the organization
 // itself: "org:<organization>". Duplicates are removed; order is data order.
-func appendResources(dst pcommon.Slice, ev *auditEvent, organization string) {
-	if ev.data != nil && ev.data.Type() == fastjson.TypeObject {
-		add := func(kind string, name []byte) {
-			if len(name) == 0 {
+// data is the record's huggingface.data when it is a map (else the zero Map).
+func appendResources(dst pcommon.Slice, data pcommon.Map, typ, organization string) {
+	if data != (pcommon.Map{}) {
+		add := func(kind, name string) {
+			if name == "" {
 				return
 			}
-			r := kind + ":" + string(name)
+			r := kind + ":" + name
 			for i := 0; i < dst.Len(); i++ {
 				if dst.At(i).Str() == r {
 					return
@@ -362,52 +251,61 @@ func appendResources(dst pcommon.Slice, ev *auditEvent, organization string) {
 			}
 			dst.AppendEmpty().SetStr(r)
 		}
-		d := ev.data
-		if repo := d.Get("repo"); repo != nil {
+		d := data
+		if repo, ok := d.Get("repo"); ok {
 			switch repo.Type() {
-			case fastjson.TypeObject:
-				kind := string(repo.GetStringBytes("type"))
+			case pcommon.ValueTypeMap:
+				kind := strField(repo.Map(), "type")
 				if kind == "" {
 					kind = "repo"
 				}
-				add(kind, repo.GetStringBytes("name"))
-			case fastjson.TypeString:
-				add("repo", repo.GetStringBytes())
+				add(kind, strField(repo.Map(), "name"))
+			case pcommon.ValueTypeStr:
+				add("repo", repo.Str())
 			}
 		}
-		add("repo", d.GetStringBytes("from"))
-		add("repo", d.GetStringBytes("to"))
-		add("space", d.GetStringBytes("space"))
-		add("collection", nameOf(d.Get("collection"), "slug", "id", "title"))
-		add("resource_group", nameOf(d.Get("resourceGroup"), "name", "id"))
-		add("job", nameOf(d.Get("job"), "id"))
-		add("scheduled_job", nameOf(d.Get("scheduledJob"), "id"))
+		add("repo", strField(d, "from"))
+		add("repo", strField(d, "to"))
+		add("space", strField(d, "space"))
+		add("collection", nameOf(d, "collection", "slug", "id", "title"))
+		add("resource_group", nameOf(d, "resourceGroup", "name", "id"))
+		add("job", nameOf(d, "job", "id"))
+		add("scheduled_job", nameOf(d, "scheduledJob", "id"))
 		for _, key := range [...]string{"user", "username", "member"} {
-			add("user", nameOf(d.Get(key), "user", "name", "username"))
+			add("user", nameOf(d, key, "user", "name", "username"))
 		}
 	}
-	if dst.Len() == 0 && (bytes.HasPrefix(ev.typ, []byte("org.")) || bytes.HasPrefix(ev.typ, []byte("billing."))) {
+	if dst.Len() == 0 && (strings.HasPrefix(typ, "org.") || strings.HasPrefix(typ, "billing.")) {
 		dst.AppendEmpty().SetStr("org:" + organization)
 	}
 }
 
-// nameOf returns v itself when it is a string, else its first non-empty
+// strField is m[key] when it is a string, else "".
+func strField(m pcommon.Map, key string) string {
+	if v, ok := m.Get(key); ok && v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return ""
+}
+
+// nameOf returns m[key] when it is a string, else its first non-empty
 // string field among keys.
-func nameOf(v *fastjson.Value, keys ...string) []byte {
-	if v == nil {
-		return nil
+func nameOf(m pcommon.Map, key string, keys ...string) string {
+	v, ok := m.Get(key)
+	if !ok {
+		return ""
 	}
 	switch v.Type() {
-	case fastjson.TypeString:
-		return v.GetStringBytes()
-	case fastjson.TypeObject:
+	case pcommon.ValueTypeStr:
+		return v.Str()
+	case pcommon.ValueTypeMap:
 		for _, k := range keys {
-			if b := v.GetStringBytes(k); len(b) > 0 {
-				return b
+			if s := strField(v.Map(), k); s != "" {
+				return s
 			}
 		}
 	}
-	return nil
+	return ""
 }
 
 // readOnlyActions are the last segments of event types that read without
@@ -419,12 +317,8 @@ var readOnlyActions = map[string]bool{
 }
 
 // isReadOnly derives huggingface.read_only from the event type.
-func isReadOnly(typ []byte) bool {
-	action := typ
-	if i := bytes.LastIndexByte(typ, '.'); i >= 0 {
-		action = typ[i+1:]
-	}
-	return readOnlyActions[string(action)]
+func isReadOnly(typ string) bool {
+	return readOnlyActions[typ[strings.LastIndexByte(typ, '.')+1:]]
 }
 
 // batchStats is what building a batch left out, counted once the batch
@@ -437,6 +331,7 @@ type batchStats struct {
 // buildLogs converts one batch. An event without a usable _id, createdAt or
 // type is skipped (logged and counted; the cursor moves past it with its
 // batch, so it is reported once); self exports are left out when configured.
+// The records point into the events' bytes.
 func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, observed pcommon.Timestamp) (plog.Logs, batchStats) {
 	logs := plog.NewLogs()
 	rl := logs.ResourceLogs().AppendEmpty()
@@ -451,11 +346,7 @@ func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, obs
 	var stats batchStats
 	for i := range batch {
 		e := &batch[i]
-		v, err := r.parser.ParseBytes(e.raw)
-		var ev auditEvent
-		if err == nil {
-			ev, err = decodeEvent(v)
-		}
+		ev, err := eventDecoder{}.decode(e.raw)
 		if err != nil {
 			r.reportInvalid(ctx, e.id, []byte(e.id), err)
 			continue

@@ -50,12 +50,9 @@ func convertFile(t *testing.T, path string, dropSelf bool) (raw []byte, r *audit
 		organization: cfg.Organization, includeRaw: true, enricher: enricher,
 		self: selfIdentity{tokenLast4: "abcd", userAgent: "otelcol-huggingfaceaudit/test", author: "audit-bot"},
 	}
-	var p fastjson.Parser
-	v, err := p.ParseBytes(raw)
+	ev, err := eventDecoder{}.decode(raw)
 	require.NoError(t, err)
-	id, createdAt, err := eventKey(v)
-	require.NoError(t, err)
-	pending := []pendingEvent{{id: string(id), createdAt: createdAt, raw: raw}}
+	pending := []pendingEvent{{id: ev.id, createdAt: ev.createdAt, raw: raw}}
 	observed := pcommon.NewTimestampFromTime(time.Date(2026, 11, 20, 10, 30, 0, 0, time.UTC))
 	out, _ := r.buildLogs(t.Context(), pending, observed)
 	assert.NoError(t, r.Shutdown(t.Context()))
@@ -162,25 +159,28 @@ func TestSelfExportCountedOnceAcrossARefusedBatch(t *testing.T) {
 	metadatatest.AssertEqualReceiverHuggingfaceauditEventsSkipped(t, h.tel, points(2, "reason", "self_export"), ignoreTime)
 }
 
-func TestDecodeEventRejectsWrongTypes(t *testing.T) {
-	tests := map[string]string{
-		"not an object":           `["x"]`,
-		"missing _id":             `{"createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":"m","author":{}}`,
-		"numeric createdAt":       `{"_id":"6650a1b2c3d4e5f601234567","createdAt":1700000000,"type":"repo.create"}`,
-		"unparsable time":         `{"_id":"6650a1b2c3d4e5f601234567","createdAt":"yesterday","type":"repo.create"}`,
-		"missing type":            `{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z"}`,
-		"author as string":        `{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","author":"alice"}`,
-		"ip as number":            `{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","ip":5}`,
-		"token deleted as string": `{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","token":{"type":"access_token","id":"x","deleted":"no"}}`,
-		"message as object":       `{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":{}}`,
+// Only invalid JSON or a bad _id, createdAt or type makes an event unusable
+// (schema drift elsewhere is TestSchemaDriftKeepsTheEvent's).
+func TestDecodeEventRejectsUnusableEvents(t *testing.T) {
+	tests := map[string]struct{ raw, err string }{
+		"not an object":     {`["x"]`, "the event is a JSON array, not an object"},
+		"not JSON":          {`<html>`, "the event is not JSON"},
+		"missing _id":       {`{"createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":"m","author":{}}`, `required "_id" is missing`},
+		"numeric createdAt": {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":1700000000,"type":"repo.create"}`, `"createdAt" is a JSON number, want string`},
+		"unparsable time":   {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"yesterday","type":"repo.create"}`, `"createdAt" "yesterday" is not an RFC 3339 time`},
+		"year 2263":         {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2263-01-01T00:00:00Z","type":"repo.create"}`, `outside the years 1678 to 2262`},
+		"missing type":      {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z"}`, `required "type" is missing`},
+		"empty type":        {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":""}`, `required "type" is empty`},
+		"invalid JSON":      {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","data":{"a":tru}}`, "invalid JSON"},
+		"trailing bytes":    {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create"} x`, "data after the event"},
+		"bad escape":        {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":"\x"}`, "invalid escape"},
+		"deep data":         {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","data":` + strings.Repeat("[", 400) + strings.Repeat("]", 400) + `}`, "nested too deeply"},
 	}
-	for name, raw := range tests {
+	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			var p fastjson.Parser
-			v, err := p.Parse(raw)
-			require.NoError(t, err)
-			_, err = decodeEvent(v)
-			assert.Error(t, err)
+			_, err := eventDecoder{}.decode([]byte(tc.raw))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.err)
 		})
 	}
 }
@@ -190,7 +190,7 @@ func TestReadOnlyRule(t *testing.T) {
 		"org.audit_log.export": true, "org.sso_login": true, "org.settings.inference_providers.usage": true,
 		"repo.create": false, "org.change_role": false, "org.unknown_future.thing": false, "oauth.token": false,
 	} {
-		assert.Equal(t, want, isReadOnly([]byte(typ)), typ)
+		assert.Equal(t, want, isReadOnly(typ), typ)
 	}
 }
 

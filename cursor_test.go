@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/valyala/fastjson"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
@@ -393,16 +392,13 @@ func TestCheckpointVersion1IsMigrated(t *testing.T) {
 	ctx := context.Background()
 	h := onSim(t, simulator.Options{InitialEvents: 20, NoSelfExport: true})
 	old := storedCursorV1{Version: 1}
-	var p fastjson.Parser
 	var watermark int64
 	for _, raw := range h.sim.EventsJSON() {
-		v, err := p.ParseBytes(raw)
+		ev, err := eventDecoder{}.decode(raw)
 		require.NoError(t, err)
-		id, createdAt, err := eventKey(v)
-		require.NoError(t, err)
-		old.SeenIDs = append(old.SeenIDs, string(id))
-		old.SeenCreatedAt = append(old.SeenCreatedAt, createdAt)
-		watermark = max(watermark, createdAt)
+		old.SeenIDs = append(old.SeenIDs, ev.id)
+		old.SeenCreatedAt = append(old.SeenCreatedAt, ev.createdAt)
+		watermark = max(watermark, ev.createdAt)
 	}
 	old.Watermark = formatNanos(watermark)
 	b, err := json.Marshal(old)

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/valyala/fastjson"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/consumer"
@@ -50,7 +49,6 @@ type auditReceiver struct {
 	store      cursorStore
 	cursor     *cursor
 	conv       converter
-	parser     fastjson.Parser
 	// reported holds the keys of the invalid events already reported that
 	// are still in the export window, so each is logged and counted once,
 	// however often a retried request or a re-offered batch reads it again.
@@ -291,16 +289,15 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 			r.set.Logger.Warn("Checkpoint compaction failed; retrying after the next poll", zap.Error(err))
 		}
 	}()
-	var buf []byte
 	for start := 0; start < len(pending); start += r.cfg.BatchSize {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		batch := pending[start:min(start+r.cfg.BatchSize, len(pending))]
-		var err error
-		if buf, err = sp.load(batch, buf); err != nil {
+		if err := sp.load(batch); err != nil {
 			return err
 		}
+		var err error
 		logs, stats := r.buildLogs(ctx, batch, observed)
 		if n := logs.LogRecordCount(); n > 0 {
 			err = r.consume(ctx, logs)

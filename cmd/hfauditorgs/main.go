@@ -51,6 +51,10 @@ type options struct {
 	gzip      bool
 	exporter  string
 	steady    int
+	// The -peer mode (peer.go).
+	peer    string
+	rounds  int
+	profile bool
 	timeout   time.Duration
 	sets      []string
 	keep      bool
@@ -77,6 +81,9 @@ func main() {
 		return nil
 	})
 	flag.BoolVar(&o.keep, "keep", false, "keep the run directory (config, collector log)")
+	flag.StringVar(&o.peer, "peer", "", "compare one organization's backfill with this filelog + json_parser collector (make peer builds it) instead of the organization runs")
+	flag.IntVar(&o.rounds, "rounds", 3, "-peer: receiver and peer runs, alternating")
+	flag.BoolVar(&o.profile, "profile", false, "-peer: save the receiver collector's CPU profile (pprof extension) in the run directory (use with -keep)")
 	maxRSS := flag.Int64("max-rss", 0, "fail a run whose collector peaks above this RSS, in MiB (0: no bound)")
 	flag.Float64Var(&o.maxRSSPerBody, "max-rss-per-body", 0, "fail a run whose collector peaks above this multiple of one organization's export body (0: no bound)")
 	flag.Parse()
@@ -96,6 +103,13 @@ func main() {
 	if _, err := os.Stat(o.collector); err != nil {
 		fmt.Fprintf(os.Stderr, "hfauditorgs: %v (build it with make build)\n", err)
 		os.Exit(2)
+	}
+	if o.peer != "" {
+		if err := runPeerComparison(o); err != nil {
+			fmt.Fprintf(os.Stderr, "hfauditorgs: %v\n", err)
+			os.Exit(1)
+		}
+		return
 	}
 	fmt.Printf("%-5s %-9s %-10s %-9s %-9s %-8s %-12s %-10s %s\n", "orgs", "events", "body/org", "encoding", "deliver", "cpu-s", "peak-rss", "rss/body", "verdict")
 	failed := false
