@@ -47,7 +47,9 @@ type jsonError struct {
 	msg    string
 }
 
-func (e *jsonError) Error() string { return fmt.Sprintf("invalid JSON at byte %d of the event: %s", e.offset, e.msg) }
+func (e *jsonError) Error() string {
+	return fmt.Sprintf("invalid JSON at byte %d of the event: %s", e.offset, e.msg)
+}
 
 // eventReader reads one event's bytes.
 type eventReader struct {

@@ -55,9 +55,9 @@ type options struct {
 	peer    string
 	rounds  int
 	profile bool
-	timeout   time.Duration
-	sets      []string
-	keep      bool
+	timeout time.Duration
+	sets    []string
+	keep    bool
 	// Bounds checked after each run (0: not checked).
 	maxRSS        int64   // peak RSS, bytes
 	maxRSSPerBody float64 // peak RSS over one organization's body
