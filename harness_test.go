@@ -294,7 +294,7 @@ func (h *harness) host(storageExt component.Component) component.Host {
 	return &statusHost{Host: storagetest.NewStorageHost().WithExtension(storageID, storageExt), h: h}
 }
 
-func startFileStorage(t *testing.T, dir string) component.Component {
+func startFileStorage(t testing.TB, dir string) component.Component {
 	ctx := context.Background()
 	f := filestorage.NewFactory()
 	fcfg := f.CreateDefaultConfig().(*filestorage.Config)

@@ -192,7 +192,11 @@ func pipelineConfig(receivers, extensions map[string]any, extNames []string) map
 		"exporters":  map[string]any{"debug": map[string]any{"verbosity": "basic"}},
 		"service": map[string]any{
 			"pipelines": map[string]any{"logs": map[string]any{"receivers": recvNames, "processors": []string{"batch"}, "exporters": []string{"debug"}}},
-			"telemetry": map[string]any{"metrics": map[string]any{"level": "none"}, "logs": map[string]any{"level": "info", "encoding": "json"}},
+			"telemetry": map[string]any{"metrics": map[string]any{"level": "none"}, "logs": map[string]any{
+				"level": "info", "encoding": "json",
+				// Every batch's line counts: no sampling.
+				"sampling": map[string]any{"enabled": false},
+			}},
 		},
 	}
 	if len(extensions) > 0 {
