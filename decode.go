@@ -1,6 +1,8 @@
 package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceauditreceiver"
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -105,26 +107,45 @@ func (r *eventReader) kind() string {
 func (r *eventReader) str() string {
 	r.pos++ // the opening quote
 	start := r.pos
-	for r.pos < len(r.b) {
-		c := r.b[r.pos]
-		switch {
-		case c == '"':
-			s := r.b[start:r.pos]
-			r.pos++
-			if len(s) == 0 {
-				return ""
-			}
-			return unsafe.String(&s[0], len(s))
-		case c == '\\':
-			return r.escapedStr(start)
-		case c < 0x20:
-			r.fail("control character in a string")
-			return ""
-		}
-		r.pos++
+	q := bytes.IndexByte(r.b[start:], '"')
+	if q < 0 {
+		r.fail("unterminated string")
+		return ""
 	}
-	r.fail("unterminated string")
-	return ""
+	s := r.b[start : start+q]
+	if bytes.IndexByte(s, '\\') >= 0 {
+		return r.escapedStr(start)
+	}
+	if hasControl(s) {
+		r.fail("control character in a string")
+		return ""
+	}
+	r.pos = start + q + 1
+	if q == 0 {
+		return ""
+	}
+	return unsafe.String(&s[0], len(s))
+}
+
+// hasControl reports whether s holds a byte below 0x20, which a JSON string
+// may not; eight bytes at a time.
+func hasControl(s []byte) bool {
+	const highs, limit = 0x8080808080808080, 0x20 * 0x0101010101010101
+	for len(s) >= 8 {
+		x := binary.LittleEndian.Uint64(s)
+		// A byte below 0x20 borrows into its high bit; a byte with the high
+		// bit already set does not count (^x).
+		if (x-limit)&^x&highs != 0 {
+			return true
+		}
+		s = s[8:]
+	}
+	for _, c := range s {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 // escapedStr reads the rest of a string from the first escape on, into a
@@ -371,6 +392,14 @@ func (r *eventReader) skip() {
 // skipString validates a string without building it.
 func (r *eventReader) skipString() {
 	r.pos++
+	if q := bytes.IndexByte(r.b[r.pos:], '"'); q >= 0 && bytes.IndexByte(r.b[r.pos:r.pos+q], '\\') < 0 {
+		if hasControl(r.b[r.pos : r.pos+q]) {
+			r.fail("control character in a string")
+			return
+		}
+		r.pos += q + 1
+		return
+	}
 	for r.pos < len(r.b) {
 		c := r.b[r.pos]
 		switch {

@@ -88,3 +88,14 @@ func sameJSON(want, got any) bool {
 	}
 	return want == got
 }
+
+func TestHasControl(t *testing.T) {
+	for i := range 256 {
+		for _, pos := range []int{0, 3, 7, 8, 13} {
+			s := bytes.Repeat([]byte("a"), 16)
+			s[pos] = byte(i)
+			require.Equal(t, i < 0x20, hasControl(s), "byte %#x at %d", i, pos)
+		}
+	}
+	require.False(t, hasControl([]byte("\x7f\x80\xff\xc3\xa9 ~")))
+}
