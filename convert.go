@@ -251,8 +251,36 @@ func appendResources(dst pcommon.Slice, data pcommon.Map, typ, organization stri
 			}
 			dst.AppendEmpty().SetStr(r)
 		}
-		d := data
-		if repo, ok := d.Get("repo"); ok {
+		// One pass over data finds the well-known keys.
+		var repo, from, to, space, collection, group, job, scheduled, user, username, member pcommon.Value
+		data.Range(func(k string, v pcommon.Value) bool {
+			switch k {
+			case "repo":
+				repo = v
+			case "from":
+				from = v
+			case "to":
+				to = v
+			case "space":
+				space = v
+			case "collection":
+				collection = v
+			case "resourceGroup":
+				group = v
+			case "job":
+				job = v
+			case "scheduledJob":
+				scheduled = v
+			case "user":
+				user = v
+			case "username":
+				username = v
+			case "member":
+				member = v
+			}
+			return true
+		})
+		if repo != (pcommon.Value{}) {
 			switch repo.Type() {
 			case pcommon.ValueTypeMap:
 				kind := strField(repo.Map(), "type")
@@ -264,15 +292,15 @@ func appendResources(dst pcommon.Slice, data pcommon.Map, typ, organization stri
 				add("repo", repo.Str())
 			}
 		}
-		add("repo", strField(d, "from"))
-		add("repo", strField(d, "to"))
-		add("space", strField(d, "space"))
-		add("collection", nameOf(d, "collection", "slug", "id", "title"))
-		add("resource_group", nameOf(d, "resourceGroup", "name", "id"))
-		add("job", nameOf(d, "job", "id"))
-		add("scheduled_job", nameOf(d, "scheduledJob", "id"))
-		for _, key := range [...]string{"user", "username", "member"} {
-			add("user", nameOf(d, key, "user", "name", "username"))
+		add("repo", str(from))
+		add("repo", str(to))
+		add("space", str(space))
+		add("collection", nameOf(collection, "slug", "id", "title"))
+		add("resource_group", nameOf(group, "name", "id"))
+		add("job", nameOf(job, "id"))
+		add("scheduled_job", nameOf(scheduled, "id"))
+		for _, v := range [...]pcommon.Value{user, username, member} {
+			add("user", nameOf(v, "user", "name", "username"))
 		}
 	}
 	if dst.Len() == 0 && (strings.HasPrefix(typ, "org.") || strings.HasPrefix(typ, "billing.")) {
@@ -288,11 +316,18 @@ func strField(m pcommon.Map, key string) string {
 	return ""
 }
 
-// nameOf returns m[key] when it is a string, else its first non-empty
-// string field among keys.
-func nameOf(m pcommon.Map, key string, keys ...string) string {
-	v, ok := m.Get(key)
-	if !ok {
+// str is v when it is a string, else "" (also for the zero Value: absent).
+func str(v pcommon.Value) string {
+	if v != (pcommon.Value{}) && v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return ""
+}
+
+// nameOf returns v when it is a string, else its first non-empty string
+// field among keys.
+func nameOf(v pcommon.Value, keys ...string) string {
+	if v == (pcommon.Value{}) {
 		return ""
 	}
 	switch v.Type() {
