@@ -5,6 +5,8 @@
 //
 //	go run ./cmd/hfauditorgs -orgs 1,10,50 -events 20000 [-gzip]
 //	go run ./cmd/hfauditorgs -orgs 1 -events 100000      # single-backfill peak RSS vs body
+//	go run ./cmd/hfauditorgs -peer _build/peer/otelcol-peer -collector _build/bench/otelcol-hfaudit-bench
+//	                                                     # the backfill against filelog + json_parser (make peer, peer.go)
 //
 // For each organization count it starts the simulator (one organization per
 // receiver, all in this process), an OTLP/HTTP sink (this process), and the
@@ -52,12 +54,13 @@ type options struct {
 	exporter  string
 	steady    int
 	// The -peer mode (peer.go).
-	peer    string
-	rounds  int
-	profile bool
-	timeout time.Duration
-	sets    []string
-	keep    bool
+	peer     string
+	baseline string
+	rounds   int
+	profile  bool
+	timeout  time.Duration
+	sets     []string
+	keep     bool
 	// Bounds checked after each run (0: not checked).
 	maxRSS        int64   // peak RSS, bytes
 	maxRSSPerBody float64 // peak RSS over one organization's body
@@ -82,6 +85,7 @@ func main() {
 	})
 	flag.BoolVar(&o.keep, "keep", false, "keep the run directory (config, collector log)")
 	flag.StringVar(&o.peer, "peer", "", "compare one organization's backfill with this filelog + json_parser collector (make peer builds it) instead of the organization runs")
+	flag.StringVar(&o.baseline, "baseline", "", "-peer: also measure this receiver-side collector (an older build) in each round, before the receiver")
 	flag.IntVar(&o.rounds, "rounds", 3, "-peer: receiver and peer runs, alternating")
 	flag.BoolVar(&o.profile, "profile", false, "-peer: save the receiver collector's CPU profile (pprof extension) in the run directory (use with -keep)")
 	maxRSS := flag.Int64("max-rss", 0, "fail a run whose collector peaks above this RSS, in MiB (0: no bound)")

@@ -65,7 +65,15 @@ func runPeerComparison(o options) error {
 	fmt.Printf("%-6s %-9s %-10s %-12s %-10s %-14s %s\n", "round", "side", "cpu-s", "events/cpu-s", "rss/body", "steady cpu-s", "steady/backfill")
 	var best float64
 	for round := 1; round <= o.rounds; round++ {
-		recv, err := runReceiverSide(o, dir, hubURL, sim, round)
+		if o.baseline != "" {
+			base, err := runReceiverSide(o, o.baseline, dir, hubURL, sim, round, "baseline")
+			if err != nil {
+				return fmt.Errorf("baseline: %w", err)
+			}
+			fmt.Printf("%-6d %-9s %-10.3f %-12.0f %-10.2f %-14.3f\n", round, "baseline", base.cpu.Seconds(),
+				float64(o.events)/base.cpu.Seconds(), float64(base.peakRSS)/float64(body), (base.steadyCPU / time.Duration(max(base.steadyPolls, 1))).Seconds())
+		}
+		recv, err := runReceiverSide(o, o.collector, dir, hubURL, sim, round, "receiver")
 		if err != nil {
 			return fmt.Errorf("receiver: %w", err)
 		}
@@ -109,9 +117,10 @@ func writeLines(path string, sim *simulator.Server) error {
 	return f.Close()
 }
 
-func runReceiverSide(o options, dir, hubURL string, sim *simulator.Server, round int) (peerRun, error) {
+func runReceiverSide(o options, bin, dir, hubURL string, sim *simulator.Server, round int, name string) (peerRun, error) {
 	var run peerRun
-	storage := filepath.Join(dir, fmt.Sprintf("storage-%d", round))
+	name = fmt.Sprintf("%s-%d", name, round)
+	storage := filepath.Join(dir, "storage-"+name)
 	if err := os.MkdirAll(storage, 0o700); err != nil {
 		return run, err
 	}
@@ -122,7 +131,7 @@ func runReceiverSide(o options, dir, hubURL string, sim *simulator.Server, round
 	extensions := map[string]any{"file_storage": map[string]any{"directory": storage}}
 	names := []string{"file_storage"}
 	if o.profile {
-		run.profile = filepath.Join(dir, fmt.Sprintf("receiver-%d.pprof", round))
+		run.profile = filepath.Join(dir, name+".pprof")
 		extensions["pprof"] = map[string]any{"endpoint": "127.0.0.1:0", "save_to_file": run.profile}
 		names = append(names, "pprof")
 	}
@@ -133,12 +142,12 @@ func runReceiverSide(o options, dir, hubURL string, sim *simulator.Server, round
 		},
 	}, extensions, names)
 	calls0 := sim.Calls()
-	pid, stop, err := startMeasured(o, dir, fmt.Sprintf("receiver-%d", round), cfg)
+	pid, stop, err := startMeasured(bin, dir, name, cfg)
 	if err != nil {
 		return run, err
 	}
 	defer stop()
-	if run.cpu, run.peakRSS, err = measureUntilCounted(pid, dir, fmt.Sprintf("receiver-%d", round), o); err != nil {
+	if run.cpu, run.peakRSS, err = measureUntilCounted(pid, dir, name, o); err != nil {
 		return run, err
 	}
 	if o.steady > 0 {
@@ -169,7 +178,7 @@ func runPeerSide(o options, dir, lines string, round int) (peerRun, error) {
 			"operators": []any{map[string]any{"type": "json_parser"}},
 		},
 	}, nil, nil)
-	pid, stop, err := startMeasured(o, dir, fmt.Sprintf("peer-%d", round), cfg)
+	pid, stop, err := startMeasured(o.peer, dir, fmt.Sprintf("peer-%d", round), cfg)
 	if err != nil {
 		return run, err
 	}
@@ -206,10 +215,9 @@ func pipelineConfig(receivers, extensions map[string]any, extNames []string) map
 	return cfg
 }
 
-// startMeasured starts collector o.collector (or o.peer for a peer run)
-// with cfg; stop ends it with SIGTERM (so the pprof extension writes its
-// profile) and waits.
-func startMeasured(o options, dir, name string, cfg map[string]any) (int, func(), error) {
+// startMeasured starts the collector bin with cfg; stop ends it with
+// SIGTERM (so the pprof extension writes its profile) and waits.
+func startMeasured(bin, dir, name string, cfg map[string]any) (int, func(), error) {
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return 0, nil, err
@@ -217,10 +225,6 @@ func startMeasured(o options, dir, name string, cfg map[string]any) (int, func()
 	cfgPath := filepath.Join(dir, name+".yaml")
 	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
 		return 0, nil, err
-	}
-	bin := o.collector
-	if _, isPeer := cfg["receivers"].(map[string]any)["filelog"]; isPeer {
-		bin = o.peer
 	}
 	logf, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
