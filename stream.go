@@ -188,8 +188,10 @@ func (s *arrayScanner) element() (raw, id, createdAt []byte, err error) {
 		case '"':
 			start := i + 1
 			// Fast path: the closing quote is buffered and not escaped.
-			end := quoteIndex(b, start)
-			if end < 0 || b[end-1] == '\\' {
+			var end int
+			if q := bytes.IndexByte(b[start:], '"'); q >= 0 && b[start+q-1] != '\\' {
+				end = start + q
+			} else {
 				var ok bool
 				if end, ok = s.stringEnd(start); !ok {
 					return nil, nil, nil, s.endErr()
@@ -305,20 +307,4 @@ func (s *arrayScanner) finish(n int, idAt, createdAtAt [2]int) (raw, id, created
 	}
 	s.pos += n
 	return raw, id, createdAt, nil
-}
-
-// quoteIndex is the index of the first '"' in b from start on, or -1. Most
-// strings of an event are short keys and values: a plain loop finds their
-// end sooner than a call to bytes.IndexByte does.
-func quoteIndex(b []byte, start int) int {
-	short := min(len(b), start+16)
-	for k := start; k < short; k++ {
-		if b[k] == '"' {
-			return k
-		}
-	}
-	if q := bytes.IndexByte(b[short:], '"'); q >= 0 {
-		return short + q
-	}
-	return -1
 }
