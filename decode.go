@@ -20,7 +20,7 @@ import (
 // string with escape sequences is copied, unescaped. data is kept as its
 // byte range and decoded into the record's attribute by putJSON.
 
-// maxDepth bounds nesting, as fastjson and encoding/json do.
+// maxDepth bounds nesting (encoding/json allows 10,000; fastjson 300).
 const maxDepth = 300
 
 // optBool is an optional boolean field: absent, false or true.
@@ -442,7 +442,7 @@ type eventDecoder struct{}
 // JSON or an event without them is an error (ev.id is set when it could be
 // read). Any other known field of an unexpected JSON type (the Hub changed
 // its shape) is left out and listed in ev.dropped; data may have any shape.
-// The first of duplicate keys counts, as for fastjson.
+// The first of duplicate keys counts.
 func (eventDecoder) decode(raw []byte) (ev auditEvent, err error) {
 	r := eventReader{b: raw}
 	r.skipSpace()
@@ -761,7 +761,7 @@ func (r *eventReader) value(dst pcommon.Value) {
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 			dst.SetInt(i)
 		} else {
-			f, _ := strconv.ParseFloat(s, 64) // out of range: ±Inf, as fastjson
+			f, _ := strconv.ParseFloat(s, 64) // out of range: ±Inf
 			dst.SetDouble(f)
 		}
 	case kindTrue:
