@@ -9,7 +9,7 @@ NPM_ASSETS := tools/npm/node_modules/.package-lock.json
 # What the collector is built from: the receiver package and its internals.
 RECEIVER_SOURCES := $(filter-out %_test.go,$(wildcard *.go internal/*/*.go)) go.mod go.sum
 
-.PHONY: all tools assets build demo test test-unit test-e2e test-clickhouse test-soak soak orgs bench generate fmt vet lint compat clean
+.PHONY: all tools assets build demo test test-unit test-e2e test-clickhouse test-soak soak orgs bench peer generate fmt vet lint compat clean
 
 all: build
 
@@ -91,6 +91,24 @@ compat: $(COMPAT_COLLECTOR)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x .
+
+# The backfill side by side with the filelog + json_parser peer
+# (cmd/hfauditorgs -peer): both collectors built by ocb v0.165.0 with the
+# same batch processor, debug exporter, file_storage and pprof extensions,
+# the same 100,000 events (the receiver from the simulator, the peer as JSON
+# lines), CPU-seconds and peak RSS of each, then steady polls of the
+# unchanged window. PEER_FLAGS=-profile -keep saves the receiver's CPU profile.
+PEER_COLLECTOR := _build/peer/otelcol-peer
+BENCH_COLLECTOR := _build/bench/otelcol-hfaudit-bench
+PEER_FLAGS ?=
+$(PEER_COLLECTOR): $(COMPAT_BUILDER) cmd/hfauditorgs/peer-builder-config.yaml
+	mkdir -p _build
+	$(COMPAT_BUILDER) --config cmd/hfauditorgs/peer-builder-config.yaml
+$(BENCH_COLLECTOR): $(COMPAT_BUILDER) cmd/hfauditorgs/receiver-builder-config.yaml $(RECEIVER_SOURCES)
+	mkdir -p _build
+	$(COMPAT_BUILDER) --config cmd/hfauditorgs/receiver-builder-config.yaml
+peer: $(PEER_COLLECTOR) $(BENCH_COLLECTOR)
+	$(GO) run ./cmd/hfauditorgs -peer $(PEER_COLLECTOR) -collector $(BENCH_COLLECTOR) -events 100000 -steady 5 -rounds 3 $(PEER_FLAGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -5,6 +5,7 @@ import (
 	stdgzip "compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,9 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
@@ -234,10 +237,16 @@ func benchReceiver(b *testing.B, body, gz []byte) (*auditReceiver, *atomic.Int64
 	})
 	require.NoError(b, err)
 	cfg := testConfig(srv.URL)
+	cfg.StorageID = &storageID // the cursor in file_storage, as in a collector
 	r, err := newAuditReceiver(cfg, receivertest.NewNopSettings(metadata.Type), sink)
 	require.NoError(b, err)
-	require.NoError(b, r.setup(context.Background(), componenttest.NewNopHost()))
-	b.Cleanup(func() { require.NoError(b, r.Shutdown(context.Background())) })
+	ext := startFileStorage(b, b.TempDir())
+	host := storagetest.NewStorageHost().WithExtension(storageID, ext)
+	require.NoError(b, r.setup(context.Background(), host))
+	b.Cleanup(func() {
+		require.NoError(b, r.Shutdown(context.Background()))
+		require.NoError(b, ext.Shutdown(context.Background()))
+	})
 	return r, &count
 }
 
@@ -362,4 +371,77 @@ func BenchmarkScan(b *testing.B) {
 		}
 		require.Equal(b, benchEvents, n)
 	}
+}
+
+// BenchmarkBuild: decoding and converting the 100,000 events of a window
+// from memory, in batches of 1,000 as emit does (no HTTP, no cursor).
+func BenchmarkBuild(b *testing.B) {
+	body := fullWindow(b)
+	var pending []pendingEvent
+	s := newArrayScanner(bytes.NewReader(body))
+	for {
+		raw, id, _, err := s.next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(b, err)
+		pending = append(pending, pendingEvent{id: string(id), raw: bytes.Clone(raw)})
+	}
+	r, _ := benchReceiver(b, body, nil)
+	var m measurement
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		m.measure(func() {
+			n := 0
+			for start := 0; start < len(pending); start += 1000 {
+				logs, _ := r.buildLogs(context.Background(), pending[start:min(start+1000, len(pending))], 0)
+				n += logs.LogRecordCount()
+			}
+			require.Equal(b, benchEvents, n)
+		})
+	}
+	m.report(b, benchEvents, body)
+}
+
+// BenchmarkCheckpoint: saving the cursor in file_storage when the seen set
+// holds 100,000 IDs: the delta of one 1,000-event batch (after every
+// batch), and the compaction into one value (once per poll).
+func BenchmarkCheckpoint(b *testing.B) {
+	ctx := context.Background()
+	ext := startFileStorage(b, b.TempDir())
+	defer func() { require.NoError(b, ext.Shutdown(ctx)) }()
+	client, err := ext.(storage.Extension).GetClient(ctx, component.KindReceiver, component.MustNewID("huggingfaceaudit"), "")
+	require.NoError(b, err)
+	defer func() { require.NoError(b, client.Close(ctx)) }()
+	ts := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).UnixNano()
+	batch := func(from int) []pendingEvent {
+		out := make([]pendingEvent, 1000)
+		for i := range out {
+			out[i] = pendingEvent{id: fmt.Sprintf("6650a1b2c3d4e5f6%08x", from+i), createdAt: ts + int64(from+i)*int64(time.Millisecond)}
+		}
+		return out
+	}
+	c := newCursor(0)
+	for i := 0; i < benchEvents; i += 1000 {
+		c.advance(batch(i), time.Hour, farFuture)
+	}
+	require.Equal(b, benchEvents, c.seen.len())
+	store := cursorStore{client: client, key: "cursor.bench", firstDelta: 1, nextDelta: 1}
+	b.Run("batch", func(b *testing.B) {
+		next := batch(benchEvents)
+		b.ReportAllocs()
+		for range b.N {
+			require.NoError(b, store.saveBatch(ctx, c, next))
+		}
+		b.ReportMetric(float64(len(c.marshalDelta(1, next))), "bytes/save")
+	})
+	b.Run("compaction", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			store.firstDelta = store.nextDelta - 1 // one delta to fold in
+			require.NoError(b, store.compact(ctx, c))
+		}
+		b.ReportMetric(float64(len(c.marshalBase(1))), "bytes/save")
+	})
 }

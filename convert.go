@@ -1,12 +1,13 @@
 package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceauditreceiver"
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"math"
+	"strings"
 	"time"
+	"unsafe"
 
-	"github.com/valyala/fastjson"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
@@ -38,145 +39,62 @@ const (
 	attrReadOnly          = "huggingface.read_only"
 	attrRaw               = "huggingface.raw"
 	attrSelfExport        = "huggingface.self_export"
+	attrDecodeErrors      = "huggingface.decode_errors"
 
 	serviceName = "huggingface"
 
 	selfExportType = "org.audit_log.export"
 )
 
-// auditEvent is one decoded event. Its byte slices point into the parser's
-// buffer and are valid until the parser's next use; nil means absent.
+// auditEvent is one decoded event. Its strings point into the event's
+// bytes (see decode.go); "" means absent.
 type auditEvent struct {
-	id, typ, message                          []byte
+	id, typ, message                          string
 	createdAt                                 int64 // Unix ns
-	authorID, authorUser, authorType          []byte
-	authorDeleted                             *fastjson.Value
-	ip, userAgent                             []byte
-	locFormatted, locCountry, locCity         []byte
-	tokenType, tokenID, tokenRole, tokenLast4 []byte
-	tokenDeleted                              *fastjson.Value
-	oauthClientID, oauthName                  []byte
-	data                                      *fastjson.Value
+	authorID, authorUser, authorType          string
+	authorDeleted                             optBool
+	ip, userAgent                             string
+	locFormatted, locCountry, locCity         string
+	tokenType, tokenID, tokenRole, tokenLast4 string
+	tokenDeleted                              optBool
+	oauthClientID, oauthName                  string
+	data                                      []byte // the JSON of data; nil when absent or null
+	// dropped lists the optional fields left out for an unexpected type.
+	dropped []fieldError
 }
 
-// eventKey reads what the cursor needs: the ID and the creation time (Unix ns).
-func eventKey(v *fastjson.Value) (id []byte, createdAt int64, err error) {
-	if id, err = requiredString(v, "_id"); err != nil {
-		return nil, 0, err
+// fieldError is an optional field the record leaves out, and why.
+type fieldError struct {
+	field string // its path, e.g. "location.city"
+	msg   string
+}
+
+func (e fieldError) String() string { return e.field + ": " + e.msg }
+
+// The times a record's timestamp (Unix ns in an int64) can hold.
+var (
+	minCreatedAt = time.Unix(0, math.MinInt64)
+	maxCreatedAt = time.Unix(0, math.MaxInt64)
+)
+
+// parseCreatedAt parses RFC 3339 (the Hub writes UTC with milliseconds) into
+// Unix ns. A time outside 1677-09-21 to 2262-04-11 has no Unix ns value: it is
+// invalid, as an unparsable one is. s is not kept.
+func parseCreatedAt[T string | []byte](s T) (int64, error) {
+	var str string
+	if b, ok := any(s).([]byte); ok {
+		str = unsafe.String(unsafe.SliceData(b), len(b)) // time's error, which keeps it, is dropped
+	} else {
+		str = string(s)
 	}
-	ts, err := requiredString(v, "createdAt")
+	t, err := time.Parse(time.RFC3339Nano, str)
 	if err != nil {
-		return id, 0, err
+		return 0, fmt.Errorf(`"createdAt" %q is not an RFC 3339 time`, s)
 	}
-	t, err := parseCreatedAt(ts)
-	if err != nil {
-		return id, 0, fmt.Errorf(`"createdAt" %q is not an RFC 3339 time`, ts)
+	if t.Before(minCreatedAt) || t.After(maxCreatedAt) {
+		return 0, fmt.Errorf(`"createdAt" %q is outside the years 1678 to 2262 that a timestamp holds`, s)
 	}
-	return id, t.UnixNano(), nil
-}
-
-// decodeEvent checks the event against the export schema's types. Only
-// _id, createdAt and type are needed; other fields are checked when present.
-func decodeEvent(v *fastjson.Value) (ev auditEvent, err error) {
-	if v.Type() != fastjson.TypeObject {
-		return ev, fmt.Errorf("the event is a JSON %s, not an object", v.Type())
-	}
-	if ev.id, ev.createdAt, err = eventKey(v); err != nil {
-		return ev, err
-	}
-	if ev.typ, err = requiredString(v, "type"); err != nil {
-		return ev, err
-	}
-	d := decoder{}
-	ev.message = d.str(v, "message")
-	if author := d.object(v, "author"); author != nil {
-		ev.authorID = d.str(author, "_id")
-		ev.authorUser = d.str(author, "user")
-		ev.authorType = d.str(author, "type")
-		ev.authorDeleted = d.boolean(author, "deleted")
-	}
-	ev.ip = d.str(v, "ip")
-	ev.userAgent = d.str(v, "userAgent")
-	if loc := d.object(v, "location"); loc != nil {
-		ev.locFormatted = d.str(loc, "formatted")
-		ev.locCountry = d.str(loc, "country")
-		ev.locCity = d.str(loc, "city")
-	}
-	if tok := d.object(v, "token"); tok != nil {
-		ev.tokenType = d.str(tok, "type")
-		ev.tokenID = d.str(tok, "id")
-		ev.tokenRole = d.str(tok, "role")
-		ev.tokenLast4 = d.str(tok, "last4")
-		ev.tokenDeleted = d.boolean(tok, "deleted")
-	}
-	if oauth := d.object(v, "oauth"); oauth != nil {
-		ev.oauthClientID = d.str(oauth, "clientId")
-		ev.oauthName = d.str(oauth, "name")
-	}
-	if data := v.Get("data"); data != nil && data.Type() != fastjson.TypeNull {
-		ev.data = data
-	}
-	return ev, d.err
-}
-
-// decoder reads optional fields and keeps the first type error.
-type decoder struct{ err error }
-
-func (d *decoder) get(v *fastjson.Value, key string, want fastjson.Type) *fastjson.Value {
-	f := v.Get(key)
-	if f == nil || f.Type() == fastjson.TypeNull {
-		return nil
-	}
-	if t := f.Type(); t != want && !(want == fastjson.TypeTrue && t == fastjson.TypeFalse) {
-		if d.err == nil {
-			d.err = fmt.Errorf("%q is a JSON %s, want %s", key, t, typeName(want))
-		}
-		return nil
-	}
-	return f
-}
-
-func (d *decoder) str(v *fastjson.Value, key string) []byte {
-	if f := d.get(v, key, fastjson.TypeString); f != nil {
-		b, _ := f.StringBytes()
-		return b
-	}
-	return nil
-}
-
-func (d *decoder) object(v *fastjson.Value, key string) *fastjson.Value {
-	return d.get(v, key, fastjson.TypeObject)
-}
-
-func (d *decoder) boolean(v *fastjson.Value, key string) *fastjson.Value {
-	return d.get(v, key, fastjson.TypeTrue)
-}
-
-func typeName(t fastjson.Type) string {
-	if t == fastjson.TypeTrue {
-		return "boolean"
-	}
-	return t.String()
-}
-
-func requiredString(v *fastjson.Value, key string) ([]byte, error) {
-	f := v.Get(key)
-	if f == nil {
-		return nil, fmt.Errorf("required %q is missing", key)
-	}
-	b, err := f.StringBytes()
-	if err != nil {
-		return nil, fmt.Errorf("%q is a JSON %s, want string", key, f.Type())
-	}
-	if len(b) == 0 {
-		return nil, fmt.Errorf("required %q is empty", key)
-	}
-	return b, nil
-}
-
-// parseCreatedAt parses RFC 3339; the Hub writes UTC with milliseconds.
-func parseCreatedAt(b []byte) (time.Time, error) {
-	return time.Parse(time.RFC3339Nano, string(b))
+	return t.UnixNano(), nil
 }
 
 // converter turns decoded events into log records.
@@ -249,18 +167,20 @@ func (s *selfIdentity) settle() {
 	clear(s.pending)
 }
 
-// appendRecord fills lr from ev. raw is the original event JSON.
+// appendRecord fills lr from ev. raw is the original event JSON; the
+// record's strings point into it, so it must not change afterwards.
 func (c *converter) appendRecord(lr plog.LogRecord, ev *auditEvent, raw []byte, observed pcommon.Timestamp, self bool) {
 	lr.SetTimestamp(pcommon.Timestamp(ev.createdAt))
 	lr.SetObservedTimestamp(observed)
-	lr.SetEventName(string(ev.typ))
+	lr.SetEventName(ev.typ)
 	lr.SetSeverityNumber(plog.SeverityNumberInfo)
 	lr.SetSeverityText("INFO")
-	lr.Body().SetStr(string(ev.message))
+	lr.Body().SetStr(ev.message)
 
+	withRaw := c.includeRaw || len(ev.dropped) > 0
 	attrs := lr.Attributes()
-	attrs.EnsureCapacity(24)
-	attrs.PutStr(attrRecordUID, string(ev.id))
+	attrs.EnsureCapacity(attributeCount(ev, self, withRaw))
+	attrs.PutStr(attrRecordUID, ev.id)
 	putStr(attrs, attrUserID, ev.authorID)
 	putStr(attrs, attrUserName, ev.authorUser)
 	putStr(attrs, attrAuthorType, ev.authorType)
@@ -277,68 +197,70 @@ func (c *converter) appendRecord(lr plog.LogRecord, ev *auditEvent, raw []byte, 
 	putBool(attrs, attrTokenDeleted, ev.tokenDeleted)
 	putStr(attrs, attrOAuthClientID, ev.oauthClientID)
 	putStr(attrs, attrOAuthName, ev.oauthName)
+	var data pcommon.Map
 	if ev.data != nil {
-		putValue(attrs.PutEmpty(attrData), ev.data)
+		v := attrs.PutEmpty(attrData)
+		putJSON(v, ev.data)
+		if v.Type() == pcommon.ValueTypeMap {
+			data = v.Map()
+		}
 	}
 	res := attrs.PutEmptySlice(attrResources)
-	appendResources(res, ev, c.organization)
+	appendResources(res, data, ev.typ, c.organization)
 	attrs.PutBool(attrReadOnly, isReadOnly(ev.typ))
 	if self {
 		attrs.PutBool(attrSelfExport, true)
 	}
-	if c.includeRaw {
-		attrs.PutStr(attrRaw, string(raw))
+	// An event with fields left out keeps its raw JSON even without
+	// include_raw: it is then the only copy of those fields.
+	if withRaw {
+		attrs.PutStr(attrRaw, unsafe.String(unsafe.SliceData(raw), len(raw)))
 	}
-	if len(ev.ip) > 0 {
-		c.enricher.Enrich(string(ev.ip), attrs)
-	}
-}
-
-func putStr(attrs pcommon.Map, key string, v []byte) {
-	if len(v) > 0 {
-		attrs.PutStr(key, string(v))
-	}
-}
-
-func putBool(attrs pcommon.Map, key string, v *fastjson.Value) {
-	if v != nil {
-		attrs.PutBool(key, v.Type() == fastjson.TypeTrue)
-	}
-}
-
-// putValue copies a JSON value into an attribute value, keeping its
-// structure: objects become maps, arrays slices, integers int, other numbers
-// double. JSON null inside data becomes an empty value.
-func putValue(dst pcommon.Value, v *fastjson.Value) {
-	switch v.Type() {
-	case fastjson.TypeString:
-		b, _ := v.StringBytes()
-		dst.SetStr(string(b))
-	case fastjson.TypeNumber:
-		if i, err := v.Int64(); err == nil {
-			dst.SetInt(i)
-		} else {
-			f, _ := v.Float64()
-			dst.SetDouble(f)
+	if len(ev.dropped) > 0 {
+		errs := attrs.PutEmptySlice(attrDecodeErrors)
+		errs.EnsureCapacity(len(ev.dropped))
+		for _, d := range ev.dropped {
+			errs.AppendEmpty().SetStr(d.String())
 		}
-	case fastjson.TypeTrue:
-		dst.SetBool(true)
-	case fastjson.TypeFalse:
-		dst.SetBool(false)
-	case fastjson.TypeObject:
-		o, _ := v.Object()
-		m := dst.SetEmptyMap()
-		m.EnsureCapacity(o.Len())
-		o.Visit(func(k []byte, fv *fastjson.Value) {
-			putValue(m.PutEmpty(string(k)), fv)
-		})
-	case fastjson.TypeArray:
-		a, _ := v.Array()
-		s := dst.SetEmptySlice()
-		s.EnsureCapacity(len(a))
-		for _, el := range a {
-			putValue(s.AppendEmpty(), el)
+	}
+	if ev.ip != "" {
+		c.enricher.Enrich(ev.ip, attrs)
+	}
+}
+
+// attributeCount is how many attributes appendRecord puts before the IP
+// enrichment (which makes room for its own): the record's map is allocated
+// once, at its size.
+func attributeCount(ev *auditEvent, self, withRaw bool) int {
+	n := 3 // log.record.uid, resources, read_only
+	for _, s := range [...]string{
+		ev.authorID, ev.authorUser, ev.authorType, ev.ip, ev.userAgent,
+		ev.locFormatted, ev.locCountry, ev.locCity,
+		ev.tokenType, ev.tokenID, ev.tokenRole, ev.tokenLast4, ev.oauthClientID, ev.oauthName,
+	} {
+		if s != "" {
+			n++
 		}
+	}
+	for _, present := range [...]bool{
+		ev.authorDeleted != boolAbsent, ev.tokenDeleted != boolAbsent, ev.data != nil, self, withRaw, len(ev.dropped) > 0,
+	} {
+		if present {
+			n++
+		}
+	}
+	return n
+}
+
+func putStr(attrs pcommon.Map, key, v string) {
+	if v != "" {
+		attrs.PutStr(key, v)
+	}
+}
+
+func putBool(attrs pcommon.Map, key string, v optBool) {
+	if v != boolAbsent {
+		attrs.PutBool(key, v == boolTrue)
 	}
 }
 
@@ -355,13 +277,14 @@ func putValue(dst pcommon.Value, v *fastjson.Value) {
 //
 // When none is found, org.* and billing.* events touch the organization
 // itself: "org:<organization>". Duplicates are removed; order is data order.
-func appendResources(dst pcommon.Slice, ev *auditEvent, organization string) {
-	if ev.data != nil && ev.data.Type() == fastjson.TypeObject {
-		add := func(kind string, name []byte) {
-			if len(name) == 0 {
+// data is the record's huggingface.data when it is a map (else the zero Map).
+func appendResources(dst pcommon.Slice, data pcommon.Map, typ, organization string) {
+	if data != (pcommon.Map{}) {
+		add := func(kind, name string) {
+			if name == "" {
 				return
 			}
-			r := kind + ":" + string(name)
+			r := kind + ":" + name
 			for i := 0; i < dst.Len(); i++ {
 				if dst.At(i).Str() == r {
 					return
@@ -369,52 +292,96 @@ func appendResources(dst pcommon.Slice, ev *auditEvent, organization string) {
 			}
 			dst.AppendEmpty().SetStr(r)
 		}
-		d := ev.data
-		if repo := d.Get("repo"); repo != nil {
+		// One pass over data finds the well-known keys.
+		var repo, from, to, space, collection, group, job, scheduled, user, username, member pcommon.Value
+		data.Range(func(k string, v pcommon.Value) bool {
+			switch k {
+			case "repo":
+				repo = v
+			case "from":
+				from = v
+			case "to":
+				to = v
+			case "space":
+				space = v
+			case "collection":
+				collection = v
+			case "resourceGroup":
+				group = v
+			case "job":
+				job = v
+			case "scheduledJob":
+				scheduled = v
+			case "user":
+				user = v
+			case "username":
+				username = v
+			case "member":
+				member = v
+			}
+			return true
+		})
+		if repo != (pcommon.Value{}) {
 			switch repo.Type() {
-			case fastjson.TypeObject:
-				kind := string(repo.GetStringBytes("type"))
+			case pcommon.ValueTypeMap:
+				kind := strField(repo.Map(), "type")
 				if kind == "" {
 					kind = "repo"
 				}
-				add(kind, repo.GetStringBytes("name"))
-			case fastjson.TypeString:
-				add("repo", repo.GetStringBytes())
+				add(kind, strField(repo.Map(), "name"))
+			case pcommon.ValueTypeStr:
+				add("repo", repo.Str())
 			}
 		}
-		add("repo", d.GetStringBytes("from"))
-		add("repo", d.GetStringBytes("to"))
-		add("space", d.GetStringBytes("space"))
-		add("collection", nameOf(d.Get("collection"), "slug", "id", "title"))
-		add("resource_group", nameOf(d.Get("resourceGroup"), "name", "id"))
-		add("job", nameOf(d.Get("job"), "id"))
-		add("scheduled_job", nameOf(d.Get("scheduledJob"), "id"))
-		for _, key := range [...]string{"user", "username", "member"} {
-			add("user", nameOf(d.Get(key), "user", "name", "username"))
+		add("repo", str(from))
+		add("repo", str(to))
+		add("space", str(space))
+		add("collection", nameOf(collection, "slug", "id", "title"))
+		add("resource_group", nameOf(group, "name", "id"))
+		add("job", nameOf(job, "id"))
+		add("scheduled_job", nameOf(scheduled, "id"))
+		for _, v := range [...]pcommon.Value{user, username, member} {
+			add("user", nameOf(v, "user", "name", "username"))
 		}
 	}
-	if dst.Len() == 0 && (bytes.HasPrefix(ev.typ, []byte("org.")) || bytes.HasPrefix(ev.typ, []byte("billing."))) {
+	if dst.Len() == 0 && (strings.HasPrefix(typ, "org.") || strings.HasPrefix(typ, "billing.")) {
 		dst.AppendEmpty().SetStr("org:" + organization)
 	}
 }
 
-// nameOf returns v itself when it is a string, else its first non-empty
-// string field among keys.
-func nameOf(v *fastjson.Value, keys ...string) []byte {
-	if v == nil {
-		return nil
+// strField is m[key] when it is a string, else "".
+func strField(m pcommon.Map, key string) string {
+	if v, ok := m.Get(key); ok && v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return ""
+}
+
+// str is v when it is a string, else "" (also for the zero Value: absent).
+func str(v pcommon.Value) string {
+	if v != (pcommon.Value{}) && v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return ""
+}
+
+// nameOf returns v when it is a string, else its first non-empty string
+// field among keys.
+func nameOf(v pcommon.Value, keys ...string) string {
+	if v == (pcommon.Value{}) {
+		return ""
 	}
 	switch v.Type() {
-	case fastjson.TypeString:
-		return v.GetStringBytes()
-	case fastjson.TypeObject:
+	case pcommon.ValueTypeStr:
+		return v.Str()
+	case pcommon.ValueTypeMap:
 		for _, k := range keys {
-			if b := v.GetStringBytes(k); len(b) > 0 {
-				return b
+			if s := strField(v.Map(), k); s != "" {
+				return s
 			}
 		}
 	}
-	return nil
+	return ""
 }
 
 // readOnlyActions are the last segments of event types that read without
@@ -426,19 +393,22 @@ var readOnlyActions = map[string]bool{
 }
 
 // isReadOnly derives huggingface.read_only from the event type.
-func isReadOnly(typ []byte) bool {
-	action := typ
-	if i := bytes.LastIndexByte(typ, '.'); i >= 0 {
-		action = typ[i+1:]
-	}
-	return readOnlyActions[string(action)]
+func isReadOnly(typ string) bool {
+	return readOnlyActions[typ[strings.LastIndexByte(typ, '.')+1:]]
 }
 
-// buildLogs converts one batch. An event that violates the export schema is
-// skipped (logged and counted; the cursor moves past it with its batch, so
-// it is reported once). With drop_self_exports, self exports from client
-// addresses already on record are left out.
-func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, observed pcommon.Timestamp) (plog.Logs, int) {
+// batchStats is what building a batch left out, counted once the batch
+// is settled (a batch offered again would count twice).
+type batchStats struct {
+	selfExports int            // dropped with drop_self_exports
+	fields      map[string]int // fields left out, by path
+}
+
+// buildLogs converts one batch. An event without a usable _id, createdAt or
+// type is skipped (logged and counted; the cursor moves past it with its
+// batch, so it is reported once); self exports are left out when configured.
+// The records point into the events' bytes.
+func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, observed pcommon.Timestamp) (plog.Logs, batchStats) {
 	logs := plog.NewLogs()
 	rl := logs.ResourceLogs().AppendEmpty()
 	r.resource.CopyTo(rl.Resource())
@@ -449,26 +419,28 @@ func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, obs
 	records.EnsureCapacity(len(batch))
 	// Addresses of a batch that was not settled are not remembered.
 	clear(r.conv.self.pending)
-	dropped := 0
+	var stats batchStats
 	for i := range batch {
 		e := &batch[i]
-		v, err := r.parser.ParseBytes(e.raw)
-		var ev auditEvent
-		if err == nil {
-			ev, err = decodeEvent(v)
-		}
+		ev, err := eventDecoder{}.decode(e.raw)
 		if err != nil {
 			r.reportInvalid(ctx, e.id, []byte(e.id), err)
 			continue
 		}
 		self := r.conv.self.matches(&ev)
 		if self && r.cfg.DropSelfExports && r.conv.self.droppable(&ev) {
-			dropped++
+			stats.selfExports++
 			continue
+		}
+		for _, d := range ev.dropped {
+			if stats.fields == nil {
+				stats.fields = map[string]int{}
+			}
+			stats.fields[d.field]++
 		}
 		r.conv.appendRecord(records.AppendEmpty(), &ev, e.raw, observed, self)
 	}
-	return logs, dropped
+	return logs, stats
 }
 
 func last4(token string) string {

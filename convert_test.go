@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/ipenrich"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadata"
@@ -54,12 +55,9 @@ func convertFile(t *testing.T, path string, dropSelf bool) (raw []byte, r *audit
 		organization: cfg.Organization, includeRaw: true, enricher: enricher,
 		self: selfIdentity{tokenLast4: "abcd", userAgent: "otelcol-huggingfaceaudit/test", author: "audit-bot"},
 	}
-	var p fastjson.Parser
-	v, err := p.ParseBytes(raw)
+	ev, err := eventDecoder{}.decode(raw)
 	require.NoError(t, err)
-	id, createdAt, err := eventKey(v)
-	require.NoError(t, err)
-	pending := []pendingEvent{{id: string(id), createdAt: createdAt, raw: raw}}
+	pending := []pendingEvent{{id: ev.id, createdAt: ev.createdAt, raw: raw}}
 	observed := pcommon.NewTimestampFromTime(time.Date(2026, 11, 20, 10, 30, 0, 0, time.UTC))
 	out, _ := r.buildLogs(t.Context(), pending, observed)
 	assert.NoError(t, r.Shutdown(t.Context()))
@@ -148,7 +146,7 @@ func TestSelfExportsInAPoll(t *testing.T) {
 			assert.Equal(t, ids[:7], h.next.accepted())
 			h.assertNoMetric("events_skipped")
 		}
-		assert.Contains(t, savedCursor(t, r).seen, ids[6], "a dropped self export still moves the cursor")
+		assert.True(t, savedCursor(t, r).seen.has([]byte(ids[6])), "a dropped self export still moves the cursor")
 	}
 }
 
@@ -305,25 +303,28 @@ func TestDropSelfExportsKeepsEachNewAddress(t *testing.T) {
 	require.NoError(t, ext.Shutdown(context.Background()))
 }
 
-func TestDecodeEventRejectsWrongTypes(t *testing.T) {
-	tests := map[string]string{
-		"not an object":           `["x"]`,
-		"missing _id":             `{"createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":"m","author":{}}`,
-		"numeric createdAt":       `{"_id":"6650a1b2c3d4e5f601234567","createdAt":1700000000,"type":"repo.create"}`,
-		"unparsable time":         `{"_id":"6650a1b2c3d4e5f601234567","createdAt":"yesterday","type":"repo.create"}`,
-		"missing type":            `{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z"}`,
-		"author as string":        `{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","author":"alice"}`,
-		"ip as number":            `{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","ip":5}`,
-		"token deleted as string": `{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","token":{"type":"access_token","id":"x","deleted":"no"}}`,
-		"message as object":       `{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":{}}`,
+// Only invalid JSON or a bad _id, createdAt or type makes an event unusable
+// (schema drift elsewhere is TestSchemaDriftKeepsTheEvent's).
+func TestDecodeEventRejectsUnusableEvents(t *testing.T) {
+	tests := map[string]struct{ raw, err string }{
+		"not an object":     {`["x"]`, "the event is a JSON array, not an object"},
+		"not JSON":          {`<html>`, "the event is not JSON"},
+		"missing _id":       {`{"createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":"m","author":{}}`, `required "_id" is missing`},
+		"numeric createdAt": {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":1700000000,"type":"repo.create"}`, `"createdAt" is a JSON number, want string`},
+		"unparsable time":   {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"yesterday","type":"repo.create"}`, `"createdAt" "yesterday" is not an RFC 3339 time`},
+		"year 2263":         {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2263-01-01T00:00:00Z","type":"repo.create"}`, `outside the years 1678 to 2262`},
+		"missing type":      {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z"}`, `required "type" is missing`},
+		"empty type":        {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":""}`, `required "type" is empty`},
+		"invalid JSON":      {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","data":{"a":tru}}`, "invalid JSON"},
+		"trailing bytes":    {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create"} x`, "data after the event"},
+		"bad escape":        {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":"\x"}`, "invalid escape"},
+		"deep data":         {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","data":` + strings.Repeat("[", 400) + strings.Repeat("]", 400) + `}`, "nested too deeply"},
 	}
-	for name, raw := range tests {
+	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			var p fastjson.Parser
-			v, err := p.Parse(raw)
-			require.NoError(t, err)
-			_, err = decodeEvent(v)
-			assert.Error(t, err)
+			_, err := eventDecoder{}.decode([]byte(tc.raw))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.err)
 		})
 	}
 }
@@ -333,7 +334,7 @@ func TestReadOnlyRule(t *testing.T) {
 		"org.audit_log.export": true, "org.sso_login": true, "org.settings.inference_providers.usage": true,
 		"repo.create": false, "org.change_role": false, "org.unknown_future.thing": false, "oauth.token": false,
 	} {
-		assert.Equal(t, want, isReadOnly([]byte(typ)), typ)
+		assert.Equal(t, want, isReadOnly(typ), typ)
 	}
 }
 
@@ -359,4 +360,153 @@ func TestResourceAttributes(t *testing.T) {
 			assert.Equal(t, tt.want, sink.AllLogs()[0].ResourceLogs().At(0).Resource().Attributes().AsRaw())
 		})
 	}
+}
+
+// Schema drift keeps the event: an optional field of an unexpected JSON
+// type is left out of the record, which keeps huggingface.raw (even with
+// include_raw off) and lists the field in huggingface.decode_errors; the
+// field is counted. Only a bad _id, createdAt or type makes an event
+// unusable (skipped, counted as invalid).
+func TestSchemaDriftKeepsTheEvent(t *testing.T) {
+	const full = `"type":"repo.update","message":"m","author":{"_id":"64f0a1b2c3d4e5f6a7b8c9d0","user":"alice","avatarUrl":"a","type":"user","deleted":false},` +
+		`"ip":"203.0.113.7","userAgent":"ua","location":{"formatted":"Paris, FR","country":"FR","city":"Paris"},` +
+		`"token":{"type":"access_token","id":"t1","role":"write","last4":"Zq7w","deleted":false},"oauth":{"clientId":"c1","name":"app"},"data":{"repo":{"name":"acme/m","type":"model"}}`
+	// set replaces top-level members of full (or adds them): key, value, ...
+	set := func(kv ...string) string {
+		v, err := fastjson.Parse("{" + full + "}")
+		require.NoError(t, err)
+		o := v.GetObject()
+		for i := 0; i < len(kv); i += 2 {
+			o.Set(kv[i], fastjson.MustParse(kv[i+1]))
+		}
+		return strings.TrimSuffix(strings.TrimPrefix(string(o.MarshalTo(nil)), "{"), "}")
+	}
+	drift := []struct {
+		name    string
+		members string
+		dropped []string // decode_errors entries
+		absent  []string // attributes the record must not have
+		present []string // attributes it still has
+	}{
+		{"city a number", set("location", `{"formatted":"Paris, FR","country":"FR","city":5}`),
+			[]string{"location.city: a JSON number, want string"}, []string{attrLocationCity}, []string{attrLocationCountry, attrLocationFormatted}},
+		{"location a string", set("location", `"Paris"`),
+			[]string{"location: a JSON string, want object"}, []string{attrLocationCity, attrLocationCountry, attrLocationFormatted}, []string{attrClientAddress}},
+		{"location an array", set("location", `["FR"]`),
+			[]string{"location: a JSON array, want object"}, []string{attrLocationCountry}, nil},
+		{"author user a number", set("author", `{"_id":"64f0a1b2c3d4e5f6a7b8c9d0","user":7,"type":"user"}`),
+			[]string{"author.user: a JSON number, want string"}, []string{attrUserName}, []string{attrUserID, attrAuthorType}},
+		{"author a string", set("author", `"alice"`),
+			[]string{"author: a JSON string, want object"}, []string{attrUserName, attrUserID}, []string{attrTokenID}},
+		{"author deleted a string", set("author", `{"user":"alice","deleted":"yes"}`),
+			[]string{"author.deleted: a JSON string, want boolean"}, []string{attrAuthorDeleted}, []string{attrUserName}},
+		{"token a string", set("token", `"x"`),
+			[]string{"token: a JSON string, want object"}, []string{attrTokenID, attrTokenLast4, attrTokenType, attrTokenRole, attrTokenDeleted}, []string{attrUserName}},
+		{"token last4 a number", set("token", `{"id":"t1","last4":1234}`),
+			[]string{"token.last4: a JSON number, want string"}, []string{attrTokenLast4}, []string{attrTokenID}},
+		{"token deleted a number", set("token", `{"id":"t1","deleted":0}`),
+			[]string{"token.deleted: a JSON number, want boolean"}, []string{attrTokenDeleted}, []string{attrTokenID}},
+		{"ip a number", set("ip", `3405803783`),
+			[]string{"ip: a JSON number, want string"}, []string{attrClientAddress}, []string{attrUserAgent}},
+		{"userAgent an object", set("userAgent", `{"browser":"x"}`),
+			[]string{"userAgent: a JSON object, want string"}, []string{attrUserAgent}, []string{attrClientAddress}},
+		{"message a number", set("message", `42`),
+			[]string{"message: a JSON number, want string"}, nil, []string{attrUserName}},
+		{"oauth a boolean", set("oauth", `true`),
+			[]string{"oauth: a JSON true, want object"}, []string{attrOAuthClientID, attrOAuthName}, nil},
+		{"oauth clientId an array", set("oauth", `{"clientId":[1],"name":"app"}`),
+			[]string{"oauth.clientId: a JSON array, want string"}, []string{attrOAuthClientID}, []string{attrOAuthName}},
+		{"two fields at once", set("location", `{"country":"FR","city":{"name":"Paris"}}`, "token", `[]`),
+			[]string{"location.city: a JSON object, want string", "token: a JSON array, want object"}, []string{attrTokenID, attrLocationCity}, []string{attrLocationCountry}},
+		{"data a string", set("data", `"x"`), nil, nil, []string{attrData}},
+		{"data a number", set("data", `5.5`), nil, nil, []string{attrData}},
+		{"data an array", set("data", `[1,"a",{"b":null},[true]]`), nil, nil, []string{attrData}},
+		{"data a boolean", set("data", `false`), nil, nil, []string{attrData}},
+		{"data null", set("data", `null`), nil, []string{attrData}, nil},
+		{"data deeply nested", set("data", `{"a":{"b":{"c":[{"d":[1e300,-0,"é\u0000"]}]}}}`), nil, nil, []string{attrData}},
+		{"optional fields null", set("location", `null`), nil, []string{attrLocationCity}, []string{attrUserName}},
+		{"unknown fields", set("newField", `{"any":[1,2]}`), nil, nil, []string{attrUserName}},
+	}
+	unusable := []struct{ name, event string }{
+		{"_id a number", `{"_id":5,"createdAt":"2026-11-20T10:00:00Z","type":"repo.create"}`},
+		{"_id missing", `{"createdAt":"2026-11-20T10:00:00Z","type":"repo.create"}`},
+		{"_id empty", `{"_id":"","createdAt":"2026-11-20T10:00:00Z","type":"repo.create"}`},
+		{"createdAt a number", `{"_id":"6650a1b2c3d4e5f6000000f1","createdAt":1795168800000,"type":"repo.create"}`},
+		{"createdAt not RFC 3339", `{"_id":"6650a1b2c3d4e5f6000000f2","createdAt":"yesterday","type":"repo.create"}`},
+		{"createdAt past 2262", `{"_id":"6650a1b2c3d4e5f6000000f3","createdAt":"9999-12-31T00:00:00Z","type":"repo.create"}`},
+		{"createdAt before 1678", `{"_id":"6650a1b2c3d4e5f6000000f4","createdAt":"1500-01-01T00:00:00Z","type":"repo.create"}`},
+		{"type a number", `{"_id":"6650a1b2c3d4e5f6000000f5","createdAt":"2026-11-20T10:00:00Z","type":5}`},
+		{"type missing", `{"_id":"6650a1b2c3d4e5f6000000f6","createdAt":"2026-11-20T10:00:00Z"}`},
+		{"not an object", `["6650a1b2c3d4e5f6000000f7"]`},
+	}
+
+	ctx := context.Background()
+	h := onFakeHub(t)
+	var events []string
+	ids := map[string]int{} // _id -> drift case
+	base := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	for i, c := range drift {
+		id := fmt.Sprintf("6650a1b2c3d4e5f6%08x", i)
+		ids[id] = i
+		events = append(events, `{"_id":"`+id+`","createdAt":"`+base.Add(time.Duration(i)*time.Second).Format(time.RFC3339)+`",`+c.members+`}`)
+	}
+	for _, u := range unusable {
+		events = append(events, u.event)
+	}
+	h.hub.set(events...)
+	sink := new(consumertest.LogsSink)
+	r := h.newReceiver(sink, func(c *Config) { c.IncludeRaw = false })
+	ext := startFileStorage(t, h.storageDir)
+	t.Cleanup(func() { require.NoError(t, ext.Shutdown(ctx)) })
+	require.NoError(t, r.setup(ctx, h.host(ext)))
+	defer func() { require.NoError(t, r.Shutdown(ctx)) }()
+	r.poll(ctx)
+	r.poll(ctx) // nothing new: the drifted events are not emitted again
+
+	require.Equal(t, len(drift), sink.LogRecordCount(), "every event with a usable _id, createdAt and type")
+	wantCounts := map[string]int64{}
+	for _, ld := range sink.AllLogs() {
+		records := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+		for k := range records.Len() {
+			attrs := records.At(k).Attributes()
+			uid, _ := attrs.Get(attrRecordUID)
+			i, ok := ids[uid.Str()]
+			require.True(t, ok, uid.Str())
+			c := drift[i]
+			t.Run(c.name, func(t *testing.T) {
+				var got []string
+				if v, ok := attrs.Get(attrDecodeErrors); ok {
+					for _, e := range v.Slice().AsRaw() {
+						got = append(got, e.(string))
+					}
+				}
+				assert.Equal(t, c.dropped, got)
+				for _, a := range c.absent {
+					_, ok := attrs.Get(a)
+					assert.False(t, ok, "%s is left out", a)
+				}
+				for _, a := range c.present {
+					_, ok := attrs.Get(a)
+					assert.True(t, ok, "%s is kept", a)
+				}
+				raw, ok := attrs.Get(attrRaw)
+				if len(c.dropped) > 0 {
+					require.True(t, ok, "huggingface.raw is kept when fields are left out")
+					assert.Equal(t, events[i], raw.Str(), "byte for byte")
+				} else {
+					assert.False(t, ok, "include_raw is off")
+				}
+			})
+			for _, d := range c.dropped {
+				wantCounts[d[:strings.Index(d, ":")]]++
+			}
+		}
+	}
+	var want []metricdata.DataPoint[int64]
+	for field, n := range wantCounts {
+		want = append(want, point(n, "field", field))
+	}
+	metadatatest.AssertEqualReceiverHuggingfaceauditFieldsDropped(t, h.tel, want, ignoreTime)
+	metadatatest.AssertEqualReceiverHuggingfaceauditEventsSkipped(t, h.tel, points(int64(len(unusable)), "reason", "invalid"), ignoreTime)
+	assert.Len(t, h.logs.FilterMessage("Skipping an invalid event").All(), len(unusable))
 }

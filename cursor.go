@@ -3,9 +3,12 @@ package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceaud
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -17,12 +20,11 @@ import (
 // parameter and no documented order, so every poll sees the whole window and
 // the cursor decides per event:
 //
-//   - created before floor() (watermark minus the late-arrival window, or the
-//     initial_lookback start): emitted before, or deliberately not emitted;
+//   - created before floor(): emitted before, or deliberately not emitted;
 //   - its ID is in seen: emitted before;
 //   - otherwise: new.
 //
-// seen holds the IDs of the emitted events created at or after floor(), so
+// seen holds the IDs of the emitted events created at or after complete, so
 // events sharing one millisecond, arriving in any order or a little late,
 // are emitted exactly once.
 type cursor struct {
@@ -30,23 +32,30 @@ type cursor struct {
 	watermark int64
 	// since is the initial_lookback start (Unix ns): never emit older events.
 	since int64
-	// seen maps emitted IDs to their createdAt (Unix ns).
-	seen map[string]int64
+	// complete is the createdAt from which seen holds every emitted ID.
+	// Below it the cursor cannot tell an emitted event from a new one, so
+	// nothing below it is new, whatever late_arrival_window says now.
+	complete int64
+	// seen holds the emitted IDs and their createdAt (Unix ns).
+	seen seenSet
 	// oldestSeen is the smallest createdAt in seen (0: unknown), so advance
 	// walks seen only when some ID actually fell below the floor.
 	oldestSeen int64
 }
 
 func newCursor(since int64) *cursor {
-	return &cursor{since: since, seen: map[string]int64{}}
+	return &cursor{since: since, seen: newSeenSet(0)}
 }
 
-// floor is the createdAt below which events are not emitted.
+// floor is the createdAt below which events are not emitted: the
+// late-arrival window behind the watermark, but never below complete (a
+// wider window does not reach back past what seen still holds) nor since.
 func (c *cursor) floor(window time.Duration) int64 {
-	if c.watermark == 0 {
-		return c.since
+	f := max(c.since, c.complete)
+	if c.watermark != 0 {
+		f = max(f, c.watermark-int64(window))
 	}
-	return max(c.since, c.watermark-int64(window))
+	return f
 }
 
 // isNew tells whether an event still has to be emitted.
@@ -54,8 +63,7 @@ func (c *cursor) isNew(id []byte, createdAt int64, floor int64) bool {
 	if createdAt < floor {
 		return false
 	}
-	_, dup := c.seen[string(id)]
-	return !dup
+	return !c.seen.has(id)
 }
 
 // covers tells whether an event was emitted before (or is older than
@@ -67,41 +75,294 @@ func (c *cursor) covers(id []byte, createdAt int64) bool {
 	if createdAt < c.watermark {
 		return true
 	}
-	_, ok := c.seen[string(id)]
-	return ok
+	return c.seen.has(id)
 }
 
-// advance records emitted events and forgets IDs that fell below the floor.
-// The watermark never passes now: one event stamped in the future (a clock
-// gone wrong) would otherwise put every later event below the floor. Such an
-// event stays in seen until the floor passes it.
+// advance records emitted events and forgets IDs that fell below the floor,
+// which becomes where seen is complete. The watermark never passes now: one
+// event stamped in the future (a clock gone wrong) would otherwise put every
+// later event below the floor. Such an event stays in seen until the floor
+// passes it.
 func (c *cursor) advance(batch []pendingEvent, window time.Duration, now int64) {
-	for _, e := range batch {
-		c.seen[e.id] = e.createdAt
+	for i := range batch {
+		e := &batch[i]
+		c.seen.put(e.id, e.createdAt)
 		c.watermark = max(c.watermark, min(e.createdAt, now))
 	}
 	floor := c.floor(window)
+	c.complete = floor
 	if c.oldestSeen != 0 && c.oldestSeen >= floor {
-		for _, e := range batch {
-			c.oldestSeen = min(c.oldestSeen, e.createdAt)
+		for i := range batch {
+			c.oldestSeen = min(c.oldestSeen, batch[i].createdAt)
 		}
 		return
 	}
-	c.oldestSeen = 0
-	for id, ts := range c.seen {
-		if ts < floor {
-			delete(c.seen, id)
-		} else if c.oldestSeen == 0 || ts < c.oldestSeen {
-			c.oldestSeen = ts
-		}
-	}
+	c.oldestSeen = c.seen.prune(floor)
 }
 
-// storedCursor is the persisted form. Times are RFC 3339 so an operator can
-// read the checkpoint; the IDs are two parallel lists, which encode several
-// times faster than a JSON object (whose keys encoding/json sorts), and a
-// burst can put 100,000 IDs in the window.
-type storedCursor struct {
+// objectID is an _id in compact form: the Hub's IDs are MongoDB ObjectIds,
+// 24 lowercase hex digits, which fit in 12 bytes.
+type objectID [12]byte
+
+// parseObjectID decodes id when it is 24 lowercase hex digits (only those:
+// the ID must come back byte for byte).
+func parseObjectID[T string | []byte](id T) (oid objectID, ok bool) {
+	if len(id) != 24 {
+		return oid, false
+	}
+	for i := range oid {
+		hi, lo := hexValue[id[2*i]], hexValue[id[2*i+1]]
+		if hi|lo > 0xf {
+			return oid, false
+		}
+		oid[i] = hi<<4 | lo
+	}
+	return oid, true
+}
+
+func (o objectID) String() string { return hex.EncodeToString(o[:]) }
+
+// hexValue maps a lowercase hex digit to its value, anything else to 0xff.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i, c := range "0123456789abcdef" {
+		t[c] = byte(i)
+	}
+	return t
+}()
+
+// seenSet maps emitted IDs to their createdAt (Unix ns): ObjectIds in 12
+// bytes, any other ID as its string.
+type seenSet struct {
+	oids  map[objectID]int64
+	other map[string]int64
+}
+
+func newSeenSet(n int) seenSet {
+	return seenSet{oids: make(map[objectID]int64, n), other: map[string]int64{}}
+}
+
+func (s *seenSet) len() int { return len(s.oids) + len(s.other) }
+
+func (s *seenSet) has(id []byte) bool {
+	if oid, ok := parseObjectID(id); ok {
+		_, found := s.oids[oid]
+		return found
+	}
+	_, found := s.other[string(id)]
+	return found
+}
+
+func (s *seenSet) put(id string, createdAt int64) {
+	if oid, ok := parseObjectID(id); ok {
+		s.oids[oid] = createdAt
+		return
+	}
+	s.other[id] = createdAt
+}
+
+// prune forgets the IDs created before floor and returns the oldest
+// createdAt left (0 when none).
+func (s *seenSet) prune(floor int64) (oldest int64) {
+	keep := func(ts int64) bool {
+		if ts < floor {
+			return false
+		}
+		if oldest == 0 || ts < oldest {
+			oldest = ts
+		}
+		return true
+	}
+	for id, ts := range s.oids {
+		if !keep(ts) {
+			delete(s.oids, id)
+		}
+	}
+	for id, ts := range s.other {
+		if !keep(ts) {
+			delete(s.other, id)
+		}
+	}
+	return oldest
+}
+
+// The checkpoint is a base value (the whole cursor, written once per poll)
+// plus one delta value per batch emitted since (the batch's IDs and the
+// cursor's new bounds), so a batch's save costs what the batch added, not
+// the whole seen set. Both use the same binary form:
+//
+//	"HFCK" 2                            magic and version
+//	watermark since complete            varint (Unix ns)
+//	seq                                 uvarint: base: the first delta that
+//	                                    applies; delta: its own number
+//	count, then count entries of:
+//	  createdAt - watermark             varint
+//	  n                                 uvarint: 0 = a 12-byte ObjectId
+//	                                    follows, else an n-byte ID
+//
+// Version 1 (JSON, one value) is still read: see unmarshalCursorV1.
+const (
+	checkpointMagic   = "HFCK"
+	checkpointVersion = 2
+)
+
+// appendCheckpoint encodes the cursor's bounds and the given entries.
+func (c *cursor) appendCheckpoint(dst []byte, seq uint64, n int, entries func(add func(id string, oid objectID, isOID bool, createdAt int64))) []byte {
+	dst = append(dst, checkpointMagic...)
+	dst = append(dst, checkpointVersion)
+	dst = binary.AppendVarint(dst, c.watermark)
+	dst = binary.AppendVarint(dst, c.since)
+	dst = binary.AppendVarint(dst, c.complete)
+	dst = binary.AppendUvarint(dst, seq)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	entries(func(id string, oid objectID, isOID bool, createdAt int64) {
+		dst = binary.AppendVarint(dst, createdAt-c.watermark)
+		if isOID {
+			dst = append(dst, 0)
+			dst = append(dst, oid[:]...)
+			return
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(id)))
+		dst = append(dst, id...)
+	})
+	return dst
+}
+
+// marshalBase encodes the whole cursor; deltas from seq on apply to it.
+func (c *cursor) marshalBase(seq uint64) []byte {
+	size := 32 + len(c.seen.oids)*20
+	for id := range c.seen.other {
+		size += len(id) + 12
+	}
+	return c.appendCheckpoint(make([]byte, 0, size), seq, c.seen.len(), func(add func(string, objectID, bool, int64)) {
+		for oid, ts := range c.seen.oids {
+			add("", oid, true, ts)
+		}
+		for id, ts := range c.seen.other {
+			add(id, objectID{}, false, ts)
+		}
+	})
+}
+
+// marshalDelta encodes the cursor's bounds and the IDs of one batch.
+func (c *cursor) marshalDelta(seq uint64, batch []pendingEvent) []byte {
+	return c.appendCheckpoint(make([]byte, 0, 32+len(batch)*20), seq, len(batch), func(add func(string, objectID, bool, int64)) {
+		for i := range batch {
+			e := &batch[i]
+			oid, ok := parseObjectID(e.id)
+			add(e.id, oid, ok, e.createdAt)
+		}
+	})
+}
+
+// checkpoint is one decoded base or delta value.
+type checkpoint struct {
+	watermark, since, complete int64
+	seq                        uint64
+	count                      int
+	entries                    []byte // the entries, still encoded
+}
+
+func decodeCheckpoint(b []byte) (cp checkpoint, err error) {
+	if len(b) < len(checkpointMagic)+1 || string(b[:len(checkpointMagic)]) != checkpointMagic {
+		return cp, errors.New("not a checkpoint")
+	}
+	if v := b[len(checkpointMagic)]; v != checkpointVersion {
+		return cp, fmt.Errorf("unknown checkpoint version %d", v)
+	}
+	r := checkpointReader{b: b[len(checkpointMagic)+1:]}
+	cp.watermark, cp.since, cp.complete = r.varint(), r.varint(), r.varint()
+	cp.seq = r.uvarint()
+	count := r.uvarint()
+	if r.err != nil {
+		return cp, r.err
+	}
+	if count > uint64(len(r.b)) { // every entry takes at least two bytes
+		return cp, fmt.Errorf("the checkpoint claims %d IDs in %d bytes", count, len(r.b))
+	}
+	cp.count, cp.entries = int(count), r.b
+	return cp, nil
+}
+
+// apply adds the checkpoint's entries to seen.
+func (cp checkpoint) apply(seen *seenSet) error {
+	r := checkpointReader{b: cp.entries}
+	for range cp.count {
+		ts := cp.watermark + r.varint()
+		n := r.uvarint()
+		if r.err != nil {
+			return r.err
+		}
+		if n == 0 {
+			raw := r.take(len(objectID{}))
+			if r.err != nil {
+				return r.err
+			}
+			seen.oids[objectID(raw)] = ts
+			continue
+		}
+		raw := r.take(int(min(n, uint64(len(r.b)+1))))
+		if r.err != nil {
+			return r.err
+		}
+		seen.other[string(raw)] = ts
+	}
+	if len(r.b) != 0 {
+		return fmt.Errorf("%d bytes after the last ID", len(r.b))
+	}
+	return nil
+}
+
+// checkpointReader reads varints and keeps the first error.
+type checkpointReader struct {
+	b   []byte
+	err error
+}
+
+var errTruncated = errors.New("the checkpoint is cut short")
+
+func (r *checkpointReader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *checkpointReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *checkpointReader) take(n int) []byte {
+	if n > len(r.b) {
+		r.fail()
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *checkpointReader) fail() {
+	if r.err == nil {
+		r.err = errTruncated
+	}
+	r.b = nil
+}
+
+// storedCursorV1 is the checkpoint before version 2: one JSON value with
+// every ID as a string, rewritten whole after each batch.
+type storedCursorV1 struct {
 	Version       int      `json:"version"`
 	Watermark     string   `json:"watermark,omitempty"`
 	Since         string   `json:"since,omitempty"`
@@ -109,29 +370,16 @@ type storedCursor struct {
 	SeenCreatedAt []int64  `json:"seen_created_at"`
 }
 
-const storedCursorVersion = 1
-
-func (c *cursor) marshal() ([]byte, error) {
-	s := storedCursor{
-		Version:       storedCursorVersion,
-		Watermark:     formatNanos(c.watermark),
-		Since:         formatNanos(c.since),
-		SeenIDs:       make([]string, 0, len(c.seen)),
-		SeenCreatedAt: make([]int64, 0, len(c.seen)),
-	}
-	for id, ts := range c.seen {
-		s.SeenIDs = append(s.SeenIDs, id)
-		s.SeenCreatedAt = append(s.SeenCreatedAt, ts)
-	}
-	return json.Marshal(s)
-}
-
-func unmarshalCursor(b []byte) (*cursor, error) {
-	var s storedCursor
+// unmarshalCursorV1 reads a version 1 checkpoint. It did not record where
+// seen is complete; version 1 pruned seen at the floor of the window it ran
+// with, so the floor of the current window stands in (exact when the window
+// is unchanged across the upgrade).
+func unmarshalCursorV1(b []byte, window time.Duration) (*cursor, error) {
+	var s storedCursorV1
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, err
 	}
-	if s.Version != storedCursorVersion {
+	if s.Version != 1 {
 		return nil, fmt.Errorf("unknown checkpoint version %d", s.Version)
 	}
 	if len(s.SeenIDs) != len(s.SeenCreatedAt) {
@@ -146,8 +394,9 @@ func unmarshalCursor(b []byte) (*cursor, error) {
 		return nil, err
 	}
 	for i, id := range s.SeenIDs {
-		c.seen[id] = s.SeenCreatedAt[i]
+		c.seen.put(id, s.SeenCreatedAt[i])
 	}
+	c.complete = c.floor(window)
 	return c, nil
 }
 
@@ -175,6 +424,9 @@ type cursorStore struct {
 	client storage.Client
 	key    string
 	logger *zap.Logger
+	// firstDelta is the number of the first delta the base does not hold;
+	// nextDelta, of the next one to write.
+	firstDelta, nextDelta uint64
 }
 
 // cursorKey isolates the stream: one organization and one query. The storage
@@ -187,10 +439,17 @@ func cursorKey(organization, query string) string {
 	return "cursor." + organization + ".q" + hex.EncodeToString(sum[:8])
 }
 
-// load returns the saved cursor, or nil when there is none. A value that
-// cannot be read is logged and ignored (the receiver starts over); a storage
-// failure is an error.
-func (s *cursorStore) load(ctx context.Context) (*cursor, error) {
+func (s *cursorStore) deltaKey(seq uint64) string {
+	return s.key + ".delta." + strconv.FormatUint(seq, 10)
+}
+
+// load returns the saved cursor (the base with its deltas applied), or nil
+// when there is none. A base that cannot be read is logged and ignored (the
+// receiver starts over); so is a delta, and the ones after it (their batches
+// may be emitted again). A storage failure is an error. window reads a
+// version 1 checkpoint (see unmarshalCursorV1).
+func (s *cursorStore) load(ctx context.Context, window time.Duration) (*cursor, error) {
+	s.firstDelta, s.nextDelta = 1, 1
 	if s.client == nil {
 		return nil, nil
 	}
@@ -198,28 +457,99 @@ func (s *cursorStore) load(ctx context.Context) (*cursor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the checkpoint %q from storage: %w", s.key, err)
 	}
-	if b == nil {
-		return nil, nil
-	}
-	c, err := unmarshalCursor(b)
+	c, err := s.decodeBase(b, window)
 	if err != nil {
 		s.logger.Warn("Stored checkpoint unreadable; starting over", zap.String("key", s.key), zap.Error(err))
-		return nil, nil
+		c = nil
+	}
+	for ; ; s.nextDelta++ {
+		key := s.deltaKey(s.nextDelta)
+		b, err := s.client.Get(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("reading the checkpoint %q from storage: %w", key, err)
+		}
+		if b == nil {
+			break
+		}
+		if c, err = applyDelta(c, b); err != nil {
+			s.logger.Warn("Stored checkpoint delta unreadable; ignoring it and the ones after it", zap.String("key", key), zap.Error(err))
+			break
+		}
 	}
 	return c, nil
 }
 
-func (s *cursorStore) save(ctx context.Context, c *cursor) error {
+// decodeBase reads the base value in either version; nil without one.
+func (s *cursorStore) decodeBase(b []byte, window time.Duration) (*cursor, error) {
+	if b == nil {
+		return nil, nil
+	}
+	if len(b) > 0 && b[0] == '{' {
+		return unmarshalCursorV1(b, window)
+	}
+	cp, err := decodeCheckpoint(b)
+	if err != nil {
+		return nil, err
+	}
+	c := &cursor{watermark: cp.watermark, since: cp.since, complete: cp.complete, seen: newSeenSet(cp.count)}
+	if err := cp.apply(&c.seen); err != nil {
+		return nil, err
+	}
+	s.firstDelta, s.nextDelta = cp.seq, cp.seq
+	return c, nil
+}
+
+// applyDelta adds a delta to c (a new cursor when nil: the deltas of a
+// first pass that never finished).
+func applyDelta(c *cursor, b []byte) (*cursor, error) {
+	cp, err := decodeCheckpoint(b)
+	if err != nil {
+		return c, err
+	}
+	next := c
+	if next == nil {
+		next = newCursor(cp.since)
+	}
+	if err := cp.apply(&next.seen); err != nil {
+		return c, err
+	}
+	// The bounds only move forward: a delta left over from an older
+	// checkpoint adds IDs but cannot move them back.
+	next.watermark = max(next.watermark, cp.watermark)
+	next.complete = max(next.complete, cp.complete)
+	next.oldestSeen = 0
+	return next, nil
+}
+
+// saveBatch records one emitted batch: a delta value of its IDs.
+func (s *cursorStore) saveBatch(ctx context.Context, c *cursor, batch []pendingEvent) error {
 	if s.client == nil {
 		return nil
 	}
-	b, err := c.marshal()
-	if err != nil {
-		return err
+	key := s.deltaKey(s.nextDelta)
+	if err := s.client.Set(ctx, key, c.marshalDelta(s.nextDelta, batch)); err != nil {
+		return fmt.Errorf("saving the checkpoint %q to storage: %w", key, err)
 	}
-	if err := s.client.Set(ctx, s.key, b); err != nil {
+	s.nextDelta++
+	return nil
+}
+
+// compact writes the whole cursor as the base and deletes the deltas it
+// now holds, in one batch (one transaction in file_storage). If it fails,
+// base and deltas still hold everything and the next compaction retries.
+func (s *cursorStore) compact(ctx context.Context, c *cursor) error {
+	if s.client == nil || s.nextDelta == s.firstDelta {
+		return nil
+	}
+	ops := make([]*storage.Operation, 0, 1+s.nextDelta-s.firstDelta)
+	ops = append(ops, storage.SetOperation(s.key, c.marshalBase(s.nextDelta)))
+	for seq := s.firstDelta; seq < s.nextDelta; seq++ {
+		ops = append(ops, storage.DeleteOperation(s.deltaKey(seq)))
+	}
+	if err := s.client.Batch(ctx, ops...); err != nil {
 		return fmt.Errorf("saving the checkpoint %q to storage: %w", s.key, err)
 	}
+	s.firstDelta = s.nextDelta
 	return nil
 }
 
@@ -240,7 +570,7 @@ func openCursor(ctx context.Context, host component.Host, cfg *Config, self comp
 			return store, nil, err
 		}
 	}
-	c, err := store.load(ctx)
+	c, err := store.load(ctx, cfg.LateArrivalWindow)
 	if err != nil {
 		return store, nil, err
 	}
@@ -252,7 +582,7 @@ func openCursor(ctx context.Context, host component.Host, cfg *Config, self comp
 		return store, newCursor(since), nil
 	}
 	logger.Info("Resuming from the stored checkpoint",
-		zap.String("watermark", formatNanos(c.watermark)), zap.Int("ids_at_boundary", len(c.seen)))
+		zap.String("watermark", formatNanos(c.watermark)), zap.Int("ids_at_boundary", c.seen.len()))
 	return store, c, nil
 }
 

@@ -1,8 +1,12 @@
 package huggingfaceauditreceiver
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,6 +21,18 @@ import (
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/metadatatest"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
+
+// ids lists the seen set as strings, for comparisons.
+func (s *seenSet) ids() map[string]int64 {
+	m := map[string]int64{}
+	for oid, ts := range s.oids {
+		m[oid.String()] = ts
+	}
+	for id, ts := range s.other {
+		m[id] = ts
+	}
+	return m
+}
 
 func TestCursorAdvanceAndPrune(t *testing.T) {
 	base := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).UnixNano()
@@ -34,16 +50,40 @@ func TestCursorAdvanceAndPrune(t *testing.T) {
 
 	// Within the window nothing is pruned; past it, old IDs go.
 	c.advance([]pendingEvent{{id: "d", createdAt: at(30 * time.Minute)}}, window, farFuture)
-	assert.Len(t, c.seen, 3)
+	assert.Equal(t, 3, c.seen.len())
 	c.advance([]pendingEvent{{id: "e", createdAt: at(90 * time.Minute)}}, window, farFuture)
-	assert.Equal(t, map[string]int64{"d": at(30 * time.Minute), "e": at(90 * time.Minute)}, c.seen)
+	assert.Equal(t, map[string]int64{"d": at(30 * time.Minute), "e": at(90 * time.Minute)}, c.seen.ids())
 	assert.True(t, c.covers([]byte("a"), at(0)), "older than the watermark: covered even when pruned")
 
 	// A late event below the new floor is pruned on the next move.
 	c.advance([]pendingEvent{{id: "f", createdAt: at(20 * time.Minute)}}, window, farFuture)
 	c.advance([]pendingEvent{{id: "g", createdAt: at(100 * time.Minute)}}, window, farFuture)
-	assert.NotContains(t, c.seen, "f")
-	assert.NotContains(t, c.seen, "d")
+	assert.NotContains(t, c.seen.ids(), "f")
+	assert.NotContains(t, c.seen.ids(), "d")
+}
+
+// A wider window never reaches below where seen is complete: the events
+// there were emitted or deliberately left out, and the cursor can no longer
+// tell which.
+func TestCursorFloorNeverDropsBelowComplete(t *testing.T) {
+	base := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).UnixNano()
+	at := func(d time.Duration) int64 { return base + int64(d) }
+	c := newCursor(0)
+	c.advance([]pendingEvent{{id: "a", createdAt: at(-3 * time.Hour)}, {id: "b", createdAt: at(0)}}, time.Hour, farFuture)
+	assert.Equal(t, at(-time.Hour), c.complete)
+	assert.Equal(t, at(-time.Hour), c.floor(24*time.Hour), "widened: the floor stays where seen is complete")
+	assert.False(t, c.isNew([]byte("a"), at(-3*time.Hour), c.floor(24*time.Hour)), "pruned, and not new again")
+	assert.Equal(t, at(-10*time.Minute), c.floor(10*time.Minute), "narrowed: the floor rises")
+}
+
+func TestObjectID(t *testing.T) {
+	oid, ok := parseObjectID("6650a1b2c3d4e5f601234567")
+	require.True(t, ok)
+	assert.Equal(t, "6650a1b2c3d4e5f601234567", oid.String())
+	for _, other := range []string{"6650A1B2C3D4E5F601234567", "6650a1b2c3d4e5f60123456", "6650a1b2c3d4e5f6012345678", "6650a1b2c3d4e5f60123456g", "", "evt-1"} {
+		_, ok := parseObjectID(other)
+		assert.False(t, ok, "%q is kept as a string: it must come back byte for byte", other)
+	}
 }
 
 // farFuture is a "now" later than every event of these tests.
@@ -60,22 +100,54 @@ func TestCursorIgnoresFutureTimestampsForTheWatermark(t *testing.T) {
 	assert.False(t, c.isNew([]byte("bad-clock"), future, floor), "and it is not emitted twice")
 }
 
-func TestCursorRoundTrip(t *testing.T) {
+func TestCheckpointRoundTrip(t *testing.T) {
 	c := newCursor(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	c.advance([]pendingEvent{{id: "6650a1b2c3d4e5f601234567", createdAt: time.Date(2026, 11, 20, 10, 0, 0, 123e6, time.UTC).UnixNano()}}, time.Hour, farFuture)
-	b, err := c.marshal()
-	require.NoError(t, err)
-	assert.JSONEq(t, `{"version":1,"watermark":"2026-11-20T10:00:00.123Z","since":"2026-11-01T00:00:00Z","seen_ids":["6650a1b2c3d4e5f601234567"],"seen_created_at":[1795168800123000000]}`, string(b))
-	back, err := unmarshalCursor(b)
-	require.NoError(t, err)
-	assert.Equal(t, c.watermark, back.watermark)
-	assert.Equal(t, c.since, back.since)
-	assert.Equal(t, c.seen, back.seen)
-
-	for _, bad := range []string{`{`, `{"version":2}`, `{"version":1,"watermark":"yesterday"}`, `{"version":1,"seen_ids":["a"],"seen_created_at":[]}`} {
-		_, err := unmarshalCursor([]byte(bad))
-		assert.Error(t, err, bad)
+	batch := []pendingEvent{
+		{id: "6650a1b2c3d4e5f601234567", createdAt: time.Date(2026, 11, 20, 10, 0, 0, 123e6, time.UTC).UnixNano()},
+		{id: "not-an-object-id", createdAt: time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC).UnixNano()},
+		{id: "6650A1B2C3D4E5F601234567", createdAt: time.Date(2026, 11, 20, 9, 59, 0, 0, time.UTC).UnixNano()},
 	}
+	c.advance(batch, time.Hour, farFuture)
+	check := func(back *cursor) {
+		t.Helper()
+		assert.Equal(t, c.watermark, back.watermark)
+		assert.Equal(t, c.since, back.since)
+		assert.Equal(t, c.complete, back.complete)
+		assert.Equal(t, c.seen.ids(), back.seen.ids())
+	}
+	var s cursorStore
+	base := c.marshalBase(7)
+	back, err := s.decodeBase(base, time.Hour)
+	require.NoError(t, err)
+	check(back)
+	assert.Equal(t, uint64(7), s.firstDelta, "deltas from 7 on apply to this base")
+	// Header: magic, version, three times, seq, count; then per ID its
+	// time (a varint) and its length, and 12 bytes for an ObjectId.
+	assert.LessOrEqual(t, len(c.marshalBase(1)), 5+3*10+2+(10+1+12)+2*(10+1+24))
+
+	back, err = applyDelta(nil, c.marshalDelta(1, batch))
+	require.NoError(t, err)
+	check(back)
+
+	for _, bad := range [][]byte{base[:len(base)-1], append(slices.Clone(base), 0), []byte("HFCK\x03"), []byte("HFCK\x02\x00"), []byte("junk")} {
+		_, err := s.decodeBase(bad, time.Hour)
+		assert.Error(t, err, "%q", bad)
+	}
+}
+
+// A batch's save costs what the batch added, however large the seen set.
+func TestCheckpointDeltaSizeIsTheBatchs(t *testing.T) {
+	c := newCursor(0)
+	ts := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).UnixNano()
+	big := make([]pendingEvent, 100_000)
+	for i := range big {
+		big[i] = pendingEvent{id: fmt.Sprintf("6650a1b2c3d4e5f6%08x", i), createdAt: ts}
+	}
+	c.advance(big, time.Hour, farFuture)
+	batch := []pendingEvent{{id: "6650a1b2c3d4e5f6ffffffff", createdAt: ts + 1}}
+	c.advance(batch, time.Hour, farFuture)
+	assert.Less(t, len(c.marshalDelta(2, batch)), 64)
+	assert.Less(t, len(c.marshalBase(3)), 100_001*20, "20 bytes an ID at most (12 of them the ID)")
 }
 
 // The model is awscloudwatch's logs_checkpoint_test: what each failure does
@@ -129,8 +201,8 @@ func TestCheckpoint(t *testing.T) {
 		require.Equal(t, all[:10], h.next.accepted())
 		stored := savedCursor(t, r)
 		require.NotNil(t, stored)
-		assert.Contains(t, stored.seen, all[9], "the last accepted event is at the boundary")
-		assert.NotContains(t, stored.seen, all[10])
+		assert.True(t, stored.seen.has([]byte(all[9])), "the last accepted event is at the boundary")
+		assert.False(t, stored.seen.has([]byte(all[10])))
 		stop()
 
 		r2, _ := h.start()
@@ -259,4 +331,136 @@ func TestCursorSavedWhenShutdownArrivesDuringABatch(t *testing.T) {
 	defer func() { require.NoError(t, r2.Shutdown(ctx)) }()
 	r2.poll(ctx)
 	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000b"}, h.next.accepted(), "the accepted batch is not emitted again")
+}
+
+// A restart with another late_arrival_window emits nothing twice: a wider
+// window does not reach below where the stored seen set is complete, and a
+// narrower one only raises the floor. A late event inside the window that
+// applies is still emitted.
+func TestChangingTheLateArrivalWindowDoesNotReEmit(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339Nano) }
+	first := []string{
+		ev("6650a1b2c3d4e5f60000000a", at(-10*time.Minute)),
+		ev("6650a1b2c3d4e5f60000000b", at(-3*time.Hour)),
+		ev("6650a1b2c3d4e5f60000000c", at(-5*time.Hour)),
+	}
+	late := ev("6650a1b2c3d4e5f60000000d", at(-40*time.Minute))
+	window := func(d time.Duration) func(*Config) { return func(c *Config) { c.LateArrivalWindow = d } }
+
+	t.Run("widened 1h to 24h", func(t *testing.T) {
+		h := onFakeHub(t)
+		h.hub.set(first...)
+		r, stop := h.start(window(time.Hour))
+		r.poll(ctx)
+		stop()
+		require.Len(t, h.next.accepted(), 3)
+
+		r2, _ := h.start(window(24 * time.Hour))
+		r2.poll(ctx)
+		assert.Len(t, h.next.accepted(), 3, "the two events below the old floor are not emitted again")
+		h.hub.set(append([]string{late}, first...)...)
+		r2.poll(ctx)
+		assert.Equal(t, "6650a1b2c3d4e5f60000000d", h.next.accepted()[3], "a late event within the window still is")
+		assert.Len(t, h.next.accepted(), 4)
+	})
+
+	t.Run("narrowed 24h to 1h, then widened again", func(t *testing.T) {
+		h := onFakeHub(t)
+		h.hub.set(first...)
+		r, stop := h.start(window(24 * time.Hour))
+		r.poll(ctx)
+		stop()
+		require.Len(t, h.next.accepted(), 3)
+
+		r2, stop2 := h.start(window(time.Hour))
+		h.hub.set(append([]string{late}, first...)...)
+		r2.poll(ctx) // emits the late one and forgets what fell below the new floor
+		stop2()
+		require.Len(t, h.next.accepted(), 4)
+
+		r3, _ := h.start(window(24 * time.Hour))
+		r3.poll(ctx)
+		assert.Len(t, h.next.accepted(), 4, "forgotten under the narrow window, still not new under the wide one")
+	})
+}
+
+// A checkpoint written before version 2 (one JSON value) is read, and
+// rewritten in version 2 by the next poll that emits.
+func TestCheckpointVersion1IsMigrated(t *testing.T) {
+	ctx := context.Background()
+	h := onSim(t, simulator.Options{InitialEvents: 20, NoSelfExport: true})
+	old := storedCursorV1{Version: 1}
+	var watermark int64
+	for _, raw := range h.sim.EventsJSON() {
+		ev, err := eventDecoder{}.decode(raw)
+		require.NoError(t, err)
+		old.SeenIDs = append(old.SeenIDs, ev.id)
+		old.SeenCreatedAt = append(old.SeenCreatedAt, ev.createdAt)
+		watermark = max(watermark, ev.createdAt)
+	}
+	old.Watermark = formatNanos(watermark)
+	b, err := json.Marshal(old)
+	require.NoError(t, err)
+
+	r, stop := h.start()
+	require.NoError(t, r.store.client.Set(ctx, r.store.key, b))
+	stop()
+	r2, _ := h.start()
+	r2.poll(ctx)
+	assert.Empty(t, h.next.accepted(), "the 20 events of the old checkpoint are not emitted again")
+	added := h.sim.Add(3)
+	r2.poll(ctx)
+	assert.Equal(t, added, h.next.accepted())
+
+	stored, err := r2.store.client.Get(ctx, r2.store.key)
+	require.NoError(t, err)
+	assert.True(t, bytes.HasPrefix(stored, []byte(checkpointMagic+"\x02")), "rewritten as version 2")
+	c := savedCursor(t, r2)
+	assert.Equal(t, r2.cursor.seen.ids(), c.seen.ids())
+	assert.Equal(t, r2.cursor.complete, c.complete)
+}
+
+// What a kill -9 in the middle of a pass leaves: the deltas of the batches
+// accepted so far, which a restart applies (here before any base exists);
+// the pass's end folds them into the base and deletes them.
+func TestCheckpointDeltasCarryAPassCutShort(t *testing.T) {
+	ctx := context.Background()
+	h := onSim(t, simulator.Options{InitialEvents: 35, NoSelfExport: true, InitialSpan: time.Minute})
+	ext := startFileStorage(t, h.storageDir)
+	t.Cleanup(func() { require.NoError(t, ext.Shutdown(ctx)) })
+	var r *auditReceiver
+	var atThirdBatch *cursor
+	var baseAtThirdBatch []byte
+	calls := 0
+	next, err := consumer.NewLogs(func(context.Context, plog.Logs) error {
+		if calls++; calls == 3 {
+			atThirdBatch = savedCursor(t, r) // what a restart would read now
+			baseAtThirdBatch, _ = r.store.client.Get(ctx, r.store.key)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	r = h.newReceiver(next, func(c *Config) { c.BatchSize = 10 })
+	require.NoError(t, r.setup(ctx, h.host(ext)))
+	defer func() { require.NoError(t, r.Shutdown(ctx)) }()
+	r.poll(ctx)
+
+	all := h.sim.EventIDs()
+	require.NotNil(t, atThirdBatch)
+	assert.Nil(t, baseAtThirdBatch, "no base yet in the first pass")
+	assert.Equal(t, 20, atThirdBatch.seen.len(), "the two accepted batches")
+	assert.True(t, atThirdBatch.seen.has([]byte(all[19])))
+	assert.False(t, atThirdBatch.seen.has([]byte(all[20])))
+
+	for seq := uint64(1); seq <= 4; seq++ {
+		v, err := r.store.client.Get(ctx, r.store.deltaKey(seq))
+		require.NoError(t, err)
+		assert.Nil(t, v, "delta %d is folded into the base", seq)
+	}
+	c := savedCursor(t, r)
+	assert.Equal(t, r.cursor.seen.ids(), c.seen.ids())
+	assert.Equal(t, r.cursor.watermark, c.watermark)
+	assert.Equal(t, r.cursor.complete, c.complete)
 }

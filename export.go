@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/valyala/fastjson"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -130,17 +129,13 @@ func (r *auditReceiver) sift(ctx context.Context, pass *exportPass, floor int64,
 	pass.received++
 	createdAt, err := int64(0), errMissingKey
 	if len(id) > 0 && len(createdAtRaw) > 0 {
-		var t time.Time
-		if t, err = parseCreatedAt(createdAtRaw); err == nil {
-			createdAt = t.UnixNano()
-		}
+		createdAt, err = parseCreatedAt(createdAtRaw)
 	}
 	if err != nil {
 		// The scanner could not read the key: decode the element to say why.
-		var v *fastjson.Value
-		if v, err = r.parser.ParseBytes(raw); err == nil {
-			id, createdAt, err = eventKey(v)
-		}
+		var ev auditEvent
+		ev, err = eventDecoder{}.decode(raw)
+		id, createdAt = []byte(ev.id), ev.createdAt
 		if err != nil {
 			key := invalidKey(id, raw)
 			pass.reported[key] = struct{}{}

@@ -112,13 +112,13 @@ func TestExportPass(t *testing.T) {
 	t.Run("an invalid event is counted once across a cut-body retry and a refused batch", func(t *testing.T) {
 		h := onFakeHub(t)
 		// One element whose key cannot be read (found while reading the
-		// body), one whose key can but whose author is a string (found when
+		// body), one whose key can but whose type is an array (found when
 		// its batch is built), and two good ones.
 		noKey := `{"_id":5,"createdAt":"2026-11-20T10:00:00Z","type":"repo.create"}`
-		badAuthor := `{"_id":"6650a1b2c3d4e5f60000000b","createdAt":"2026-11-20T10:00:01Z","type":"repo.create","author":"alice"}`
+		badType := `{"_id":"6650a1b2c3d4e5f60000000b","createdAt":"2026-11-20T10:00:01Z","type":["repo.create"]}`
 		a, b := ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:02Z"), ev("6650a1b2c3d4e5f60000000c", "2026-11-20T10:00:03Z")
-		h.hub.set(noKey, badAuthor, a, b)
-		h.hub.cutAt = len("["+noKey+","+badAuthor+",") + 10 // cut inside a, after both invalid ones
+		h.hub.set(noKey, badType, a, b)
+		h.hub.cutAt = len("["+noKey+","+badType+",") + 10 // cut inside a, after both invalid ones
 		r, _ := h.start()
 		h.next.refuse(errors.New("exporter queue is full"))
 		r.poll(ctx) // read twice (cut, then whole); the batch is refused until the budget is spent

@@ -307,7 +307,7 @@ func (h *harness) host(storageExt component.Component) component.Host {
 	return &statusHost{Host: storagetest.NewStorageHost().WithExtension(storageID, storageExt), h: h}
 }
 
-func startFileStorage(t *testing.T, dir string) component.Component {
+func startFileStorage(t testing.TB, dir string) component.Component {
 	ctx := context.Background()
 	f := filestorage.NewFactory()
 	fcfg := f.CreateDefaultConfig().(*filestorage.Config)
@@ -359,7 +359,8 @@ func (h *harness) lastStatus() *componentstatus.Event {
 // savedCursor reads the checkpoint the receiver saved, as a restart would.
 func savedCursor(t *testing.T, r *auditReceiver) *cursor {
 	t.Helper()
-	c, err := r.store.load(context.Background())
+	store := r.store // a copy: load resets the delta numbers
+	c, err := store.load(context.Background(), r.cfg.LateArrivalWindow)
 	require.NoError(t, err)
 	return c
 }

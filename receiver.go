@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/valyala/fastjson"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/consumer"
@@ -52,7 +51,6 @@ type auditReceiver struct {
 	store      cursorStore
 	cursor     *cursor
 	conv       converter
-	parser     fastjson.Parser
 	// reported holds the keys of the invalid events already reported that
 	// are still in the export window, so each is logged and counted once,
 	// however often a retried request or a re-offered batch reads it again.
@@ -312,17 +310,24 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 	})
 	// The same event twice in one response sorts next to itself.
 	pending = slices.CompactFunc(pending, func(a, b pendingEvent) bool { return a.id == b.id })
-	var buf []byte
+	// Once per pass, the batches' deltas are folded into one checkpoint
+	// value; also when the pass fails half way (the deltas hold the batches
+	// accepted until then).
+	defer func() {
+		if err := r.store.compact(context.WithoutCancel(ctx), r.cursor); err != nil {
+			r.set.Logger.Warn("Checkpoint compaction failed; retrying after the next poll", zap.Error(err))
+		}
+	}()
 	for start := 0; start < len(pending); start += r.cfg.BatchSize {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		batch := pending[start:min(start+r.cfg.BatchSize, len(pending))]
-		var err error
-		if buf, err = sp.load(batch, buf); err != nil {
+		if err := sp.load(batch); err != nil {
 			return err
 		}
-		logs, dropped := r.buildLogs(ctx, batch, observed)
+		var err error
+		logs, stats := r.buildLogs(ctx, batch, observed)
 		if n := logs.LogRecordCount(); n > 0 {
 			err = r.consume(ctx, logs, slot)
 			switch {
@@ -330,6 +335,7 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 				r.telemetry.ReceiverHuggingfaceauditEventsEmitted.Add(ctx, int64(n))
 				// The self exports it carries are on record now.
 				r.conv.self.settle()
+				r.countDroppedFields(ctx, stats.fields, batch[0].id)
 			case consumererror.IsPermanent(err):
 				r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", "refused")))
 				r.set.Logger.Error("Batch refused permanently; dropped",
@@ -340,8 +346,8 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 		}
 		// Counted once the batch is settled: a batch offered again after a
 		// non-permanent refusal would count them twice.
-		if dropped > 0 {
-			r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, int64(dropped), metric.WithAttributes(attribute.String("reason", "self_export")))
+		if stats.selfExports > 0 {
+			r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, int64(stats.selfExports), metric.WithAttributes(attribute.String("reason", "self_export")))
 		}
 		r.cursor.advance(batch, r.cfg.LateArrivalWindow, time.Now().UnixNano())
 		for i := range batch {
@@ -349,9 +355,22 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 		}
 		// Saved even when a shutdown cancelled ctx during the batch: the
 		// consumer has it, so an unsaved cursor would emit it again.
-		if err := r.store.save(context.WithoutCancel(ctx), r.cursor); err != nil {
+		if err := r.store.saveBatch(context.WithoutCancel(ctx), r.cursor, batch); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// countDroppedFields counts and logs, once per batch, the fields that
+// records of an accepted batch left out for an unexpected JSON type.
+func (r *auditReceiver) countDroppedFields(ctx context.Context, fields map[string]int, firstID string) {
+	if len(fields) == 0 {
+		return
+	}
+	for field, n := range fields {
+		r.telemetry.ReceiverHuggingfaceauditFieldsDropped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("field", field)))
+	}
+	r.set.Logger.Warn("Event fields of an unexpected type left out of records",
+		zap.Any("fields", fields), zap.String("batch_first_id", firstID))
 }

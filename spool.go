@@ -123,10 +123,11 @@ func (s *spool) flush() {
 func (s *spool) spooled() bool { return s.file != nil }
 
 // load sets raw for the events of batch that are in the file, reading them
-// into buf (reused across batches: the raw slices are valid until the next
-// call). Events that sit next to each other in the file, as a batch does
-// when the export is sorted either way, are read with one call.
-func (s *spool) load(batch []pendingEvent, buf []byte) ([]byte, error) {
+// into a new buffer: the records built from a batch point into its bytes,
+// so a buffer is never reused. Events that sit next to each other in the
+// file, as a batch does when the export is sorted either way, are read
+// with one call.
+func (s *spool) load(batch []pendingEvent) error {
 	var lo, hi, total int64 = -1, 0, 0
 	for i := range batch {
 		e := &batch[i]
@@ -140,27 +141,27 @@ func (s *spool) load(batch []pendingEvent, buf []byte) ([]byte, error) {
 		total += int64(e.size)
 	}
 	if lo < 0 {
-		return buf, nil
+		return nil
 	}
 	if s.flush(); s.err != nil {
-		return buf, s.err
+		return s.err
 	}
 	if span := hi - lo; span <= 2*total+64<<10 {
 		// One read of the span, sliced per event.
-		buf = grow(buf, int(span))
+		buf := make([]byte, span)
 		// A short read is an error (io.EOF), never a stale buffer's bytes.
 		if _, err := s.file.ReadAt(buf, lo); err != nil {
-			return buf, fmt.Errorf("reading the spooled export: %w", err)
+			return fmt.Errorf("reading the spooled export: %w", err)
 		}
 		for i := range batch {
 			if e := &batch[i]; e.raw == nil && e.size > 0 {
 				e.raw = buf[e.off-lo : e.off-lo+int64(e.size) : e.off-lo+int64(e.size)]
 			}
 		}
-		return buf, nil
+		return nil
 	}
 	// Scattered (a shuffled export): one read per event.
-	buf = grow(buf, int(total))
+	buf := make([]byte, total)
 	at := 0
 	for i := range batch {
 		e := &batch[i]
@@ -169,19 +170,12 @@ func (s *spool) load(batch []pendingEvent, buf []byte) ([]byte, error) {
 		}
 		dst := buf[at : at+e.size : at+e.size]
 		if _, err := s.file.ReadAt(dst, e.off); err != nil {
-			return buf, fmt.Errorf("reading the spooled export: %w", err)
+			return fmt.Errorf("reading the spooled export: %w", err)
 		}
 		e.raw = dst
 		at += e.size
 	}
-	return buf, nil
-}
-
-func grow(buf []byte, n int) []byte {
-	if cap(buf) < n {
-		return make([]byte, n)
-	}
-	return buf[:n]
+	return nil
 }
 
 // close releases the memory and deletes the file.

@@ -12,7 +12,7 @@ import (
 // values of the element's top-level "_id" and "createdAt" strings, which is
 // all the cursor needs: in steady state nearly every event of the window was
 // emitted before and is never decoded. Elements that are kept are parsed
-// (and validated) by fastjson later. encoding/json's Decoder does the same
+// (and validated) by the event decoder later. encoding/json's Decoder does the same
 // split several times slower, and the split dominates a poll with nothing new.
 type arrayScanner struct {
 	r        io.Reader

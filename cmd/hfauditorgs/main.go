@@ -5,6 +5,8 @@
 //
 //	go run ./cmd/hfauditorgs -orgs 1,10,50 -events 20000 [-gzip]
 //	go run ./cmd/hfauditorgs -orgs 1 -events 100000      # single-backfill peak RSS vs body
+//	go run ./cmd/hfauditorgs -peer _build/peer/otelcol-peer -collector _build/bench/otelcol-hfaudit-bench
+//	                                                     # the backfill against filelog + json_parser (make peer, peer.go)
 //
 // For each organization count it starts the simulator (one organization per
 // receiver, all in this process), an OTLP/HTTP sink (this process), and the
@@ -51,9 +53,14 @@ type options struct {
 	gzip      bool
 	exporter  string
 	steady    int
-	timeout   time.Duration
-	sets      []string
-	keep      bool
+	// The -peer mode (peer.go).
+	peer     string
+	baseline string
+	rounds   int
+	profile  bool
+	timeout  time.Duration
+	sets     []string
+	keep     bool
 	// Bounds checked after each run (0: not checked).
 	maxRSS        int64   // peak RSS, bytes
 	maxRSSPerBody float64 // peak RSS over one organization's body
@@ -77,6 +84,10 @@ func main() {
 		return nil
 	})
 	flag.BoolVar(&o.keep, "keep", false, "keep the run directory (config, collector log)")
+	flag.StringVar(&o.peer, "peer", "", "compare one organization's backfill with this filelog + json_parser collector (make peer builds it) instead of the organization runs")
+	flag.StringVar(&o.baseline, "baseline", "", "-peer: also measure this receiver-side collector (an older build) in each round, before the receiver")
+	flag.IntVar(&o.rounds, "rounds", 3, "-peer: receiver and peer runs, alternating")
+	flag.BoolVar(&o.profile, "profile", false, "-peer: save the receiver collector's CPU profile (pprof extension) in the run directory (use with -keep)")
 	maxRSS := flag.Int64("max-rss", 0, "fail a run whose collector peaks above this RSS, in MiB (0: no bound)")
 	flag.Float64Var(&o.maxRSSPerBody, "max-rss-per-body", 0, "fail a run whose collector peaks above this multiple of one organization's export body (0: no bound)")
 	flag.Parse()
@@ -96,6 +107,13 @@ func main() {
 	if _, err := os.Stat(o.collector); err != nil {
 		fmt.Fprintf(os.Stderr, "hfauditorgs: %v (build it with make build)\n", err)
 		os.Exit(2)
+	}
+	if o.peer != "" {
+		if err := runPeerComparison(o); err != nil {
+			fmt.Fprintf(os.Stderr, "hfauditorgs: %v\n", err)
+			os.Exit(1)
+		}
+		return
 	}
 	fmt.Printf("%-5s %-9s %-10s %-9s %-9s %-8s %-12s %-10s %s\n", "orgs", "events", "body/org", "encoding", "deliver", "cpu-s", "peak-rss", "rss/body", "verdict")
 	failed := false

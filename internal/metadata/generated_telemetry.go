@@ -31,6 +31,7 @@ type TelemetryBuilder struct {
 	ReceiverHuggingfaceauditEventsReceived metric.Int64Counter
 	ReceiverHuggingfaceauditEventsSkipped  metric.Int64Counter
 	ReceiverHuggingfaceauditFailedRequests metric.Int64Counter
+	ReceiverHuggingfaceauditFieldsDropped  metric.Int64Counter
 	ReceiverHuggingfaceauditGaps           metric.Int64Counter
 	ReceiverHuggingfaceauditLag            metric.Float64Gauge
 	ReceiverHuggingfaceauditPolls          metric.Int64Counter
@@ -93,6 +94,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_huggingfaceaudit_failed_requests",
 		metric.WithDescription("Export requests to the Hub that failed, retries included, by error.type. [Development]"),
 		metric.WithUnit("{request}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverHuggingfaceauditFieldsDropped, err = builder.meter.Int64Counter(
+		"otelcol_receiver_huggingfaceaudit_fields_dropped",
+		metric.WithDescription("Optional event fields of an unexpected JSON type, left out of records the pipeline accepted (the record keeps huggingface.raw and lists them in huggingface.decode_errors), by field. [Development]"),
+		metric.WithUnit("{field}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverHuggingfaceauditGaps, err = builder.meter.Int64Counter(

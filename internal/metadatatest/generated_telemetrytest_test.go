@@ -24,6 +24,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverHuggingfaceauditEventsReceived.Add(context.Background(), 1)
 	tb.ReceiverHuggingfaceauditEventsSkipped.Add(context.Background(), 1)
 	tb.ReceiverHuggingfaceauditFailedRequests.Add(context.Background(), 1)
+	tb.ReceiverHuggingfaceauditFieldsDropped.Add(context.Background(), 1)
 	tb.ReceiverHuggingfaceauditGaps.Add(context.Background(), 1)
 	tb.ReceiverHuggingfaceauditLag.Record(context.Background(), 1)
 	tb.ReceiverHuggingfaceauditPolls.Add(context.Background(), 1)
@@ -40,6 +41,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverHuggingfaceauditFailedRequests(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverHuggingfaceauditFieldsDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverHuggingfaceauditGaps(t, testTel,

@@ -1,0 +1,794 @@
+package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceauditreceiver"
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+// The event decoder reads one event of the export in one pass, validating
+// its JSON, straight into an auditEvent. Its strings point into the event's
+// bytes, not into copies: the bytes must not change while the record built
+// from them lives (the spool hands out such bytes, see spool.load). Only a
+// string with escape sequences is copied, unescaped. data is kept as its
+// byte range and decoded into the record's attribute by putJSON.
+
+// maxDepth bounds nesting (encoding/json allows 10,000; fastjson 300).
+const maxDepth = 300
+
+// optBool is an optional boolean field: absent, false or true.
+type optBool uint8
+
+const (
+	boolAbsent optBool = iota
+	boolFalse
+	boolTrue
+)
+
+// JSON value kinds, named as the errors name them.
+const (
+	kindString = "string"
+	kindNumber = "number"
+	kindObject = "object"
+	kindArray  = "array"
+	kindTrue   = "true"
+	kindFalse  = "false"
+	kindNull   = "null"
+)
+
+// jsonError is JSON that is not valid.
+type jsonError struct {
+	offset int
+	msg    string
+}
+
+func (e *jsonError) Error() string {
+	return fmt.Sprintf("invalid JSON at byte %d of the event: %s", e.offset, e.msg)
+}
+
+// eventReader reads one event's bytes.
+type eventReader struct {
+	b     []byte
+	pos   int
+	depth int
+	err   error
+}
+
+func (r *eventReader) fail(msg string) {
+	if r.err == nil {
+		r.err = &jsonError{offset: r.pos, msg: msg}
+	}
+	r.pos = len(r.b)
+}
+
+func (r *eventReader) skipSpace() {
+	for r.pos < len(r.b) {
+		switch r.b[r.pos] {
+		case ' ', '\t', '\n', '\r':
+			r.pos++
+		default:
+			return
+		}
+	}
+}
+
+// kind names the value at pos, without reading it.
+func (r *eventReader) kind() string {
+	if r.pos >= len(r.b) {
+		return ""
+	}
+	switch c := r.b[r.pos]; {
+	case c == '"':
+		return kindString
+	case c == '{':
+		return kindObject
+	case c == '[':
+		return kindArray
+	case c == 't':
+		return kindTrue
+	case c == 'f':
+		return kindFalse
+	case c == 'n':
+		return kindNull
+	case c == '-' || (c >= '0' && c <= '9'):
+		return kindNumber
+	}
+	return ""
+}
+
+// str reads a string at pos. Without escapes it points into b.
+func (r *eventReader) str() string {
+	r.pos++ // the opening quote
+	start := r.pos
+	q := bytes.IndexByte(r.b[start:], '"')
+	if q < 0 {
+		r.fail("unterminated string")
+		return ""
+	}
+	s := r.b[start : start+q]
+	if bytes.IndexByte(s, '\\') >= 0 {
+		return r.escapedStr(start)
+	}
+	if hasControl(s) {
+		r.fail("control character in a string")
+		return ""
+	}
+	r.pos = start + q + 1
+	if q == 0 {
+		return ""
+	}
+	return unsafe.String(&s[0], len(s))
+}
+
+// hasControl reports whether s holds a byte below 0x20, which a JSON string
+// may not; eight bytes at a time.
+func hasControl(s []byte) bool {
+	const highs, limit = 0x8080808080808080, 0x20 * 0x0101010101010101
+	for len(s) >= 8 {
+		x := binary.LittleEndian.Uint64(s)
+		// A byte below 0x20 borrows into its high bit; a byte with the high
+		// bit already set does not count (^x).
+		if (x-limit)&^x&highs != 0 {
+			return true
+		}
+		s = s[8:]
+	}
+	for _, c := range s {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
+// escapedStr reads the rest of a string from the first escape on, into a
+// new buffer.
+func (r *eventReader) escapedStr(start int) string {
+	out := make([]byte, 0, r.pos-start+16)
+	out = append(out, r.b[start:r.pos]...)
+	for r.pos < len(r.b) {
+		c := r.b[r.pos]
+		switch {
+		case c == '"':
+			r.pos++
+			return string(out)
+		case c < 0x20:
+			r.fail("control character in a string")
+			return ""
+		case c != '\\':
+			out = append(out, c)
+			r.pos++
+			continue
+		}
+		if r.pos+1 >= len(r.b) {
+			break
+		}
+		e := r.b[r.pos+1]
+		r.pos += 2
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			c1, ok := r.hex4()
+			if !ok {
+				return ""
+			}
+			ch := rune(c1)
+			if utf16.IsSurrogate(ch) {
+				// A pair gives one character; a lone half, U+FFFD.
+				ch = utf8.RuneError
+				if r.pos+1 < len(r.b) && r.b[r.pos] == '\\' && r.b[r.pos+1] == 'u' {
+					save := r.pos
+					r.pos += 2
+					c2, ok := r.hex4()
+					if !ok {
+						return ""
+					}
+					if pair := utf16.DecodeRune(rune(c1), rune(c2)); pair != utf8.RuneError {
+						ch = pair
+					} else {
+						r.pos = save // the second escape stands alone
+					}
+				}
+			}
+			out = utf8.AppendRune(out, ch)
+		default:
+			r.fail("invalid escape in a string")
+			return ""
+		}
+	}
+	r.fail("unterminated string")
+	return ""
+}
+
+func (r *eventReader) hex4() (uint16, bool) {
+	if r.pos+4 > len(r.b) {
+		r.fail("short \\u escape")
+		return 0, false
+	}
+	var v uint16
+	for _, c := range r.b[r.pos : r.pos+4] {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			r.fail("invalid \\u escape")
+			return 0, false
+		}
+		v = v<<4 | uint16(d)
+	}
+	r.pos += 4
+	return v, true
+}
+
+// number reads a number at pos and returns its text.
+func (r *eventReader) number() []byte {
+	start := r.pos
+	if r.pos < len(r.b) && r.b[r.pos] == '-' {
+		r.pos++
+	}
+	switch {
+	case r.pos < len(r.b) && r.b[r.pos] == '0':
+		r.pos++
+	case r.pos < len(r.b) && r.b[r.pos] >= '1' && r.b[r.pos] <= '9':
+		r.digits()
+	default:
+		r.fail("invalid number")
+		return nil
+	}
+	if r.pos < len(r.b) && r.b[r.pos] == '.' {
+		r.pos++
+		if r.digits() == 0 {
+			r.fail("invalid number")
+			return nil
+		}
+	}
+	if r.pos < len(r.b) && (r.b[r.pos] == 'e' || r.b[r.pos] == 'E') {
+		r.pos++
+		if r.pos < len(r.b) && (r.b[r.pos] == '+' || r.b[r.pos] == '-') {
+			r.pos++
+		}
+		if r.digits() == 0 {
+			r.fail("invalid number")
+			return nil
+		}
+	}
+	return r.b[start:r.pos]
+}
+
+func (r *eventReader) digits() int {
+	start := r.pos
+	for r.pos < len(r.b) && r.b[r.pos] >= '0' && r.b[r.pos] <= '9' {
+		r.pos++
+	}
+	return r.pos - start
+}
+
+// literal reads true, false or null.
+func (r *eventReader) literal(word string) {
+	if len(r.b)-r.pos < len(word) || string(r.b[r.pos:r.pos+len(word)]) != word {
+		r.fail("invalid literal")
+		return
+	}
+	r.pos += len(word)
+}
+
+// open enters the object or array at pos; read its members with nextKey,
+// its elements with nextElement.
+func (r *eventReader) open() {
+	if r.depth++; r.depth > maxDepth {
+		r.fail("nested too deeply")
+		return
+	}
+	r.pos++
+}
+
+// nextKey reads the next key of an open object and the colon after it,
+// leaving pos at its value, which the caller must read; false at the
+// object's end (or on an error). first is true until the first call.
+func (r *eventReader) nextKey(first *bool) (string, bool) {
+	if !r.nextItem(first, '}') {
+		return "", false
+	}
+	if r.pos >= len(r.b) || r.b[r.pos] != '"' {
+		r.fail("expected a key")
+		return "", false
+	}
+	key := r.str()
+	r.skipSpace()
+	if r.pos >= len(r.b) || r.b[r.pos] != ':' {
+		r.fail("expected ':'")
+		return "", false
+	}
+	r.pos++
+	r.skipSpace()
+	return key, r.err == nil
+}
+
+// nextElement leaves pos at the next element of an open array; false at its end.
+func (r *eventReader) nextElement(first *bool) bool {
+	return r.nextItem(first, ']')
+}
+
+// nextItem reads the separator before the next item, or the closing byte.
+func (r *eventReader) nextItem(first *bool, closing byte) bool {
+	if r.err != nil {
+		return false
+	}
+	r.skipSpace()
+	if r.pos >= len(r.b) {
+		r.fail("unexpected end")
+		return false
+	}
+	if c := r.b[r.pos]; c == closing {
+		r.pos++
+		r.depth--
+		return false
+	} else if !*first {
+		if c != ',' {
+			r.fail("expected ',' or '" + string(closing) + "'")
+			return false
+		}
+		r.pos++
+		r.skipSpace()
+	}
+	*first = false
+	return true
+}
+
+// skip reads a value of any kind and keeps nothing.
+func (r *eventReader) skip() {
+	switch r.kind() {
+	case kindString:
+		r.skipString()
+	case kindNumber:
+		r.number()
+	case kindObject:
+		r.open()
+		for first := true; ; {
+			if _, ok := r.nextKey(&first); !ok {
+				break
+			}
+			r.skip()
+		}
+	case kindArray:
+		r.open()
+		for first := true; r.nextElement(&first); {
+			r.skip()
+		}
+	case kindTrue:
+		r.literal("true")
+	case kindFalse:
+		r.literal("false")
+	case kindNull:
+		r.literal("null")
+	default:
+		r.fail("expected a value")
+	}
+}
+
+// skipString validates a string without building it.
+func (r *eventReader) skipString() {
+	r.pos++
+	if q := bytes.IndexByte(r.b[r.pos:], '"'); q >= 0 && bytes.IndexByte(r.b[r.pos:r.pos+q], '\\') < 0 {
+		if hasControl(r.b[r.pos : r.pos+q]) {
+			r.fail("control character in a string")
+			return
+		}
+		r.pos += q + 1
+		return
+	}
+	for r.pos < len(r.b) {
+		c := r.b[r.pos]
+		switch {
+		case c == '"':
+			r.pos++
+			return
+		case c == '\\':
+			r.skipEscape()
+			continue
+		case c < 0x20:
+			r.fail("control character in a string")
+			return
+		}
+		r.pos++
+	}
+	r.fail("unterminated string")
+}
+
+// skipEscape validates one escape sequence at pos.
+func (r *eventReader) skipEscape() {
+	if r.pos+1 >= len(r.b) {
+		r.fail("unterminated string")
+		return
+	}
+	switch r.b[r.pos+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		r.pos += 2
+	case 'u':
+		r.pos += 2
+		r.hex4()
+	default:
+		r.fail("invalid escape in a string")
+	}
+}
+
+// eventDecoder decodes events; it holds nothing between events.
+type eventDecoder struct{}
+
+// decode reads one event. Only _id, createdAt and type are needed: invalid
+// JSON or an event without them is an error (ev.id is set when it could be
+// read). Any other known field of an unexpected JSON type (the Hub changed
+// its shape) is left out and listed in ev.dropped; data may have any shape.
+// The first of duplicate keys counts.
+func (eventDecoder) decode(raw []byte) (ev auditEvent, err error) {
+	r := eventReader{b: raw}
+	r.skipSpace()
+	if k := r.kind(); k != kindObject {
+		if k == "" {
+			return ev, errors.New("the event is not JSON")
+		}
+		return ev, fmt.Errorf("the event is a JSON %s, not an object", k)
+	}
+	var (
+		done                    uint32 // fields already read: the first counts
+		idKind, timeKind, tKind string
+		createdAt               string
+	)
+	r.open()
+	for first := true; ; {
+		key, ok := r.nextKey(&first)
+		if !ok {
+			break
+		}
+		bit := topLevelField(key)
+		if bit == 0 || done&bit != 0 {
+			r.skip()
+			continue
+		}
+		done |= bit
+		switch key {
+		case "_id":
+			ev.id, idKind = r.required()
+		case "createdAt":
+			createdAt, timeKind = r.required()
+		case "type":
+			ev.typ, tKind = r.required()
+		case "message":
+			ev.message = r.optStr(&ev, "message")
+		case "ip":
+			ev.ip = r.optStr(&ev, "ip")
+		case "userAgent":
+			ev.userAgent = r.optStr(&ev, "userAgent")
+		case "author":
+			r.author(&ev)
+		case "location":
+			r.location(&ev)
+		case "token":
+			r.token(&ev)
+		case "oauth":
+			r.oauth(&ev)
+		case "data":
+			start := r.pos
+			isNull := r.kind() == kindNull
+			r.skip()
+			if !isNull {
+				ev.data = raw[start:r.pos]
+			}
+		}
+	}
+	if r.err == nil {
+		r.skipSpace()
+		if r.pos != len(raw) {
+			r.fail("data after the event")
+		}
+	}
+	if r.err != nil {
+		return ev, r.err
+	}
+	if err := requiredErr("_id", ev.id, idKind); err != nil {
+		return ev, err
+	}
+	if err := requiredErr("createdAt", createdAt, timeKind); err != nil {
+		return ev, err
+	}
+	if ev.createdAt, err = parseCreatedAt(createdAt); err != nil {
+		return ev, err
+	}
+	return ev, requiredErr("type", ev.typ, tKind)
+}
+
+// topLevelField numbers the event's known fields (0: unknown).
+func topLevelField(key string) uint32 {
+	switch key {
+	case "_id":
+		return 1 << 0
+	case "createdAt":
+		return 1 << 1
+	case "type":
+		return 1 << 2
+	case "message":
+		return 1 << 3
+	case "ip":
+		return 1 << 4
+	case "userAgent":
+		return 1 << 5
+	case "author":
+		return 1 << 6
+	case "location":
+		return 1 << 7
+	case "token":
+		return 1 << 8
+	case "oauth":
+		return 1 << 9
+	case "data":
+		return 1 << 10
+	}
+	return 0
+}
+
+// required reads a required string field: its value when it is a string,
+// and the kind of value found.
+func (r *eventReader) required() (string, string) {
+	kind := r.kind()
+	if kind == kindString {
+		return r.str(), kind
+	}
+	r.skip()
+	return "", kind
+}
+
+// The optional objects: each reads its known members; the first of
+// duplicate keys counts.
+
+func (r *eventReader) author(ev *auditEvent) {
+	if !r.openOptObject(ev, "author") {
+		return
+	}
+	var done uint8
+	for first := true; ; {
+		key, ok := r.nextKey(&first)
+		if !ok {
+			return
+		}
+		switch {
+		case key == "_id" && done&1 == 0:
+			done |= 1
+			ev.authorID = r.optStr(ev, "author._id")
+		case key == "user" && done&2 == 0:
+			done |= 2
+			ev.authorUser = r.optStr(ev, "author.user")
+		case key == "type" && done&4 == 0:
+			done |= 4
+			ev.authorType = r.optStr(ev, "author.type")
+		case key == "deleted" && done&8 == 0:
+			done |= 8
+			ev.authorDeleted = r.optBool(ev, "author.deleted")
+		default:
+			r.skip()
+		}
+	}
+}
+
+func (r *eventReader) location(ev *auditEvent) {
+	if !r.openOptObject(ev, "location") {
+		return
+	}
+	var done uint8
+	for first := true; ; {
+		key, ok := r.nextKey(&first)
+		if !ok {
+			return
+		}
+		switch {
+		case key == "formatted" && done&1 == 0:
+			done |= 1
+			ev.locFormatted = r.optStr(ev, "location.formatted")
+		case key == "country" && done&2 == 0:
+			done |= 2
+			ev.locCountry = r.optStr(ev, "location.country")
+		case key == "city" && done&4 == 0:
+			done |= 4
+			ev.locCity = r.optStr(ev, "location.city")
+		default:
+			r.skip()
+		}
+	}
+}
+
+func (r *eventReader) token(ev *auditEvent) {
+	if !r.openOptObject(ev, "token") {
+		return
+	}
+	var done uint8
+	for first := true; ; {
+		key, ok := r.nextKey(&first)
+		if !ok {
+			return
+		}
+		switch {
+		case key == "type" && done&1 == 0:
+			done |= 1
+			ev.tokenType = r.optStr(ev, "token.type")
+		case key == "id" && done&2 == 0:
+			done |= 2
+			ev.tokenID = r.optStr(ev, "token.id")
+		case key == "role" && done&4 == 0:
+			done |= 4
+			ev.tokenRole = r.optStr(ev, "token.role")
+		case key == "last4" && done&8 == 0:
+			done |= 8
+			ev.tokenLast4 = r.optStr(ev, "token.last4")
+		case key == "deleted" && done&16 == 0:
+			done |= 16
+			ev.tokenDeleted = r.optBool(ev, "token.deleted")
+		default:
+			r.skip()
+		}
+	}
+}
+
+func (r *eventReader) oauth(ev *auditEvent) {
+	if !r.openOptObject(ev, "oauth") {
+		return
+	}
+	var done uint8
+	for first := true; ; {
+		key, ok := r.nextKey(&first)
+		if !ok {
+			return
+		}
+		switch {
+		case key == "clientId" && done&1 == 0:
+			done |= 1
+			ev.oauthClientID = r.optStr(ev, "oauth.clientId")
+		case key == "name" && done&2 == 0:
+			done |= 2
+			ev.oauthName = r.optStr(ev, "oauth.name")
+		default:
+			r.skip()
+		}
+	}
+}
+
+// openOptObject enters an optional object field; null is absent, another
+// kind is dropped. It returns whether the object was entered.
+func (r *eventReader) openOptObject(ev *auditEvent, field string) bool {
+	switch k := r.kind(); k {
+	case kindObject:
+		r.open()
+		return r.err == nil
+	case kindNull:
+		r.literal("null")
+	default:
+		ev.drop(field, k, kindObject)
+		r.skip()
+	}
+	return false
+}
+
+// requiredErr says what is wrong with a required string field.
+func requiredErr(key, v, kind string) error {
+	switch kind {
+	case "":
+		return fmt.Errorf("required %q is missing", key)
+	case kindString:
+		if v == "" {
+			return fmt.Errorf("required %q is empty", key)
+		}
+		return nil
+	}
+	return fmt.Errorf("%q is a JSON %s, want string", key, kind)
+}
+
+// optStr reads an optional string field; null is absent, another kind is
+// dropped.
+func (r *eventReader) optStr(ev *auditEvent, field string) string {
+	switch k := r.kind(); k {
+	case kindString:
+		return r.str()
+	case kindNull:
+		r.literal("null")
+	default:
+		ev.drop(field, k, kindString)
+		r.skip()
+	}
+	return ""
+}
+
+func (r *eventReader) optBool(ev *auditEvent, field string) optBool {
+	switch k := r.kind(); k {
+	case kindTrue:
+		r.literal("true")
+		return boolTrue
+	case kindFalse:
+		r.literal("false")
+		return boolFalse
+	case kindNull:
+		r.literal("null")
+	default:
+		ev.drop(field, k, "boolean")
+		r.skip()
+	}
+	return boolAbsent
+}
+
+func (ev *auditEvent) drop(field, got, want string) {
+	if got == "" {
+		return // not a value: the reader fails on it
+	}
+	ev.dropped = append(ev.dropped, fieldError{field, "a JSON " + got + ", want " + want})
+}
+
+// putJSON decodes a valid JSON value (data) into dst, keeping its
+// structure: objects become maps, arrays slices, integers int, other
+// numbers double, null an empty value. Strings point into b.
+func putJSON(dst pcommon.Value, b []byte) {
+	r := eventReader{b: b}
+	r.skipSpace()
+	r.value(dst)
+}
+
+func (r *eventReader) value(dst pcommon.Value) {
+	switch r.kind() {
+	case kindString:
+		dst.SetStr(r.str())
+	case kindNumber:
+		n := r.number()
+		s := unsafe.String(unsafe.SliceData(n), len(n))
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			dst.SetInt(i)
+		} else {
+			f, _ := strconv.ParseFloat(s, 64) // out of range: ±Inf
+			dst.SetDouble(f)
+		}
+	case kindTrue:
+		r.literal("true")
+		dst.SetBool(true)
+	case kindFalse:
+		r.literal("false")
+		dst.SetBool(false)
+	case kindNull:
+		r.literal("null")
+	case kindObject:
+		m := dst.SetEmptyMap()
+		r.open()
+		for first := true; ; {
+			key, ok := r.nextKey(&first)
+			if !ok {
+				break
+			}
+			r.value(m.PutEmpty(key))
+		}
+	case kindArray:
+		s := dst.SetEmptySlice()
+		r.open()
+		for first := true; r.nextElement(&first); {
+			r.value(s.AppendEmpty())
+		}
+	default:
+		r.fail("expected a value")
+	}
+}

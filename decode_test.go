@@ -1,0 +1,101 @@
+package huggingfaceauditreceiver
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+// FuzzEventDecoder: on any input the decoder ends without panicking; it
+// accepts exactly the JSON that encoding/json accepts (an invalid element is
+// an error, never half a record), and reads the same strings and the same
+// data (numbers compared as float64).
+func FuzzEventDecoder(f *testing.F) {
+	for _, seed := range []string{
+		`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":"m\u00e9\n","data":{"a":[1,-2.5e3,true,null,{"b":"\ud83d\ude00"}]}}`,
+		`{"_id":"a","createdAt":"2026-11-20T10:00:00Z","type":"t","author":{"user":7},"token":"x","data":"\ud800x"}`,
+		`{"_id":"a","createdAt":"2026-11-20T10:00:00Z","type":"t","_id":"b","data":{"k":1,"k":2}}`,
+		`{"_id":"a", "createdAt" : "2026-11-20T10:00:00Z" , "type":"t","data":[ ] , "x":{}}`,
+		`{"_id":"a","createdAt":"x","type":"t","data":01}`, `{"a":tru}`, `[1]`, `{"a":"\x"}`, `{"a":1,}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		ev, err := eventDecoder{}.decode(raw)
+		var want map[string]any
+		if json.Unmarshal(raw, &want) != nil {
+			if !json.Valid(raw) {
+				require.Error(t, err, "invalid JSON accepted")
+			}
+			return
+		}
+		var jsonErr *jsonError
+		require.NotErrorAs(t, err, &jsonErr, "valid JSON refused")
+		if err != nil || !utf8.Valid(raw) { // encoding/json replaces invalid UTF-8
+			return
+		}
+		// encoding/json keeps the last of duplicate keys, the decoder the first.
+		once := func(key string) bool { return bytes.Count(raw, []byte(`"`+key+`"`)) == 1 }
+		if s, ok := want["message"].(string); ok && once("message") {
+			require.Equal(t, s, ev.message)
+		}
+		if d, ok := want["data"]; ok && d != nil && once("data") {
+			v := pcommon.NewValueEmpty()
+			putJSON(v, ev.data)
+			require.True(t, sameJSON(d, v.AsRaw()), "data %v read as %v", d, v.AsRaw())
+		}
+	})
+}
+
+// sameJSON compares a value from encoding/json with one from pcommon.
+func sameJSON(want, got any) bool {
+	switch w := want.(type) {
+	case float64:
+		switch g := got.(type) {
+		case int64:
+			return float64(g) == w
+		case float64:
+			return g == w || (math.IsInf(g, 0) && math.IsInf(w, 0))
+		}
+		return false
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for k, v := range w {
+			if !sameJSON(v, g[k]) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !sameJSON(w[i], g[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return want == got
+}
+
+func TestHasControl(t *testing.T) {
+	for i := range 256 {
+		for _, pos := range []int{0, 3, 7, 8, 13} {
+			s := bytes.Repeat([]byte("a"), 16)
+			s[pos] = byte(i)
+			require.Equal(t, i < 0x20, hasControl(s), "byte %#x at %d", i, pos)
+		}
+	}
+	require.False(t, hasControl([]byte("\x7f\x80\xff\xc3\xa9 ~")))
+}
