@@ -275,6 +275,7 @@ func (d Detection) Validate() error {
 			bad("mitreTechniques: %q is not a MITRE ATT&CK technique ID (T1078 or T1078.004)", t)
 		}
 	}
+	d.checkAttack(bad)
 	if !contains(d.SourceTypes, "huggingface") {
 		bad("sourceTypes: want huggingface")
 	}

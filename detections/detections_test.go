@@ -30,8 +30,8 @@ const goodYAML = `name: x-y
 displayName: X
 description: d
 file: x-y.sql
-categories: [c]
-mitreAttacks: [TA0005]
+categories: [attack.defense-impairment, attack.t1556, c]
+mitreAttacks: [TA0112]
 mitreTechniques: [T1556]
 severity: High
 riskScore: 80
@@ -64,7 +64,7 @@ func TestValidateAcceptsGood(t *testing.T) {
 	}
 	d := ds[0]
 	if d.Name != "x-y" || d.DisplayName != "X" || d.Description != "d" || d.File != "x-y.sql" || d.Severity != "High" ||
-		d.RiskScore != 80 || d.Schedule != "*/15 * * * *" || d.MitreAttacks[0] != "TA0005" || d.References[0] != "https://example.com" || d.SQL != goodSQL {
+		d.RiskScore != 80 || d.Schedule != "*/15 * * * *" || d.MitreAttacks[0] != "TA0112" || d.References[0] != "https://example.com" || d.SQL != goodSQL {
 		t.Fatalf("metadata: %+v", d)
 	}
 	p := ds[0].Parameters
@@ -95,6 +95,9 @@ func TestValidateRejects(t *testing.T) {
 		{"other source", strings.Replace(goodYAML, "[huggingface]", "[github]", 1), goodSQL, "want huggingface"},
 		{"name differs", strings.Replace(goodYAML, "name: x-y", "name: x-z", 1), goodSQL, "differs from the file name"},
 		{"unknown field", goodYAML + "colour: red\n", goodSQL, "field colour not found"},
+		{"unknown technique", strings.ReplaceAll(goodYAML, "1556", "1999"), goodSQL, "T1999 is not in the pack's ATT&CK"},
+		{"retired tactic name", strings.Replace(goodYAML, "attack.defense-impairment", "attack.defense-evasion", 1), goodSQL, "want [attack.defense-impairment attack.t1556]"},
+		{"technique of another tactic", strings.Replace(goodYAML, "[TA0112]", "[TA0040]", 1), goodSQL, "none of them in mitreAttacks"},
 		{"no event_ids", goodYAML, strings.Replace(goodSQL, "AS event_ids", "AS ids", 1), "does not return the column event_ids"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
