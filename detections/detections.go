@@ -50,8 +50,12 @@ type Detection struct {
 	Schedule        string     `yaml:"schedule"`
 	SourceTypes     []string   `yaml:"sourceTypes"`
 	Parameters      Parameters `yaml:"parameters"`
-	FalsePositives  []string   `yaml:"falsePositives"`
-	References      []string   `yaml:"references"`
+	// Triage are the steps to decide whether a finding is an attack;
+	// Response what to do when it is. Together: the detection's runbook.
+	Triage         []string `yaml:"triage"`
+	Response       []string `yaml:"response"`
+	FalsePositives []string `yaml:"falsePositives"`
+	References     []string `yaml:"references"`
 	// Notes is free text for people: the data shapes a detection assumes, tuning advice.
 	Notes string `yaml:"notes"`
 	SQL   string `yaml:"-"` // contents of File
@@ -255,6 +259,7 @@ func (d Detection) Validate() error {
 	for field, v := range map[string][]string{
 		"categories": d.Categories, "mitreAttacks": d.MitreAttacks, "mitreTechniques": d.MitreTechniques,
 		"falsePositives": d.FalsePositives, "references": d.References, "sourceTypes": d.SourceTypes,
+		"triage": d.Triage, "response": d.Response,
 	} {
 		if len(v) == 0 {
 			bad("%s is empty", field)

@@ -42,6 +42,8 @@ parameters:
     type: UInt32
     default: 5
     description: how many
+triage: [look, ask]
+response: [revoke]
 falsePositives: [fp]
 references: [https://example.com]
 `
@@ -88,6 +90,8 @@ func TestValidateRejects(t *testing.T) {
 		{"no mitre", strings.Replace(goodYAML, "mitreTechniques: [T1556]", "mitreTechniques: []", 1), goodSQL, "mitreTechniques is empty"},
 		{"bad technique", strings.Replace(goodYAML, "[T1556]", "[persistence]", 1), goodSQL, "not a MITRE ATT&CK technique"},
 		{"no description", strings.Replace(goodYAML, "description: d\n", "", 1), goodSQL, "description is empty"},
+		{"no triage", strings.Replace(goodYAML, "triage: [look, ask]\n", "", 1), goodSQL, "triage is empty"},
+		{"no response", strings.Replace(goodYAML, "response: [revoke]", "response: ['  ']", 1), goodSQL, "response has an empty entry"},
 		{"no false positives", strings.Replace(goodYAML, "falsePositives: [fp]\n", "", 1), goodSQL, "falsePositives is empty"},
 		{"bad severity", strings.Replace(goodYAML, "severity: High", "severity: huge", 1), goodSQL, `severity "huge"`},
 		{"bad cron", strings.Replace(goodYAML, `"*/15 * * * *"`, `"every hour"`, 1), goodSQL, "want 5 fields"},
