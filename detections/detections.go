@@ -198,10 +198,18 @@ func defaultValue(typ, s string) any {
 
 // FindingColumns are the columns every detection returns in each finding
 // row: the organization, the actor, how many events, their IDs
-// (groupArray(id)), and the first and last event time.
-var FindingColumns = []string{"organization", "actor", "event_count", "event_ids", "first_seen", "last_seen"}
+// (arraySort(groupArray(id))), the first and last event time, and the
+// finding's identity (dedup_key: the detection, the grouping columns and the
+// window, the same in every run that finds it again).
+var FindingColumns = []string{"organization", "actor", "event_count", "event_ids", "first_seen", "last_seen", "dedup_key"}
 
 var (
+	// judgedRE is the range every detection judges: the time the row reached
+	// ClickHouse, never the event's own time (late events would be missed).
+	judgedFromRE = regexp.MustCompile(`\breceivedAt\s*>=\s*\{from:DateTime\}`)
+	judgedToRE   = regexp.MustCompile(`\breceivedAt\s*<\s*\{to:DateTime\}`)
+	// eventRangeRE is the range of the old framing, on the event's time.
+	eventRangeRE  = regexp.MustCompile(`(?i)\beventTime\s*(>=|>|<=|<)\s*\{(from|to):DateTime\}`)
 	placeholderRE = regexp.MustCompile(`\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*([^{}]+?)\s*\}`)
 	nameRE        = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 	tacticRE      = regexp.MustCompile(`^TA[0-9]{4}$`)
@@ -304,6 +312,9 @@ func (d Detection) Validate() error {
 			bad("SQL does not return the column %s (every finding row carries %s)", col, strings.Join(FindingColumns, ", "))
 		}
 	}
+	for _, err := range checkFraming(d.Name, sql) {
+		bad("%v", err)
+	}
 
 	used := map[string]string{}
 	for _, m := range placeholderRE.FindAllStringSubmatch(sql, -1) {
@@ -364,6 +375,53 @@ func (d Detection) Validate() error {
 		return fmt.Errorf("detection %q: %w", d.Name, err)
 	}
 	return nil
+}
+
+// checkFraming checks the convention of README "Writing a detection": the
+// judged range is on receivedAt, event_ids is sorted, and dedup_key names
+// the detection. sql has no comments.
+func checkFraming(name, sql string) []error {
+	var errs []error
+	if !judgedFromRE.MatchString(sql) || !judgedToRE.MatchString(sql) {
+		errs = append(errs, errors.New("SQL does not judge the events received in the range: want receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}"))
+	}
+	if m := eventRangeRE.FindString(sql); m != "" {
+		errs = append(errs, fmt.Errorf("SQL compares eventTime with the run's range (%q): judge on receivedAt, keep eventTime for windows and baselines", m))
+	}
+	if e, ok := expression(sql, "event_ids"); ok && !regexp.MustCompile(`(?i)^arraySort\s*\(`).MatchString(e) {
+		errs = append(errs, fmt.Errorf("event_ids is %q: want it sorted, arraySort(groupArray(id)), so that a finding found again has the same IDs", e))
+	}
+	if e, ok := expression(sql, "dedup_key"); ok && !strings.Contains(e, "'"+name+"'") {
+		errs = append(errs, fmt.Errorf("dedup_key is %q: want it to start with the detection's name '%s', then the grouping columns and the window", e, name))
+	}
+	return errs
+}
+
+// expression returns the text of the select expression aliased AS alias:
+// back from the alias to the comma or SELECT at the same parenthesis depth.
+func expression(sql, alias string) (string, bool) {
+	loc := regexp.MustCompile(`(?i)\bAS\s+` + alias + `\b`).FindStringIndex(sql)
+	if loc == nil {
+		return "", false
+	}
+	depth := 0
+	i := loc[0] - 1
+	for ; i >= 0; i-- {
+		switch c := sql[i]; {
+		case c == ')':
+			depth++
+		case c == '(':
+			if depth == 0 {
+				return strings.TrimSpace(sql[i+1 : loc[0]]), true
+			}
+			depth--
+		case c == ',' && depth == 0:
+			return strings.TrimSpace(sql[i+1 : loc[0]]), true
+		case depth == 0 && i >= 6 && strings.EqualFold(sql[i-5:i+1], "SELECT"):
+			return strings.TrimSpace(sql[i+1 : loc[0]]), true
+		}
+	}
+	return strings.TrimSpace(sql[:loc[0]]), true
 }
 
 // Defaults returns the default of every declared parameter as text, the way

@@ -49,9 +49,11 @@ references: [https://example.com]
 `
 
 const goodSQL = `SELECT workspaceID AS organization, authorUser AS actor, count() AS event_count,
-  groupArray(id) AS event_ids, min(eventTime) AS first_seen, max(eventTime) AS last_seen
+  arraySort(groupArray(id)) AS event_ids, min(eventTime) AS first_seen, max(eventTime) AS last_seen,
+  concatWithSeparator('|', 'x-y', organization, actor, toString(first_seen)) AS dedup_key
 FROM huggingface_logs
-WHERE eventTime >= {from:DateTime} AND eventTime < {to:DateTime} -- {ignored:String}
+WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime} -- {ignored:String}
+GROUP BY organization, actor
 HAVING count() >= {threshold:UInt32}`
 
 func loadOne(t *testing.T, yaml, sql string) ([]Detection, error) {
@@ -103,6 +105,12 @@ func TestValidateRejects(t *testing.T) {
 		{"retired tactic name", strings.Replace(goodYAML, "attack.defense-impairment", "attack.defense-evasion", 1), goodSQL, "want [attack.defense-impairment attack.t1556]"},
 		{"technique of another tactic", strings.Replace(goodYAML, "[TA0112]", "[TA0040]", 1), goodSQL, "none of them in mitreAttacks"},
 		{"no event_ids", goodYAML, strings.Replace(goodSQL, "AS event_ids", "AS ids", 1), "does not return the column event_ids"},
+		{"no dedup_key", goodYAML, strings.Replace(goodSQL, "AS dedup_key", "AS key", 1), "does not return the column dedup_key"},
+		{"range on eventTime", goodYAML, strings.ReplaceAll(goodSQL, "receivedAt", "eventTime"), "does not judge the events received in the range"},
+		{"eventTime against from", goodYAML, strings.Replace(goodSQL, "GROUP BY", "AND eventTime >= {from:DateTime} GROUP BY", 1), "compares eventTime with the run's range"},
+		{"only from on receivedAt", goodYAML, strings.Replace(goodSQL, "receivedAt < {to:DateTime}", "eventTime < {to:DateTime}", 1), "does not judge the events received"},
+		{"unsorted event_ids", goodYAML, strings.Replace(goodSQL, "arraySort(groupArray(id))", "groupArray(id)", 1), "want it sorted"},
+		{"dedup_key without the name", goodYAML, strings.Replace(goodSQL, "'x-y'", "'other'", 1), "want it to start with the detection's name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadOne(t, tc.yaml, tc.sql)

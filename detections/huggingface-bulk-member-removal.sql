@@ -1,18 +1,47 @@
 -- Bulk member removal: >= threshold org.remove_user by one actor within any
 -- window_minutes-long span.
+--
+-- Framing as huggingface-mass-repo-deletion: bursts of removals no more than
+-- window_minutes apart, one finding per burst with a window of >= threshold
+-- holding a judged event; dedup_key is the burst's first removal.
+WITH judged AS (
+    SELECT workspaceID, authorUser, min(eventTime) AS lo, max(eventTime) AS hi
+    FROM huggingface_logs FINAL
+    WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
+      AND eventName = 'org.remove_user'
+    GROUP BY workspaceID, authorUser
+),
+events AS (
+    SELECT l.workspaceID AS workspaceID, l.authorUser AS authorUser, l.id AS id, l.eventTime AS eventTime, l.rawLog AS rawLog,
+           l.receivedAt >= {from:DateTime} AS judged
+    FROM huggingface_logs AS l FINAL
+    INNER JOIN judged AS j ON l.workspaceID = j.workspaceID AND l.authorUser = j.authorUser
+    WHERE l.receivedAt < {to:DateTime} AND l.eventName = 'org.remove_user'
+      AND l.eventTime >= j.lo - INTERVAL 1 DAY AND l.eventTime <= j.hi + INTERVAL 1 DAY
+),
+bursts AS (
+    SELECT *, sum(starts) OVER (PARTITION BY workspaceID, authorUser ORDER BY eventTime, id ROWS UNBOUNDED PRECEDING) AS burst
+    FROM (
+        SELECT *, dateDiff('second', lagInFrame(eventTime, 1, toDateTime(0)) OVER w, eventTime) > {window_minutes:UInt32} * 60 AS starts
+        FROM events
+        WINDOW w AS (PARTITION BY workspaceID, authorUser ORDER BY eventTime, id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+    )
+)
 SELECT
     workspaceID AS organization,
     authorUser AS actor,
     count() AS event_count,
-    groupArray(id) AS event_ids,
+    arraySort(groupArray(id)) AS event_ids,
     min(eventTime) AS first_seen,
     max(eventTime) AS last_seen,
     groupUniqArray(JSONExtractString(rawLog, 'data', 'user')) AS removed_users,
     arraySort(groupArray(toUInt32(eventTime))) AS times,
-    arrayMax(arrayMap(t -> arrayCount(u -> u > t - {window_minutes:UInt32} * 60 AND u <= t, times), times)) AS max_in_window
-FROM huggingface_logs FINAL
-WHERE eventTime >= {from:DateTime} - toIntervalMinute({window_minutes:UInt32}) AND eventTime < {to:DateTime}
-  AND eventName = 'org.remove_user'
-GROUP BY organization, actor
+    groupArrayIf(toUInt32(eventTime), judged) AS judged_times,
+    arrayMax(arrayMap(t -> if(arrayExists(x -> x > t - {window_minutes:UInt32} * 60 AND x <= t, judged_times),
+                              arrayCount(u -> u > t - {window_minutes:UInt32} * 60 AND u <= t, times), 0), times)) AS max_in_window,
+    concatWithSeparator('|', 'huggingface-bulk-member-removal', organization, actor,
+        formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), argMin(id, (eventTime, id))) AS dedup_key
+FROM bursts
+GROUP BY organization, actor, burst
 HAVING max_in_window >= {threshold:UInt32}
 ORDER BY first_seen

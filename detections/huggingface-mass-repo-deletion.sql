@@ -1,18 +1,50 @@
 -- Mass repository deletion: >= threshold repo.delete by one actor within any
 -- window_minutes-long span (sliding window over the sorted event times).
+--
+-- Framing (README, "Writing a detection"): the events received in [from, to)
+-- are judged; the windows around them are counted over every event of the
+-- actor received before {to}, whatever its arrival. A burst is a run of
+-- deletions no more than window_minutes apart (looked up to a day around the
+-- judged events); one finding per burst that has a window of >= threshold
+-- deletions holding a judged event. dedup_key is the burst's first deletion.
+WITH judged AS (
+    SELECT workspaceID, authorUser, min(eventTime) AS lo, max(eventTime) AS hi
+    FROM huggingface_logs FINAL
+    WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
+      AND eventName = 'repo.delete'
+    GROUP BY workspaceID, authorUser
+),
+events AS (
+    SELECT l.workspaceID AS workspaceID, l.authorUser AS authorUser, l.id AS id, l.eventTime AS eventTime, l.rawLog AS rawLog,
+           l.receivedAt >= {from:DateTime} AS judged
+    FROM huggingface_logs AS l FINAL
+    INNER JOIN judged AS j ON l.workspaceID = j.workspaceID AND l.authorUser = j.authorUser
+    WHERE l.receivedAt < {to:DateTime} AND l.eventName = 'repo.delete'
+      AND l.eventTime >= j.lo - INTERVAL 1 DAY AND l.eventTime <= j.hi + INTERVAL 1 DAY
+),
+bursts AS (
+    SELECT *, sum(starts) OVER (PARTITION BY workspaceID, authorUser ORDER BY eventTime, id ROWS UNBOUNDED PRECEDING) AS burst
+    FROM (
+        SELECT *, dateDiff('second', lagInFrame(eventTime, 1, toDateTime(0)) OVER w, eventTime) > {window_minutes:UInt32} * 60 AS starts
+        FROM events
+        WINDOW w AS (PARTITION BY workspaceID, authorUser ORDER BY eventTime, id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+    )
+)
 SELECT
     workspaceID AS organization,
     authorUser AS actor,
     count() AS event_count,
-    groupArray(id) AS event_ids,
+    arraySort(groupArray(id)) AS event_ids,
     min(eventTime) AS first_seen,
     max(eventTime) AS last_seen,
     groupUniqArray(JSONExtractString(rawLog, 'data', 'repo', 'name')) AS repos,
     arraySort(groupArray(toUInt32(eventTime))) AS times,
-    arrayMax(arrayMap(t -> arrayCount(u -> u > t - {window_minutes:UInt32} * 60 AND u <= t, times), times)) AS max_in_window
-FROM huggingface_logs FINAL
-WHERE eventTime >= {from:DateTime} - toIntervalMinute({window_minutes:UInt32}) AND eventTime < {to:DateTime}
-  AND eventName = 'repo.delete'
-GROUP BY organization, actor
+    groupArrayIf(toUInt32(eventTime), judged) AS judged_times,
+    arrayMax(arrayMap(t -> if(arrayExists(x -> x > t - {window_minutes:UInt32} * 60 AND x <= t, judged_times),
+                              arrayCount(u -> u > t - {window_minutes:UInt32} * 60 AND u <= t, times), 0), times)) AS max_in_window,
+    concatWithSeparator('|', 'huggingface-mass-repo-deletion', organization, actor,
+        formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), argMin(id, (eventTime, id))) AS dedup_key
+FROM bursts
+GROUP BY organization, actor, burst
 HAVING max_in_window >= {threshold:UInt32}
 ORDER BY first_seen

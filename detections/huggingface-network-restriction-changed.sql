@@ -1,19 +1,22 @@
+-- One finding per event: the events received in [from, to), each judged on
+-- its own; dedup_key is the detection, the organization, the actor and the event.
 SELECT
     workspaceID AS organization,
     authorUser AS actor,
     count() AS event_count,
-    groupArray(id) AS event_ids,
+    arraySort(groupArray(id)) AS event_ids,
     min(eventTime) AS first_seen,
     max(eventTime) AS last_seen,
     groupUniqArray(eventName) AS event_names,
-    groupUniqArray(actorIP) AS ips
+    groupUniqArray(actorIP) AS ips,
+    concatWithSeparator('|', 'huggingface-network-restriction-changed', organization, actor, formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), id) AS dedup_key
 FROM huggingface_logs FINAL
-WHERE eventTime >= {from:DateTime} AND eventTime < {to:DateTime}
+WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
   AND (eventName IN ('org.settings.network.ip_restriction.disable', 'org.settings.network.auth_enforcement.disable',
                      'org.settings.network', 'org.settings.network.ip_restriction.enable')
        OR (eventName = 'org.update_settings' AND (
               JSONExtractRaw(rawLog, 'data', 'network', 'ip_restriction', 'enabled') = 'false'
            OR JSONExtractRaw(rawLog, 'data', 'network', 'auth_enforcement', 'enabled') = 'false'
            OR JSONHas(rawLog, 'data', 'network', 'ip_restriction', 'cidrs'))))
-GROUP BY organization, actor
+GROUP BY organization, actor, id
 ORDER BY first_seen

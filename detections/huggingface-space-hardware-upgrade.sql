@@ -1,16 +1,19 @@
+-- One finding per event: the events received in [from, to), each judged on
+-- its own; dedup_key is the detection, the organization, the actor and the event.
 SELECT
     workspaceID AS organization,
     authorUser AS actor,
     count() AS event_count,
-    groupArray(id) AS event_ids,
+    arraySort(groupArray(id)) AS event_ids,
     min(eventTime) AS first_seen,
     max(eventTime) AS last_seen,
     groupUniqArray(JSONExtractString(rawLog, 'data', 'repo', 'name')) AS spaces,
-    groupUniqArray(JSONExtractString(rawLog, 'data', 'hardware', 'to')) AS hardware
+    groupUniqArray(JSONExtractString(rawLog, 'data', 'hardware', 'to')) AS hardware,
+    concatWithSeparator('|', 'huggingface-space-hardware-upgrade', organization, actor, formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), id) AS dedup_key
 FROM huggingface_logs FINAL
-WHERE eventTime >= {from:DateTime} AND eventTime < {to:DateTime}
+WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
   AND (eventName = 'spaces.update_hardware'
        AND JSONExtractString(rawLog, 'data', 'hardware', 'to') != ''
        AND NOT startsWith(JSONExtractString(rawLog, 'data', 'hardware', 'to'), 'cpu'))
-GROUP BY organization, actor
+GROUP BY organization, actor, id
 ORDER BY first_seen

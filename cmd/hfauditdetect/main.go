@@ -117,8 +117,8 @@ func parseArgs(args []string, pack []detections.Detection, now time.Time, stderr
 	fs.SetOutput(stderr)
 	conn := chconn.Register(fs)
 	database := fs.String("database", clickhouse.DefaultDatabase, "database of the huggingface_logs table")
-	from := fs.String("from", "", "start of the time range, RFC 3339 (inclusive); default: -to minus -since")
-	to := fs.String("to", "", "end of the time range, RFC 3339 (exclusive); default: now")
+	from := fs.String("from", "", "start of the range, RFC 3339 (inclusive): judge the events that reached ClickHouse (receivedAt) from then; default: -to minus -since")
+	to := fs.String("to", "", "end of the range of receivedAt, RFC 3339 (exclusive); default: now")
 	since := fs.Duration("since", time.Hour, "length of the time range ending at -to, when -from is not given")
 	only := fs.String("only", "", "comma-separated detection names to run (default: all)")
 	var sets setFlags

@@ -40,7 +40,7 @@ func printTable(w io.Writer, cfg config, findings []finding, failed int) {
 	if failed > 0 {
 		failures = fmt.Sprintf(", %d could not run (see the errors)", failed)
 	}
-	fmt.Fprintf(w, "%d of %d detections fired (%d findings)%s, on events from %s to %s\n", len(fired), len(cfg.jobs), len(findings), failures,
+	fmt.Fprintf(w, "%d of %d detections fired (%d findings)%s, on events received from %s to %s\n", len(fired), len(cfg.jobs), len(findings), failures,
 		cfg.from.UTC().Format(time.RFC3339), cfg.to.UTC().Format(time.RFC3339))
 }
 

@@ -42,7 +42,7 @@ func TestPrintTable(t *testing.T) {
 	printTable(&b, cfg, []finding{testFinding()}, 1)
 	out := b.String()
 	for _, s := range []string{"DETECTION    SEVERITY  ACTOR  COUNT  FIRST", "mass-delete  High      vera   5      2026-06-01 10:00:00",
-		"a,b,c (+2 more)", "1 of 3 detections fired (1 findings), 1 could not run (see the errors), on events from 2026-06-01T09:00:00Z to 2026-06-01T11:00:00Z"} {
+		"a,b,c (+2 more)", "1 of 3 detections fired (1 findings), 1 could not run (see the errors), on events received from 2026-06-01T09:00:00Z to 2026-06-01T11:00:00Z"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("no %q in:\n%s", s, out)
 		}

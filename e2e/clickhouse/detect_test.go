@@ -31,18 +31,41 @@ const detectSecret = "pw-detect-e2e-5ecret"
 func TestDetectRunner(t *testing.T) {
 	const db = "detect"
 	now := time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC)
-	sim, url := simtest.Start(t, simulator.Options{InitialEvents: 300, Seed: 11, Now: func() time.Time { return now }})
+	sim, err := simulator.New(simulator.Options{InitialEvents: 300, Seed: 11, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	attack := sim.InjectAttack(now.Add(-time.Hour))
 
+	// The history (the organization's and vera's) reaches ClickHouse first,
+	// then the attack: the runs below judge what each ingestion inserted.
 	exp := newExporter(t, db)
 	applySchema(t, db)
 	cons := &countingConsumer{next: exp}
-	want := int64(sim.Len())
-	rcv := startReceiver(t, url, cons, 0)
-	waitFor(t, time.Minute, "the backfill", func() bool { return cons.records.Load() >= want })
-	if err := rcv.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
+	attackIDs := map[string]bool{}
+	for _, id := range attack.EventIDs() {
+		attackIDs[id] = true
 	}
+	var history, attackEvents []json.RawMessage
+	for _, e := range sim.EventsJSON() {
+		var ev struct {
+			ID string `json:"_id"`
+		}
+		if err := json.Unmarshal(e, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if attackIDs[ev.ID] {
+			attackEvents = append(attackEvents, e)
+		} else {
+			history = append(history, e)
+		}
+	}
+	historyReceived := ingestReceived(func() {
+		ingest(t, exportServer(t, simulator.DefaultOrg, history).URL, simulator.DefaultOrg, cons, int64(len(history)))
+	})
+	attackReceived := ingestReceived(func() {
+		ingest(t, exportServer(t, simulator.DefaultOrg, attackEvents).URL, simulator.DefaultOrg, cons, int64(len(attackEvents)))
+	})
 
 	bin := filepath.Join(t.TempDir(), "hfauditdetect")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/hfauditdetect")
@@ -71,8 +94,8 @@ func TestDetectRunner(t *testing.T) {
 		}
 		return out.String(), errb.String(), code
 	}
-	// The attack's minutes, and the hours of vera's ordinary history.
-	attackRange := []string{"-from", attack.Start.Format(time.RFC3339), "-to", attack.End.Add(time.Second).Format(time.RFC3339)}
+	// The attack, judged when it reached ClickHouse.
+	attackRange := []string{"-from", attackReceived.from.Format(time.RFC3339), "-to", attackReceived.to.Format(time.RFC3339)}
 	base := []string{"-dsn", dsn, "-database", db}
 
 	t.Run("json", func(t *testing.T) {
@@ -172,8 +195,7 @@ func TestDetectRunner(t *testing.T) {
 	})
 
 	t.Run("vera's history stays silent", func(t *testing.T) {
-		hist := []string{"-from", attack.Start.Add(-22 * 24 * time.Hour).Format(time.RFC3339),
-			"-to", attack.Start.Add(-time.Hour).Format(time.RFC3339), "-format", "json"}
+		hist := []string{"-from", historyReceived.from.Format(time.RFC3339), "-to", historyReceived.to.Format(time.RFC3339), "-format", "json"}
 		out, errOut, code := runDetect(t, nil, append(base, hist...)...)
 		if code == 2 {
 			t.Fatal(errOut)

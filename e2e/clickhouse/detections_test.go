@@ -108,8 +108,13 @@ func ingest(t testing.TB, endpoint, org string, next *countingConsumer, want int
 // parameters (defaults, overridden by params) as query parameters, the way
 // the ClickHouse HTTP interface takes them.
 func postDetection(d detections.Detection, sql string, from, to time.Time, params map[string]string) (string, error) {
+	return postDetectionIn(detectionsDB, d, sql, from, to, params)
+}
+
+// postDetectionIn is postDetection on database db.
+func postDetectionIn(db string, d detections.Detection, sql string, from, to time.Time, params map[string]string) (string, error) {
 	v := url.Values{}
-	v.Set("database", detectionsDB)
+	v.Set("database", db)
 	v.Set("default_format", "JSONEachRow")
 	v.Set("param_from", from.UTC().Format(time.DateTime))
 	v.Set("param_to", to.UTC().Format(time.DateTime))
@@ -126,7 +131,13 @@ func postDetection(d detections.Detection, sql string, from, to time.Time, param
 // every row carries the columns every detection promises.
 func runDetection(t testing.TB, d detections.Detection, from, to time.Time, params map[string]string, org string) []map[string]any {
 	t.Helper()
-	body, err := postDetection(d, d.SQL, from, to, params)
+	return runDetectionIn(t, detectionsDB, d, from, to, params, org)
+}
+
+// runDetectionIn is runDetection on database db.
+func runDetectionIn(t testing.TB, db string, d detections.Detection, from, to time.Time, params map[string]string, org string) []map[string]any {
+	t.Helper()
+	body, err := postDetectionIn(db, d, d.SQL, from, to, params)
 	if err != nil {
 		t.Fatalf("detection %s: %v", d.Name, err)
 	}
@@ -168,6 +179,32 @@ var detectionData struct {
 	ds     []detections.Detection
 	scn    map[string]scenario
 	benign []json.RawMessage // the benign events the receiver polled
+	// judged is when the events of every scenario's range and of the benign
+	// runs reached ClickHouse: the range the detections judge.
+	judged received
+}
+
+// splitAt splits events by createdAt: before at, from at on to before to,
+// and from to on.
+func splitAt(t testing.TB, events []json.RawMessage, at, to time.Time) (history, inRange, after []json.RawMessage) {
+	t.Helper()
+	for _, e := range events {
+		var ev struct {
+			CreatedAt time.Time `json:"createdAt"`
+		}
+		if err := json.Unmarshal(e, &ev); err != nil {
+			t.Fatalf("event without a createdAt: %v\n%s", err, e)
+		}
+		switch {
+		case ev.CreatedAt.Before(at):
+			history = append(history, e)
+		case ev.CreatedAt.Before(to):
+			inRange = append(inRange, e)
+		default:
+			after = append(after, e)
+		}
+	}
+	return history, inRange, after
 }
 
 func setupDetections(t *testing.T) ([]detections.Detection, map[string]scenario) {
@@ -188,18 +225,6 @@ func setupDetections(t *testing.T) ([]detections.Detection, map[string]scenario)
 	applySchema(t, detectionsDB)
 	next := &countingConsumer{next: exp}
 	scn := map[string]scenario{}
-	for _, d := range ds {
-		s := loadScenario(t, d.Name)
-		scn[d.Name] = s
-		srv := exportServer(t, s.Organization, s.Events)
-		ingest(t, srv.URL, s.Organization, next, int64(len(s.Events)))
-	}
-	for _, d := range ds {
-		s := scn[d.Name]
-		if n := queryInt(t, fmt.Sprintf("SELECT count() FROM %s.huggingface_logs FINAL WHERE workspaceID = '%s'", detectionsDB, s.Organization)); n != int64(len(s.Events)) {
-			t.Fatalf("scenario %s: %d rows in huggingface_logs, want %d", d.Name, n, len(s.Events))
-		}
-	}
 	sim, err := simulator.NewBenign(simulator.Options{
 		Org: benignOrg, Seed: 42, InitialEvents: benignEvents, InitialSpan: benignSpan,
 		Now: func() time.Time { return benignEnd },
@@ -207,10 +232,43 @@ func setupDetections(t *testing.T) ([]detections.Detection, map[string]scenario)
 	if err != nil {
 		t.Fatal(err)
 	}
-	detectionData.benign = sim.EventsJSON() // before the poll adds its own export event
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	ingest(t, srv.URL, benignOrg, next, int64(benignEvents))
+	detectionData.benign = sim.EventsJSON()
+	// Three ingestions, the way events reach ClickHouse in production:
+	// first the history (events before a scenario's from, and the benign
+	// history before benignFrom), then the events of the ranges, which the
+	// detections judge, then what comes after. The Hub's export endpoint
+	// serves each part in turn.
+	type part struct {
+		org    string
+		events []json.RawMessage
+	}
+	var phases [3][]part
+	for _, d := range ds {
+		s := loadScenario(t, d.Name)
+		scn[d.Name] = s
+		h, in, after := splitAt(t, s.Events, s.From, s.To)
+		phases[0], phases[1], phases[2] = append(phases[0], part{s.Organization, h}), append(phases[1], part{s.Organization, in}), append(phases[2], part{s.Organization, after})
+	}
+	h, in, after := splitAt(t, detectionData.benign, benignFrom, benignEnd.Add(time.Minute))
+	phases[0], phases[1], phases[2] = append(phases[0], part{benignOrg, h}), append(phases[1], part{benignOrg, in}), append(phases[2], part{benignOrg, after})
+	for i, parts := range phases {
+		r := ingestReceived(func() {
+			for _, p := range parts {
+				if len(p.events) > 0 {
+					ingest(t, exportServer(t, p.org, p.events).URL, p.org, next, int64(len(p.events)))
+				}
+			}
+		})
+		if i == 1 {
+			detectionData.judged = r
+		}
+	}
+	for _, d := range ds {
+		s := scn[d.Name]
+		if n := queryInt(t, fmt.Sprintf("SELECT count() FROM %s.huggingface_logs FINAL WHERE workspaceID = '%s'", detectionsDB, s.Organization)); n != int64(len(s.Events)) {
+			t.Fatalf("scenario %s: %d rows in huggingface_logs, want %d", d.Name, n, len(s.Events))
+		}
+	}
 	t.Logf("ingested %d scenarios and %d benign events through the receiver and the exporter in %v",
 		len(ds), benignEvents, time.Since(start).Round(time.Millisecond))
 	detectionData.loaded, detectionData.ds, detectionData.scn = true, ds, scn
@@ -227,7 +285,7 @@ func TestDetectionScenarios(t *testing.T) {
 	for _, d := range ds {
 		t.Run(d.Name, func(t *testing.T) {
 			s := scn[d.Name]
-			rows := runDetection(t, d, s.From, s.To, s.Params, s.Organization)
+			rows := runDetection(t, d, detectionData.judged.from, detectionData.judged.to, s.Params, s.Organization)
 			if len(rows) == 0 {
 				t.Fatalf("did not fire on its scenario (%s)", s.Description)
 			}
@@ -251,7 +309,7 @@ func TestDetectionsBenign(t *testing.T) {
 	for _, d := range ds {
 		byName[d.Name] = d
 		t.Run(d.Name, func(t *testing.T) {
-			if rows := runDetection(t, d, benignFrom, benignEnd.Add(time.Minute), nil, benignOrg); len(rows) > 0 {
+			if rows := runDetection(t, d, detectionData.judged.from, detectionData.judged.to, nil, benignOrg); len(rows) > 0 {
 				t.Errorf("fired on the benign history: %v", rows)
 			}
 		})
@@ -262,7 +320,7 @@ func TestDetectionsBenign(t *testing.T) {
 		"huggingface-mass-repo-deletion": {"threshold": "1"},
 		"huggingface-first-compute-job":  {"lookback_days": "0"},
 	} {
-		if rows := runDetection(t, byName[name], benignFrom, benignEnd.Add(time.Minute), params, benignOrg); len(rows) == 0 {
+		if rows := runDetection(t, byName[name], detectionData.judged.from, detectionData.judged.to, params, benignOrg); len(rows) == 0 {
 			t.Errorf("control: %s with %v did not fire on the benign history", name, params)
 		}
 	}

@@ -294,6 +294,23 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// received is a range of receivedAt, the time the view wrote a row: the rows
+// one ingestion inserted. The detections judge such ranges.
+type received struct{ from, to time.Time }
+
+// ingestReceived runs ingest, which sends events through the receiver and
+// the exporter, and returns the receivedAt range of the rows it inserted.
+// receivedAt has second resolution: the range is widened to whole seconds,
+// and ingestReceived returns once its end has passed, so that the next
+// ingestion's rows fall after it.
+func ingestReceived(ingest func()) received {
+	from := time.Now().Truncate(time.Second)
+	ingest()
+	to := time.Now().Truncate(time.Second).Add(time.Second)
+	time.Sleep(time.Until(to))
+	return received{from: from, to: to}
+}
+
 // applySchema runs the statements the way cmd/hfauditschema does.
 func applySchema(t testing.TB, database string) []clickhouse.Result {
 	t.Helper()
