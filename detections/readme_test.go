@@ -100,6 +100,23 @@ func benignCounts(t *testing.T) map[string]int {
 	return counts
 }
 
+// TestBenignCounts: every detection has its count on the benign month.
+func TestBenignCounts(t *testing.T) {
+	pack, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := benignCounts(t)
+	for _, d := range pack {
+		if _, ok := counts[d.Name]; !ok {
+			t.Errorf("%s: no count in %s (run TestNoiseBudget -update-noise in e2e/clickhouse)", d.Name, benignCountsFile)
+		}
+	}
+	if len(counts) != len(pack) {
+		t.Errorf("%s has %d counts for %d detections", benignCountsFile, len(counts), len(pack))
+	}
+}
+
 // TestRunbooks keeps RUNBOOKS.md in step with the YAML's triage and
 // response.
 func TestRunbooks(t *testing.T) {
