@@ -150,6 +150,8 @@ func evaluatorFor(r sigma.Rule, org string) *evaluator.RuleEvaluator {
 	placeholders := map[string][]string{
 		"%organization_repo_prefix%": {org + "/"},
 		"%collector_token_last4%":    {simulator.DefaultToken[len(simulator.DefaultToken)-4:]},
+		"%collector_token_id%":       {simulator.SelfExportTokenID},
+		"%collector_token_owner%":    {simulator.DefaultTokenOwner},
 	}
 	return evaluator.ForRule(r, evaluator.WithConfig(cfg),
 		evaluator.WithPlaceholderExpander(func(_ context.Context, name string) ([]string, error) {
