@@ -37,6 +37,7 @@ var notSigma = map[string]string{
 	"huggingface-admin-action-new-country": "new terms: needs the history before the range",
 	"huggingface-log-silence":              "absence of events",
 	"huggingface-payment-method-removed":   "absence of a follow-up event (the replacement card)",
+	"huggingface-audit-health":             "new terms (a type first seen) and the absence of fields, grouped per type",
 }
 
 var (
