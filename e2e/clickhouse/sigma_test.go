@@ -38,6 +38,8 @@ var notSigma = map[string]string{
 	"huggingface-log-silence":              "absence of events",
 	"huggingface-payment-method-removed":   "absence of a follow-up event (the replacement card)",
 	"huggingface-audit-health":             "new terms (a type first seen) and the absence of fields, grouped per type",
+	"huggingface-oauth-client-new":         "new terms: needs the history before the range",
+	"huggingface-invite-outside-domain":    "new terms: needs the history before the range",
 }
 
 var (
