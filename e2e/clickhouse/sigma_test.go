@@ -40,6 +40,8 @@ var notSigma = map[string]string{
 	"huggingface-audit-health":             "new terms (a type first seen) and the absence of fields, grouped per type",
 	"huggingface-oauth-client-new":         "new terms: needs the history before the range",
 	"huggingface-invite-outside-domain":    "new terms: needs the history before the range",
+	"huggingface-sso-login-unusual":        "new terms: needs the history before the range, and the IP enrichment",
+	"huggingface-token-approval-abuse":     "correlation with the request and count over a window",
 }
 
 var (

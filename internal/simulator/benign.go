@@ -81,10 +81,20 @@ func (g *generator) benignType(m benignMember) string {
 // benignPayload is payload without the security-relevant variants: new
 // repositories and settings stay private, roles never reach admin, Space
 // hardware stays on CPU.
-func (g *generator) benignPayload(typ string) (any, string) {
+func (g *generator) benignPayload(typ string, author benignMember) (any, string) {
 	nonAdmin := []string{"read", "contributor", "write"}
 	u := benignTeam[g.pick(len(benignTeam))].user.name
 	switch typ {
+	case "org.token_approval.authorization_request":
+		return map[string]any{"tokenId": author.tokenID, "user": author.user.name}, "Requested access for a token"
+	case "org.token_approval.authorization_request.authorized":
+		// Another member's request: nobody approves their own.
+		other := benignTeam[g.pick(len(benignTeam))]
+		for other.user.name == author.user.name {
+			other = benignTeam[g.pick(len(benignTeam))]
+		}
+		return map[string]any{"tokenId": other.tokenID, "user": other.user.name}, "Authorized a token"
+
 	case "repo.create":
 		rp := g.repo("")
 		return map[string]any{"repo": rp, "private": true}, fmt.Sprintf("Created %s %s", rp["type"], rp["name"])
@@ -119,7 +129,7 @@ func (g *generator) benignPayload(typ string) (any, string) {
 func (g *generator) generateBenign(at, insertedAt time.Time) *event {
 	m := benignTeam[g.pick(len(benignTeam))]
 	typ := g.benignType(m)
-	data, msg := g.benignPayload(typ)
+	data, msg := g.benignPayload(typ, m)
 	loc := m.ip.loc
 	w := wireEvent{
 		ID:        g.nextID(insertedAt),
