@@ -42,6 +42,7 @@ var notSigma = map[string]string{
 	"huggingface-invite-outside-domain":    "new terms: needs the history before the range",
 	"huggingface-sso-login-unusual":        "new terms: needs the history before the range, and the IP enrichment",
 	"huggingface-token-approval-abuse":     "correlation with the request and count over a window",
+	"huggingface-sso-provider-changed":     "compares with the provider of earlier events",
 }
 
 var (

@@ -280,9 +280,14 @@ func BenignMonth(org string, seed int64, end time.Time) Month {
 			}
 		}
 	}
+	var polls []string
 	for at := m.HistoryStart; at.Before(end); at = at.Add(monthPollEvery) {
-		mb.selfExport(at.Add(time.Duration(g.pick(20)) * time.Second))
+		id := mb.selfExport(at.Add(time.Duration(g.pick(20)) * time.Second))
+		if !at.Before(m.Start) {
+			polls = append(polls, id)
+		}
 	}
+	m.Actions = append(m.Actions, MonthAction{Name: "collector-polls", What: "the collector polls every 5 minutes: its own export events", EventIDs: polls})
 	mb.siemExports()
 	mb.monthActions(members)
 	mb.sort()
@@ -355,7 +360,7 @@ func (b *monthBuilder) workday(mm monthMember, day time.Time) {
 
 // selfExport is the collector's poll at at: its token owner is the
 // simulator's default, as the receiver in the tests sees it.
-func (b *monthBuilder) selfExport(at time.Time) {
+func (b *monthBuilder) selfExport(at time.Time) string {
 	w := wireEvent{
 		ID: b.g.nextID(at), CreatedAt: at.UTC().Format(createdAtLayout), Type: ExportEventType, Message: "Exported audit log",
 		IP: mustJSON(SelfExportIP),
@@ -363,7 +368,9 @@ func (b *monthBuilder) selfExport(at time.Time) {
 			AvatarURL: "https://cdn-avatars.huggingface.co/v1/production/uploads/" + TokenOwnerID + "/avatar.png"},
 		Token: &token{Type: "access_token", ID: SelfExportTokenID, Role: "fineGrained", Last4: DefaultToken[len(DefaultToken)-4:]},
 	}
-	b.events = append(b.events, newEvent(w, at, SelfExportIP))
+	e := newEvent(w, at, SelfExportIP)
+	b.events = append(b.events, e)
+	return e.id
 }
 
 // siemExports: a second SIEM polls the log with its own service-account
