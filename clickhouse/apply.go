@@ -47,10 +47,15 @@ type Result struct {
 // error, which carries ClickHouse's error text. done, when non-nil, is
 // called after each successful statement.
 func Apply(ctx context.Context, t Target, o Options, done func(Result)) error {
+	return applyStatements(ctx, t, StatementsFor(o), done)
+}
+
+// applyStatements POSTs stmts to t one by one, as Apply describes.
+func applyStatements(ctx context.Context, t Target, stmts []string, done func(Result)) error {
 	if _, _, _, err := t.resolve(); err != nil {
 		return err
 	}
-	for _, stmt := range StatementsFor(o) {
+	for _, stmt := range stmts {
 		first, _, _ := strings.Cut(stmt, "\n")
 		_, header, err := t.post(ctx, stmt, nil)
 		if err != nil {

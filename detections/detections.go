@@ -23,7 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-//go:embed *.yaml *.sql sigma/*.yml
+//go:embed *.yaml *.sql sigma/*.yml alerts/*.yaml alerts/*.sql
 var files embed.FS
 
 // Parameter is a query parameter a detection declares, with its default.
@@ -59,6 +59,9 @@ type Detection struct {
 	// Notes is free text for people: the data shapes a detection assumes, tuning advice.
 	Notes string `yaml:"notes"`
 	SQL   string `yaml:"-"` // contents of File
+	// Alert marks a correlation alert (alerts/): its SQL reads
+	// huggingface_findings and judges the findings found in the range.
+	Alert bool `yaml:"-"`
 }
 
 // Parameters are the declared parameters, in declaration order.
@@ -71,7 +74,29 @@ func Load() ([]Detection, error) {
 	return load(files)
 }
 
+// AlertPrefix starts the name of every correlation alert, so that alerts
+// never read their own findings.
+const AlertPrefix = "huggingface-alert-"
+
+// LoadAlerts returns the correlation alerts (alerts/NAME.yaml and NAME.sql,
+// over huggingface_findings), sorted by Name and validated.
+func LoadAlerts() ([]Detection, error) {
+	sub, err := fs.Sub(files, "alerts")
+	if err != nil {
+		return nil, err
+	}
+	return loadAlerts(sub)
+}
+
+func loadAlerts(fsys fs.FS) ([]Detection, error) {
+	return loadKind(fsys, true)
+}
+
 func load(fsys fs.FS) ([]Detection, error) {
+	return loadKind(fsys, false)
+}
+
+func loadKind(fsys fs.FS, alerts bool) ([]Detection, error) {
 	names, err := fs.Glob(fsys, "*.yaml")
 	if err != nil {
 		return nil, err
@@ -85,6 +110,7 @@ func load(fsys fs.FS) ([]Detection, error) {
 			errs = append(errs, err)
 			continue
 		}
+		d.Alert = alerts
 		if err := d.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", n, err))
 		}
@@ -204,10 +230,13 @@ func defaultValue(typ, s string) any {
 var FindingColumns = []string{"organization", "actor", "event_count", "event_ids", "first_seen", "last_seen", "dedup_key"}
 
 var (
-	// judgedRE is the range every detection judges: the time the row reached
+	// judgedFromRE and judgedToRE are the range every detection judges: the time the row reached
 	// ClickHouse, never the event's own time (late events would be missed).
 	judgedFromRE = regexp.MustCompile(`\breceivedAt\s*>=\s*\{from:DateTime\}`)
 	judgedToRE   = regexp.MustCompile(`\breceivedAt\s*<\s*\{to:DateTime\}`)
+	// An alert judges the findings found in the range.
+	alertFromRE = regexp.MustCompile(`\bfound_at\s*>=\s*\{from:DateTime\}`)
+	alertToRE   = regexp.MustCompile(`\bfound_at\s*<\s*\{to:DateTime\}`)
 	// eventRangeRE is the range of the old framing, on the event's time.
 	eventRangeRE  = regexp.MustCompile(`(?i)\beventTime\s*(>=|>|<=|<)\s*\{(from|to):DateTime\}`)
 	placeholderRE = regexp.MustCompile(`\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*([^{}]+?)\s*\}`)
@@ -312,8 +341,11 @@ func (d Detection) Validate() error {
 			bad("SQL does not return the column %s (every finding row carries %s)", col, strings.Join(FindingColumns, ", "))
 		}
 	}
-	for _, err := range checkFraming(d.Name, sql) {
+	for _, err := range checkFraming(d.Name, sql, d.Alert) {
 		bad("%v", err)
+	}
+	if d.Alert != strings.HasPrefix(d.Name, AlertPrefix) {
+		bad("name %q: an alert's name, and only an alert's, starts with %s", d.Name, AlertPrefix)
 	}
 
 	used := map[string]string{}
@@ -380,9 +412,12 @@ func (d Detection) Validate() error {
 // checkFraming checks the convention of README "Writing a detection": the
 // judged range is on receivedAt, event_ids is sorted, and dedup_key names
 // the detection. sql has no comments.
-func checkFraming(name, sql string) []error {
+func checkFraming(name, sql string, alert bool) []error {
 	var errs []error
-	if !judgedFromRE.MatchString(sql) || !judgedToRE.MatchString(sql) {
+	switch {
+	case alert && (!alertFromRE.MatchString(sql) || !alertToRE.MatchString(sql)):
+		errs = append(errs, errors.New("SQL does not judge the findings found in the range: want found_at >= {from:DateTime} AND found_at < {to:DateTime}"))
+	case !alert && (!judgedFromRE.MatchString(sql) || !judgedToRE.MatchString(sql)):
 		errs = append(errs, errors.New("SQL does not judge the events received in the range: want receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}"))
 	}
 	if m := eventRangeRE.FindString(sql); m != "" {

@@ -1,6 +1,7 @@
 package detections
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,6 +141,55 @@ func TestEveryDetectionHasAScenario(t *testing.T) {
 		if _, err := os.Stat(filepath.Join("scenarios", d.Name+".json")); err != nil {
 			t.Errorf("%s: no scenario: %v", d.Name, err)
 		}
+	}
+}
+
+func TestLoadAlerts(t *testing.T) {
+	alerts, err := LoadAlerts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(alerts) < 2 {
+		t.Fatalf("%d alerts, want at least 2", len(alerts))
+	}
+	pack, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, d := range pack {
+		known[d.Name] = true
+	}
+	for _, a := range alerts {
+		if !a.Alert {
+			t.Errorf("%s: not marked as an alert", a.Name)
+		}
+		// The chain's steps name detections of the pack.
+		for _, p := range a.Parameters {
+			if p.Type != "String" {
+				continue
+			}
+			for _, n := range strings.Split(fmt.Sprint(p.Default), ",") {
+				if !known[n] {
+					t.Errorf("%s: parameter %s names %q, not a detection of the pack", a.Name, p.Name, n)
+				}
+			}
+		}
+	}
+	// A detection's framing is refused for an alert, and the reverse.
+	y := strings.Replace(goodYAML, "name: x-y", "name: huggingface-alert-x", 1)
+	y = strings.Replace(y, "file: x-y.sql", "file: huggingface-alert-x.sql", 1)
+	sql := strings.Replace(goodSQL, "'x-y'", "'huggingface-alert-x'", 1)
+	_, err = loadAlerts(fstest.MapFS{"huggingface-alert-x.yaml": {Data: []byte(y)}, "huggingface-alert-x.sql": {Data: []byte(sql)}})
+	if err == nil || !strings.Contains(err.Error(), "found_at >= {from:DateTime}") {
+		t.Errorf("alert framed on receivedAt: %v", err)
+	}
+	sql = strings.ReplaceAll(sql, "receivedAt", "found_at")
+	if _, err := loadAlerts(fstest.MapFS{"huggingface-alert-x.yaml": {Data: []byte(y)}, "huggingface-alert-x.sql": {Data: []byte(sql)}}); err != nil {
+		t.Errorf("alert framed on found_at: %v", err)
+	}
+	if _, err := loadOne(t, goodYAML, strings.ReplaceAll(goodSQL, "receivedAt", "found_at")); err == nil {
+		t.Error("a detection framed on found_at was accepted")
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
@@ -19,14 +20,12 @@ import (
 // detect builds cmd/hfauditdetect, runs it against the demo's ClickHouse as
 // a user would (table output), runs it again for JSON, and prints each step
 // of the attack next to the detections whose findings hold its events.
-func detect(dir, chURL string, attack simulator.Attack) error {
-	bin := filepath.Join(dir, "bin", "hfauditdetect")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/hfauditdetect")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building hfauditdetect: %w", err)
+func detect(dir, chURL string, attack simulator.Attack, from time.Time) error {
+	bin, err := buildDetect(dir)
+	if err != nil {
+		return err
 	}
-	args := []string{"-dsn", chURL, "-database", "otel", "-since", "1h"}
+	args := []string{"-dsn", chURL, "-database", "otel", "-from", from.UTC().Format(time.RFC3339)}
 	step("Detections: hfauditdetect %s", strings.Join(args, " "))
 	table, err := runDetect(bin, args...)
 	if err != nil {
@@ -104,6 +103,17 @@ func detect(dir, chURL string, attack simulator.Attack) error {
 	}
 	fmt.Println()
 	return nil
+}
+
+// buildDetect builds cmd/hfauditdetect into dir/bin.
+func buildDetect(dir string) (string, error) {
+	bin := filepath.Join(dir, "bin", "hfauditdetect")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/hfauditdetect")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("building hfauditdetect: %w", err)
+	}
+	return bin, nil
 }
 
 // runDetect runs the runner; exit status 1 means findings, not failure.

@@ -3,10 +3,12 @@
 // (chdbserver), and the collector built by ocb with examples/demo.yaml. It
 // runs the collector, stops it, runs it again to show that the cursor in
 // file_storage prevents duplicates, and prints what arrived: a summary of
-// the local file and rows of the huggingface_logs table. The simulated
-// export holds an attack (internal/simulator/attack.go); the demo ends by
-// running the detection pack with cmd/hfauditdetect and shows which
-// detections fired on which step of the attack.
+// the local file and rows of the huggingface_logs table. Then it runs
+// hfauditdetect -watch next to the collector with a local webhook, injects
+// an attack (internal/simulator/attack.go) into the Hub, prints the
+// notifications as they arrive (the attack-chain alert last), restarts the
+// watcher to show that nothing is sent twice, and ends with a one-shot run
+// of the pack that shows which detections fired on which step.
 //
 // Run it from the repository root with `make demo`.
 package main
@@ -76,7 +78,8 @@ func run(events int, dir, collector string) error {
 		return err
 	}
 	defer sim.Close()
-	attack := sim.InjectAttack(time.Time{})
+	// The attacked admin's ordinary history now; the attack comes later.
+	attack := sim.InjectAttackHistory(time.Time{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -86,8 +89,8 @@ func run(events int, dir, collector string) error {
 	defer hub.Close()
 	hubURL := "http://" + ln.Addr().String()
 	step("Simulated Hub: %d audit events for organization demo-org at %s (3 more every 2 s)", events, hubURL)
-	fmt.Printf("  among them an attack: %s's admin token used from %s (a new network) in the last %s, after %d ordinary events of hers over three weeks\n",
-		attack.Actor, attack.IP, attack.End.Sub(attack.Start).Round(time.Minute), len(attack.History))
+	fmt.Printf("  among them %d ordinary events of %s, an admin, over three weeks; her stolen token is used later from %s (a new network)\n",
+		len(attack.History), attack.Actor, attack.IP)
 
 	// 2. ClickHouse, embedded.
 	chURL, stopCH, err := startClickHouse(dir)
@@ -148,11 +151,16 @@ func run(events int, dir, collector string) error {
 		}
 		fmt.Printf("\n  %s\n%s", q.title, indent(text))
 	}
-	// 6. The detection pack, run as a user runs it.
-	if err := detect(dir, chURL, attack); err != nil {
+	// 6. Continuous detection, as a service next to the collector.
+	attack, injected, err := watch(dir, chURL, collector, env, sim)
+	if err != nil {
 		return err
 	}
-	step("Done. Files: %s (records), %s (collector log), %s/state (cursor)", out, logPath, dir)
+	// 7. The detection pack, run once as a user runs it, on what arrived since the attack.
+	if err := detect(dir, chURL, attack, injected); err != nil {
+		return err
+	}
+	step("Done. Files: %s (records), %s (collector log), %s (watcher log), %s/state (cursor)", out, logPath, filepath.Join(dir, "watcher.log"), dir)
 	return nil
 }
 

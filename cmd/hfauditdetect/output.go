@@ -71,65 +71,77 @@ func ids(v json.RawMessage) string {
 	return fmt.Sprintf("%s (+%d more)", strings.Join(list[:shownIDs], ","), len(list)-shownIDs)
 }
 
-// printJSON prints one JSON object per finding, one per line: the
-// detection's metadata, then the row's columns in the order of the SQL.
+// printJSON prints one JSON object per finding, one per line (findingJSON).
 func printJSON(w io.Writer, findings []finding) error {
 	for _, f := range findings {
-		d := f.detection
-		var b bytes.Buffer
-		keys := map[string]bool{}
-		add := func(k string, v any) error {
-			raw, ok := v.(json.RawMessage)
-			if !ok {
-				var err error
-				if raw, err = json.Marshal(v); err != nil {
-					return err
-				}
-			}
-			if keys[k] {
-				k = "row_" + k // a column named like the metadata keeps its value
-			}
-			keys[k] = true
-			if b.Len() > 0 {
-				b.WriteByte(',')
-			}
-			key, _ := json.Marshal(k)
-			b.Write(key)
-			b.WriteByte(':')
-			b.Write(raw)
-			return nil
+		b, err := findingJSON(f)
+		if err != nil {
+			return err
 		}
-		type mitre struct {
-			Tactics    []string `json:"tactics"`
-			Techniques []string `json:"techniques"`
-		}
-		meta := []struct {
-			k string
-			v any
-		}{
-			{"detection", d.Name}, {"display_name", d.DisplayName}, {"severity", d.Severity}, {"risk_score", d.RiskScore},
-			{"mitre", mitre{Tactics: nonNil(d.MitreAttacks), Techniques: nonNil(d.MitreTechniques)}},
-		}
-		for _, m := range meta {
-			if err := add(m.k, m.v); err != nil {
-				return err
-			}
-		}
-		if f.value(colEventIDs) == nil {
-			if err := add(colEventIDs, []string{}); err != nil {
-				return err
-			}
-		}
-		for i, c := range f.columns {
-			if err := add(c, f.values[i]); err != nil {
-				return err
-			}
-		}
-		if _, err := fmt.Fprintf(w, "{%s}\n", b.Bytes()); err != nil {
+		if _, err := fmt.Fprintf(w, "%s\n", b); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// mitre is the MITRE ATT&CK IDs of a detection.
+type mitre struct {
+	Tactics    []string `json:"tactics"`
+	Techniques []string `json:"techniques"`
+}
+
+// findingJSON is the JSON object of a finding, as -format json prints it and
+// the watcher sends it: the detection's metadata, then the row's columns in
+// the order of the SQL.
+func findingJSON(f finding) ([]byte, error) {
+	d := f.detection
+	var b bytes.Buffer
+	keys := map[string]bool{}
+	add := func(k string, v any) error {
+		raw, ok := v.(json.RawMessage)
+		if !ok {
+			var err error
+			if raw, err = json.Marshal(v); err != nil {
+				return err
+			}
+		}
+		if keys[k] {
+			k = "row_" + k // a column named like the metadata keeps its value
+		}
+		keys[k] = true
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		key, _ := json.Marshal(k)
+		b.Write(key)
+		b.WriteByte(':')
+		b.Write(raw)
+		return nil
+	}
+	meta := []struct {
+		k string
+		v any
+	}{
+		{"detection", d.Name}, {"display_name", d.DisplayName}, {"severity", d.Severity}, {"risk_score", d.RiskScore},
+		{"mitre", mitre{Tactics: nonNil(d.MitreAttacks), Techniques: nonNil(d.MitreTechniques)}},
+	}
+	for _, m := range meta {
+		if err := add(m.k, m.v); err != nil {
+			return nil, err
+		}
+	}
+	if f.value(colEventIDs) == nil {
+		if err := add(colEventIDs, []string{}); err != nil {
+			return nil, err
+		}
+	}
+	for i, c := range f.columns {
+		if err := add(c, f.values[i]); err != nil {
+			return nil, err
+		}
+	}
+	return []byte("{" + b.String() + "}"), nil
 }
 
 func nonNil(s []string) []string {

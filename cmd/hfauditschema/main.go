@@ -1,6 +1,7 @@
 // Command hfauditschema creates (or updates, idempotently) the typed
 // huggingface_logs table, its materialized view and the backfill in a
-// ClickHouse server that the contrib clickhouseexporter writes to.
+// ClickHouse server that the contrib clickhouseexporter writes to, and the
+// tables of hfauditdetect -watch (clickhouse/huggingface_findings.sql).
 //
 //	hfauditschema -dsn http://default:secret@clickhouse:8123 -database otel [-ttl 400d]
 //	hfauditschema -dsn http://clickhouse-1:8123 -database otel -cluster audit
@@ -74,6 +75,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Cluster: *cluster, ReplicaPath: *replicaPath, ReplicaName: *replicaName}
 	if *printOnly {
 		_, _ = io.WriteString(stdout, clickhouse.Script(opts))
+		for _, stmt := range clickhouse.FindingsStatements(opts) {
+			_, _ = io.WriteString(stdout, stmt+";\n\n")
+		}
 		return 0
 	}
 	target := conn.Target(&http.Client{Timeout: *timeout})
@@ -82,13 +86,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		where = ", on cluster " + *cluster
 	}
 	fmt.Fprintf(stdout, "applying huggingface_logs schema to %s (database %s, logs table %s%s)\n", target.Endpoint(), *database, *logsTable, where)
-	err = clickhouse.Apply(context.Background(), target, opts, func(r clickhouse.Result) {
+	printResult := func(r clickhouse.Result) {
 		line := "ok: " + r.Statement
 		if r.Summary != "" {
 			line += " " + r.Summary
 		}
 		fmt.Fprintln(stdout, line)
-	})
+	}
+	err = clickhouse.Apply(context.Background(), target, opts, printResult)
+	if err == nil {
+		// The tables of hfauditdetect -watch (findings, checkpoints, deliveries).
+		err = clickhouse.ApplyFindings(context.Background(), target, opts, printResult)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "hfauditschema: %v\n", err)
 		if strings.Contains(err.Error(), "UNKNOWN_TABLE") {

@@ -43,7 +43,8 @@ func TestRun(t *testing.T) {
 	if code := run([]string{"-dsn", dsn, "-ttl", "30d"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	if n != 6 || !strings.Contains(out.String(), "ok: ALTER TABLE `otel`.`huggingface_logs` MODIFY TTL eventTime + INTERVAL 30 DAY") ||
+	// 6 for huggingface_logs, 3 for the watcher's tables.
+	if n != 9 || !strings.Contains(out.String(), "ok: CREATE TABLE IF NOT EXISTS `otel`.`huggingface_findings`") || !strings.Contains(out.String(), "ok: ALTER TABLE `otel`.`huggingface_logs` MODIFY TTL eventTime + INTERVAL 30 DAY") ||
 		strings.Contains(out.String(), "pw-secret") {
 		t.Fatalf("%d statements; output:\n%s", n, out.String())
 	}
@@ -59,7 +60,8 @@ func TestRun(t *testing.T) {
 	}
 
 	out.Reset()
-	if code := run([]string{"-print", "-database", "sec"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "CREATE TABLE IF NOT EXISTS `sec`.`huggingface_logs`") {
+	if code := run([]string{"-print", "-database", "sec"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "CREATE TABLE IF NOT EXISTS `sec`.`huggingface_logs`") ||
+		!strings.Contains(out.String(), "CREATE TABLE IF NOT EXISTS `sec`.`huggingface_findings`") {
 		t.Fatalf("-print: %d\n%s", code, out.String())
 	}
 	if code := run([]string{"-ttl", "1y"}, &out, &errb); code != 2 {
@@ -79,8 +81,8 @@ func TestRunCluster(t *testing.T) {
 	if code := run([]string{"-dsn", srv.URL, "-cluster", "audit"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	if len(stmts) != 5 {
-		t.Fatalf("%d statements, want 5 (database, local table, Distributed table, view, backfill):\n%s", len(stmts), out.String())
+	if len(stmts) != 8 {
+		t.Fatalf("%d statements, want 8 (database, local table, Distributed table, view, backfill, the watcher's three tables):\n%s", len(stmts), out.String())
 	}
 	for _, s := range stmts {
 		if !strings.Contains(s, " ON CLUSTER `audit`") && !strings.HasPrefix(s, "INSERT INTO") {

@@ -324,5 +324,9 @@ func applySchema(t testing.TB, database string) []clickhouse.Result {
 	if err != nil {
 		t.Fatalf("apply: %v", err)
 	}
+	// The watcher's tables, as hfauditschema creates them.
+	if err := clickhouse.ApplyFindings(context.Background(), clickhouse.Target{DSN: baseURL}, clickhouse.Options{Database: database}, nil); err != nil {
+		t.Fatalf("apply findings: %v", err)
+	}
 	return done
 }

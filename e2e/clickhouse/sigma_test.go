@@ -259,8 +259,8 @@ func TestSigmaAgreesWithSQL(t *testing.T) {
 			// near misses for this rule.
 			for _, other := range ds {
 				s := scn[other.Name]
-				// The SQL judges what was received in the judged phase: the
-				// scenario's events created in [From, To).
+				// The SQL judges what the middle ingestion inserted: the
+				// events of [From, To) (detections_test.go).
 				want := eventIDs(runDetection(t, d, detectionData.judged.from, detectionData.judged.to, nil, s.Organization))
 				got := sigmaMatches(t, evaluatorFor(r.rule, s.Organization), s.Events, s.From, s.To)
 				if !slices.Equal(got, want) {

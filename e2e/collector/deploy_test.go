@@ -387,3 +387,144 @@ func TestSystemdUnit(t *testing.T) {
 		t.Logf("%s", bytes.TrimSpace(out[i:]))
 	}
 }
+
+// The watcher (hfauditdetect -watch) beside the collector.
+
+type watcherManifest struct {
+	secret     corev1.Secret
+	configMap  corev1.ConfigMap
+	deployment appsv1.Deployment
+}
+
+// readWatcherManifest decodes hfauditdetect-kubernetes.yaml strictly into
+// the Kubernetes API types.
+func readWatcherManifest(t *testing.T) watcherManifest {
+	b, err := os.ReadFile(filepath.Join(deployDir, "hfauditdetect-kubernetes.yaml"))
+	require.NoError(t, err)
+	var m watcherManifest
+	kinds := map[string]any{"Secret": &m.secret, "ConfigMap": &m.configMap, "Deployment": &m.deployment}
+	var seen []string
+	for doc := range strings.SplitSeq(string(b), "\n---\n") {
+		doc += "\n"
+		var head struct{ Kind string }
+		require.NoError(t, sigsyaml.Unmarshal([]byte(doc), &head))
+		into, ok := kinds[head.Kind]
+		require.True(t, ok, "unexpected document kind %q", head.Kind)
+		require.NoError(t, sigsyaml.UnmarshalStrict([]byte(doc), into), "the %s document", head.Kind)
+		seen = append(seen, head.Kind)
+	}
+	assert.ElementsMatch(t, []string{"Secret", "ConfigMap", "Deployment"}, seen)
+	return m
+}
+
+func TestWatcherKubernetesManifest(t *testing.T) {
+	m := readWatcherManifest(t)
+	want, err := os.ReadFile(filepath.Join(deployDir, "hfauditdetect.yaml"))
+	require.NoError(t, err)
+	configText := m.configMap.Data["config.yaml"]
+	assert.Equal(t, string(want), configText, "the ConfigMap holds deploy/hfauditdetect.yaml verbatim")
+
+	d := m.deployment.Spec
+	require.NotNil(t, d.Replicas)
+	assert.Equal(t, int32(1), *d.Replicas, "one writer per checkpoint")
+	assert.Equal(t, appsv1.RecreateDeploymentStrategyType, d.Strategy.Type, "the old watcher stops before the new one starts")
+	assert.Equal(t, d.Selector.MatchLabels, d.Template.Labels)
+	pod := d.Template.Spec
+	require.Len(t, pod.Containers, 1)
+	c := pod.Containers[0]
+	assert.Contains(t, c.Args, "-watch")
+
+	var configPath string
+	for _, a := range c.Args {
+		if p, ok := strings.CutPrefix(a, "-config="); ok {
+			configPath = p
+		}
+	}
+	require.NotEmpty(t, configPath, "-config=PATH")
+	var mounted bool
+	for _, vm := range c.VolumeMounts {
+		if vm.MountPath != filepath.Dir(configPath) {
+			continue
+		}
+		for _, v := range pod.Volumes {
+			if v.Name == vm.Name && v.ConfigMap != nil && v.ConfigMap.Name == m.configMap.Name {
+				mounted = true
+			}
+		}
+	}
+	assert.True(t, mounted, "the ConfigMap is mounted at %s", filepath.Dir(configPath))
+	assert.Contains(t, m.configMap.Data, filepath.Base(configPath))
+
+	env := map[string]corev1.EnvVar{}
+	for _, e := range c.Env {
+		env[e.Name] = e
+	}
+	for _, name := range []string{"CLICKHOUSE_PASSWORD", "HFAUDIT_WEBHOOK_URL"} {
+		e := env[name]
+		require.NotNil(t, e.ValueFrom, "%s comes from the Secret", name)
+		require.NotNil(t, e.ValueFrom.SecretKeyRef, "%s comes from the Secret", name)
+		assert.Equal(t, m.secret.Name, e.ValueFrom.SecretKeyRef.Name)
+		assert.Contains(t, m.secret.StringData, e.ValueFrom.SecretKeyRef.Key)
+	}
+	// The settings, without the comments and their examples.
+	var settings strings.Builder
+	for line := range strings.Lines(configText) {
+		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
+			settings.WriteString(line)
+		}
+	}
+	for _, ref := range envRef.FindAllStringSubmatch(settings.String(), -1) {
+		assert.Contains(t, env, ref[1], "the config's ${env:%s} is set in the container", ref[1])
+	}
+
+	require.NotNil(t, pod.SecurityContext)
+	require.NotNil(t, pod.SecurityContext.RunAsNonRoot)
+	assert.True(t, *pod.SecurityContext.RunAsNonRoot)
+	require.NotNil(t, c.SecurityContext)
+	assert.True(t, *c.SecurityContext.ReadOnlyRootFilesystem)
+	assert.False(t, *c.SecurityContext.AllowPrivilegeEscalation)
+	assert.Equal(t, []corev1.Capability{"ALL"}, c.SecurityContext.Capabilities.Drop)
+}
+
+// buildWatcher builds cmd/hfauditdetect.
+func buildWatcher(t *testing.T) string {
+	bin := filepath.Join(t.TempDir(), "hfauditdetect")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/hfauditdetect")
+	cmd.Dir = filepath.Join("..", "..")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
+
+func TestWatcherSystemdUnit(t *testing.T) {
+	unit := filepath.Join(deployDir, "hfauditdetect.service")
+	s := unitSettings(t, unit)
+	require.Len(t, s["ExecStart"], 1)
+	args := strings.Fields(s["ExecStart"][0])
+	assert.Equal(t, []string{"/usr/local/bin/hfauditdetect", "-watch", "-config", "/etc/hfauditdetect/config.yaml"}, args)
+	for k, v := range map[string]string{
+		"DynamicUser": "yes", "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
+		"PrivateTmp": "yes", "PrivateDevices": "yes", "CapabilityBoundingSet": "", "RestrictSUIDSGID": "yes",
+		"MemoryDenyWriteExecute": "yes", "UMask": "0077", "KillSignal": "SIGTERM",
+	} {
+		assert.Equal(t, []string{v}, s[k], k)
+	}
+	assert.Equal(t, []string{"/etc/hfauditdetect/env"}, s["EnvironmentFile"], "secrets from a root-only file, not the unit")
+
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is not installed: the unit was only parsed")
+	}
+	b, err := os.ReadFile(unit)
+	require.NoError(t, err)
+	local := filepath.Join(t.TempDir(), "hfauditdetect.service")
+	text := strings.Replace(string(b), "ExecStart=/usr/local/bin/hfauditdetect ", "ExecStart="+buildWatcher(t)+" ", 1)
+	require.NoError(t, os.WriteFile(local, []byte(text), 0o644))
+	out, err := exec.Command(analyze, "verify", local).CombinedOutput()
+	require.NoError(t, err, "systemd-analyze verify: %s", out)
+	out, err = exec.Command(analyze, "security", "--offline=yes", "--threshold=20", local).CombinedOutput()
+	require.NoError(t, err, "systemd-analyze security: %s", out)
+	if i := bytes.Index(out, []byte("Overall exposure level")); i >= 0 {
+		t.Logf("%s", bytes.TrimSpace(out[i:]))
+	}
+}

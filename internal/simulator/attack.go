@@ -80,6 +80,23 @@ func (a Attack) EventIDs() []string {
 // The events are ordinary export events (schema-valid, token and location
 // set), so they reach huggingface_logs the way the Hub's would.
 func (s *Server) InjectAttack(end time.Time) Attack {
+	return s.injectAttack(end, true, true)
+}
+
+// InjectAttackHistory writes only the actor's ordinary history of
+// InjectAttack(end), and InjectAttackSteps only the attack: together, at
+// different times, they stage an attack that reaches the Hub's log after
+// the history was collected.
+func (s *Server) InjectAttackHistory(end time.Time) Attack {
+	return s.injectAttack(end, true, false)
+}
+
+// InjectAttackSteps writes only the attack of InjectAttack(end).
+func (s *Server) InjectAttackSteps(end time.Time) Attack {
+	return s.injectAttack(end, false, true)
+}
+
+func (s *Server) injectAttack(end time.Time, history, steps bool) Attack {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -124,6 +141,9 @@ func (s *Server) InjectAttack(end time.Time) Attack {
 	// a day before the attack.
 	histEnd := end.Add(-26 * time.Hour)
 	for i := range 21 {
+		if !history {
+			break
+		}
 		day := histEnd.Add(-time.Duration(20-i) * 24 * time.Hour)
 		for j, h := range historyDay(s.gen.org, i) {
 			at := day.Add(time.Duration(j) * 37 * time.Minute)
@@ -192,6 +212,9 @@ func (s *Server) InjectAttack(end time.Time) Attack {
 
 	a.Start, a.End = end.Add(-offset), end
 	for _, p := range plan {
+		if !steps {
+			break
+		}
 		st := &a.Steps[p.step]
 		st.EventIDs = append(st.EventIDs, write(a.Start.Add(p.offset), p.typ, p.msg, p.data, true, true))
 		if len(st.Types) == 0 || st.Types[len(st.Types)-1] != p.typ {

@@ -94,3 +94,26 @@ func TestInjectAttackDefaultsToNow(t *testing.T) {
 	assert.Equal(t, fixedClock().UTC().Truncate(time.Millisecond), a.End)
 	assert.Equal(t, len(a.History)+len(a.EventIDs()), sim.Len())
 }
+
+// The history and the attack, injected apart, are the story of InjectAttack.
+func TestInjectAttackInTwoParts(t *testing.T) {
+	whole, _ := newSim(t, Options{Seed: 3, NoSelfExport: true})
+	parts, ts := newSim(t, Options{Seed: 3, NoSelfExport: true})
+	end := fixedClock().Add(-2 * time.Minute)
+	a := whole.InjectAttack(end)
+
+	h := parts.InjectAttackHistory(end)
+	assert.Len(t, h.History, len(a.History))
+	assert.Empty(t, h.EventIDs(), "no attack event with the history")
+	assert.Len(t, export(t, ts, callOpts{}), len(a.History))
+
+	st := parts.InjectAttackSteps(end)
+	assert.Empty(t, st.History)
+	assert.Len(t, st.EventIDs(), len(a.EventIDs()))
+	assert.Equal(t, a.Start, st.Start)
+	assert.Equal(t, a.End, st.End)
+	for i := range a.Steps {
+		assert.Equal(t, a.Steps[i].Types, st.Steps[i].Types)
+	}
+	assert.Len(t, export(t, ts, callOpts{}), len(a.History)+len(a.EventIDs()))
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+)
+
+const testPayload = `{"detection":"huggingface-sso-disabled","display_name":"SSO Disabled","severity":"Critical","risk_score":90,` +
+	`"mitre":{"tactics":["TA0005"],"techniques":["T1556"]},"organization":"acme","actor":"vera","event_count":1,` +
+	`"event_ids":["6650a1b2c3d4e5f6a7b8c9d0"],"first_seen":"2026-06-10 11:50:00","last_seen":"2026-06-10 11:50:00",` +
+	`"dedup_key":"huggingface-sso-disabled|acme|vera|2026-06-10T11:50:00Z|6650a1b2c3d4e5f6a7b8c9d0"}`
+
+var ssoFinding = pendingFinding{DedupKey: "huggingface-sso-disabled|acme|vera|2026-06-10T11:50:00Z|6650a1b2c3d4e5f6a7b8c9d0",
+	Detection: "huggingface-sso-disabled", Payload: testPayload}
+
+// capture answers status and keeps the last request.
+type capture struct {
+	status  int
+	header  http.Header
+	body    []byte
+	path    string
+	headers http.Header
+}
+
+func (c *capture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.body, _ = io.ReadAll(r.Body)
+	c.path, c.headers = r.URL.Path, r.Header.Clone()
+	for k, v := range c.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(c.status)
+}
+
+func TestWebhookSend(t *testing.T) {
+	c := &capture{status: http.StatusAccepted}
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	wh := webhook{url: srv.URL + "/hooks/T0/s3cret", client: srv.Client()}
+	if err := wh.Send(context.Background(), ssoFinding); err != nil {
+		t.Fatal(err)
+	}
+	if string(c.body) != testPayload || c.headers.Get("Content-Type") != "application/json" {
+		t.Errorf("sent %q (%s)", c.body, c.headers.Get("Content-Type"))
+	}
+	if id := wh.ID(); !strings.HasPrefix(id, "webhook:") || strings.Contains(id, "s3cret") || id != (webhook{url: wh.url}).ID() {
+		t.Errorf("ID %q: want stable, without the URL", id)
+	}
+
+	c.status, c.header = http.StatusTooManyRequests, http.Header{"Retry-After": {"30"}}
+	err := wh.Send(context.Background(), ssoFinding)
+	var se *sendError
+	if !errors.As(err, &se) || se.status != 429 || se.retryAfter != 30*time.Second {
+		t.Errorf("429: %#v", err)
+	}
+	// Nothing listens: the error names the failure, never the URL (its secret).
+	srv.Close()
+	err = wh.Send(context.Background(), ssoFinding)
+	if err == nil || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "/hooks/") {
+		t.Errorf("error %v: want one without the URL", err)
+	}
+}
+
+func TestSlackSend(t *testing.T) {
+	c := &capture{status: http.StatusOK}
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	if err := (slack{url: srv.URL, client: srv.Client()}).Send(context.Background(), ssoFinding); err != nil {
+		t.Fatal(err)
+	}
+	var msg struct {
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(c.body, &msg); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"[Critical] SSO Disabled", "actor `vera` in `acme`", "6650a1b2c3d4e5f6a7b8c9d0", ssoFinding.DedupKey, "TA0005 T1556"} {
+		if !strings.Contains(msg.Text, want) {
+			t.Errorf("Slack text lacks %q:\n%s", want, msg.Text)
+		}
+	}
+}
+
+func TestOTLPSend(t *testing.T) {
+	c := &capture{status: http.StatusOK}
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	o := otlp{url: srv.URL + "/v1/logs", headers: map[string]string{"Authorization": "Bearer tok"}, client: srv.Client()}
+	if err := o.Send(context.Background(), ssoFinding); err != nil {
+		t.Fatal(err)
+	}
+	if c.path != "/v1/logs" || c.headers.Get("Content-Type") != "application/x-protobuf" || c.headers.Get("Authorization") != "Bearer tok" {
+		t.Errorf("request %s %v", c.path, c.headers)
+	}
+	req := plogotlp.NewExportRequest()
+	if err := req.UnmarshalProto(c.body); err != nil {
+		t.Fatal(err)
+	}
+	ld := req.Logs()
+	if ld.LogRecordCount() != 1 {
+		t.Fatalf("%d records, want one per finding", ld.LogRecordCount())
+	}
+	lr := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+	a := lr.Attributes()
+	key, _ := a.Get("huggingface.finding.dedup_key")
+	det, _ := a.Get("huggingface.detection")
+	ids, _ := a.Get("huggingface.finding.event_ids")
+	if key.Str() != ssoFinding.DedupKey || det.Str() != "huggingface-sso-disabled" || ids.Slice().Len() != 1 ||
+		lr.SeverityNumber() != plog.SeverityNumberFatal || lr.SeverityText() != "Critical" || lr.EventName() != "huggingface.finding" {
+		t.Errorf("record: %v severity %v", a.AsRaw(), lr.SeverityNumber())
+	}
+	if want := time.Date(2026, 6, 10, 11, 50, 0, 0, time.UTC); !lr.Timestamp().AsTime().Equal(want) {
+		t.Errorf("timestamp %v, want the finding's last event", lr.Timestamp().AsTime())
+	}
+	if body := lr.Body().Map().AsRaw(); body["actor"] != "vera" || body["dedup_key"] != ssoFinding.DedupKey {
+		t.Errorf("body %v", body)
+	}
+}

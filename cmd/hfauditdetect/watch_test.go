@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/detections"
+)
+
+// fakeDeliveries is the pending and sent state in memory.
+type fakeDeliveries struct {
+	findings []pendingFinding
+	sent     map[string]bool // channel/key
+}
+
+func (f *fakeDeliveries) pending(_ context.Context, channel string, _ time.Duration, limit int) ([]pendingFinding, error) {
+	var out []pendingFinding
+	for _, p := range f.findings {
+		if !f.sent[channel+"/"+p.DedupKey] && len(out) < limit {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeDeliveries) markSent(_ context.Context, channel, key string) error {
+	f.sent[channel+"/"+key] = true
+	return nil
+}
+
+// flaky is a channel that fails until up, on the test's clock.
+type flaky struct {
+	now      func() time.Time
+	up       time.Time
+	attempts []time.Time
+	got      map[string]int
+}
+
+func (c *flaky) ID() string { return "test:flaky" }
+
+func (c *flaky) Send(_ context.Context, f pendingFinding) error {
+	c.attempts = append(c.attempts, c.now())
+	if c.now().Before(c.up) {
+		return &sendError{status: 503}
+	}
+	c.got[f.DedupKey]++
+	return nil
+}
+
+// TestDeliveryOutage: a channel down for 10 minutes, on a fake clock, with
+// findings made before and during the outage. The watcher retries with a
+// growing backoff (at most a minute apart, never a storm), delivers every
+// finding once within a minute of the channel's return, and loses nothing.
+func TestDeliveryOutage(t *testing.T) {
+	clock := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	ch := &flaky{now: now, up: clock.Add(10 * time.Minute), got: map[string]int{}}
+	store := &fakeDeliveries{sent: map[string]bool{}}
+	w := &watcher{
+		deliveries: store, wcfg: watchConfig{maxAge: 24 * time.Hour},
+		channels: []*channelState{{ch: ch}}, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		now: now, newBackoff: defaultBackoff,
+	}
+	w.initChannels()
+	store.findings = append(store.findings, pendingFinding{DedupKey: "a"}, pendingFinding{DedupKey: "b"})
+	for step := 0; clock.Before(ch.up.Add(5 * time.Minute)); step++ {
+		if clock.After(ch.up.Add(-5*time.Minute)) && len(store.findings) == 2 {
+			store.findings = append(store.findings, pendingFinding{DedupKey: "c"}) // found during the outage
+		}
+		w.deliver(context.Background())
+		// The service sleeps until the next retry or the next run (every 15s here).
+		next := clock.Add(15 * time.Second)
+		if cs := w.channels[0]; cs.next.After(clock) && cs.next.Before(next) {
+			next = cs.next
+		}
+		clock = next
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if ch.got[k] != 1 {
+			t.Errorf("finding %s delivered %d times, want once", k, ch.got[k])
+		}
+	}
+	var during int
+	for i, at := range ch.attempts {
+		if at.Before(ch.up) {
+			during++
+		}
+		if i > 0 && at.Sub(ch.attempts[i-1]) > time.Minute+7*time.Second {
+			t.Errorf("attempts %v apart: the backoff is capped at a minute (plus jitter)", at.Sub(ch.attempts[i-1]))
+		}
+	}
+	// 1, 2, 4, ... 64 s, then a minute: about 16 attempts in 10 minutes.
+	if during < 8 || during > 25 {
+		t.Errorf("%d attempts during the 10-minute outage, want a backoff (not a storm, not giving up)", during)
+	}
+	var firstOK time.Time
+	for _, at := range ch.attempts {
+		if !at.Before(ch.up) {
+			firstOK = at
+			break
+		}
+	}
+	if d := firstOK.Sub(ch.up); d < 0 || d > time.Minute+7*time.Second {
+		t.Errorf("delivered %v after the channel came back, want within the backoff cap", d)
+	}
+}
+
+// TestDeliveryRetryAfter: a 429 with Retry-After waits at least that long.
+func TestDeliveryRetryAfter(t *testing.T) {
+	clock := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	store := &fakeDeliveries{sent: map[string]bool{}, findings: []pendingFinding{{DedupKey: "a"}}}
+	ch := retryAfterChannel{}
+	w := &watcher{deliveries: store, wcfg: watchConfig{maxAge: time.Hour}, channels: []*channelState{{ch: ch}},
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: func() time.Time { return clock }, newBackoff: defaultBackoff}
+	w.initChannels()
+	w.deliver(context.Background())
+	if got := w.channels[0].next.Sub(clock); got < 90*time.Second {
+		t.Errorf("next attempt in %v, want the 90s of Retry-After", got)
+	}
+}
+
+type retryAfterChannel struct{}
+
+func (retryAfterChannel) ID() string { return "test:429" }
+func (retryAfterChannel) Send(context.Context, pendingFinding) error {
+	return &sendError{status: 429, retryAfter: 90 * time.Second}
+}
+
+// TestRowsNotify: every finding is stored; notify follows -min-severity and
+// the per-detection override; the payload is the -format json object.
+func TestRowsNotify(t *testing.T) {
+	f := func(d detections.Detection) finding {
+		return finding{detection: d, columns: []string{"organization", "actor", "event_count", "event_ids", "first_seen", "last_seen", "dedup_key", "repos"},
+			values: []json.RawMessage{[]byte(`"acme"`), []byte(`"mallory"`), []byte(`2`), []byte(`["b","a"]`), []byte(`"2026-06-01 12:00:00"`),
+				[]byte(`"2026-06-01 12:05:00"`), []byte(`"` + d.Name + `|acme|mallory"`), []byte(`["acme/x"]`)}}
+	}
+	high := detections.Detection{Name: "x-high", Severity: "High", RiskScore: 70, MitreAttacks: []string{"TA0040"}, MitreTechniques: []string{"T1485"}}
+	medium := detections.Detection{Name: "x-medium", Severity: "Medium", RiskScore: 50}
+	w := &watcher{}
+	for _, tc := range []struct {
+		d      detections.Detection
+		min    string
+		notify bool
+	}{{high, "High", true}, {medium, "High", false}, {medium, "Medium", true}, {high, "Critical", false}} {
+		rows, err := w.rows([]finding{f(tc.d)}, &watchJob{job: job{detection: tc.d}, minSeverity: tc.min}, time.Unix(0, 0), time.Unix(60, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rows[0]
+		if r.Notify != tc.notify || r.DedupKey != tc.d.Name+"|acme|mallory" || r.Org != "acme" || r.EventCount != 2 || r.Details["repos"] != `["acme/x"]` {
+			t.Errorf("%s with min %s: %+v", tc.d.Name, tc.min, r)
+		}
+		var p map[string]any
+		if err := json.Unmarshal([]byte(r.Payload), &p); err != nil || p["detection"] != tc.d.Name || p["dedup_key"] != r.DedupKey || p["severity"] != tc.d.Severity {
+			t.Errorf("payload %s: %v", r.Payload, err)
+		}
+	}
+	// A finding without a dedup_key cannot be told from the next run's.
+	bad := f(high)
+	bad.columns[6] = "key"
+	if _, err := w.rows([]finding{bad}, &watchJob{job: job{detection: high}, minSeverity: "High"}, time.Time{}, time.Time{}); err == nil ||
+		!strings.Contains(err.Error(), "dedup_key") {
+		t.Errorf("no dedup_key: %v", err)
+	}
+}
+
+func TestSeverityRank(t *testing.T) {
+	if !(severityRank("Low") < severityRank("Medium") && severityRank("Medium") < severityRank("High") && severityRank("High") < severityRank("Critical")) ||
+		severityRank("urgent") != 0 {
+		t.Error("severities out of order")
+	}
+}
+
+// Every schedule of the pack and of the alerts is one the watcher runs on.
+func TestWatchSchedules(t *testing.T) {
+	pack, err := detections.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts, err := detections.LoadAlerts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseArgsAlerts([]string{"-watch"}, pack, alerts, time.Now(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.alerts) != len(alerts) || len(cfg.jobs) != len(pack) {
+		t.Fatalf("%d jobs and %d alerts", len(cfg.jobs), len(cfg.alerts))
+	}
+	w, err := newWatcher(cfg, cfg.wcfg, cfg.alerts, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 6, 1, 12, 0, 30, 0, time.UTC)
+	for _, j := range w.jobs {
+		if j.schedule == nil {
+			t.Fatalf("%s: no schedule", j.detection.Name)
+		}
+		if next := w.nextRun(j, start); !next.After(start) || next.Sub(start) > 7*24*time.Hour {
+			t.Errorf("%s (%q): next run %v", j.detection.Name, j.detection.Schedule, next)
+		}
+	}
+}

@@ -1,0 +1,47 @@
+-- The attack chain: per actor, a step-1 finding then steps 2, 3 and 4 at the
+-- same time or later, within window_seconds. Judged: the actors with a
+-- finding found in [from, to); their findings found before {to} make the
+-- chain (an equivalent of windowFunnel that also returns the chain's start).
+WITH judged AS (
+    SELECT DISTINCT organization, actor
+    FROM huggingface_findings FINAL
+    WHERE found_at >= {from:DateTime} AND found_at < {to:DateTime}
+      AND NOT startsWith(detection, 'huggingface-alert-')
+),
+staged AS (
+    SELECT organization, actor, detection, dedup_key, event_ids, first_seen, last_seen,
+           toInt64(toUInt32(first_seen)) AS t,
+           multiIf(has(splitByChar(',', {initial_access:String}), detection), 1,
+                   has(splitByChar(',', {control_disabled:String}), detection), 2,
+                   has(splitByChar(',', {persistence:String}), detection), 3,
+                   has(splitByChar(',', {exposure:String}), detection), 4, 0) AS step
+    FROM huggingface_findings FINAL
+    WHERE found_at < {to:DateTime}
+      AND (organization, actor) IN (SELECT organization, actor FROM judged)
+),
+chains AS (
+    SELECT organization, actor,
+           groupArrayIf(t, step = 2) AS s2, groupArrayIf(t, step = 3) AS s3, groupArrayIf(t, step = 4) AS s4,
+           -- The earliest step-1 time from which the chain completes in time.
+           arrayFirst(s -> arrayMin(arrayConcat(arrayFilter(x -> x >= arrayMin(arrayConcat(arrayFilter(y -> y >= arrayMin(arrayConcat(arrayFilter(z -> z >= s, s2), [toInt64(4294967295)])), s3), [toInt64(4294967295)])), s4), [toInt64(4294967295)])) - s <= {window_seconds:UInt32},
+                      arraySort(groupArrayIf(t, step = 1))) AS chain_start
+    FROM staged
+    GROUP BY organization, actor
+    HAVING chain_start > 0
+)
+SELECT
+    f.organization AS organization,
+    f.actor AS actor,
+    count() AS event_count,
+    arraySort(arrayDistinct(arrayFlatten(groupArray(f.event_ids)))) AS event_ids,
+    min(f.first_seen) AS first_seen,
+    max(f.last_seen) AS last_seen,
+    groupArray(f.dedup_key) AS findings,
+    groupUniqArray(f.detection) AS detections,
+    concatWithSeparator('|', 'huggingface-alert-attack-chain', organization, actor,
+        formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC')) AS dedup_key
+FROM staged AS f
+INNER JOIN chains AS c ON f.organization = c.organization AND f.actor = c.actor
+WHERE f.step > 0 AND f.t >= c.chain_start AND f.t <= c.chain_start + {window_seconds:UInt32}
+GROUP BY organization, actor
+ORDER BY first_seen

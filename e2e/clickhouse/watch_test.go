@@ -1,0 +1,421 @@
+package clickhouse
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
+)
+
+// hook is a webhook receiver for the watcher: it keeps every finding POSTed
+// to it, and can be down (503) or hold the next request.
+type hook struct {
+	mu      sync.Mutex
+	got     []map[string]any
+	down    bool
+	hold    chan struct{} // the next request waits for it to close
+	holding chan struct{} // closed when a request is held
+	fails   int
+}
+
+func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	if h.down {
+		h.fails++
+		h.mu.Unlock()
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
+	hold := h.hold
+	if hold != nil {
+		h.hold = nil
+		close(h.holding)
+	}
+	h.mu.Unlock()
+	if hold != nil {
+		<-hold // the sender may die meanwhile: the finding still arrived
+	}
+	var f map[string]any
+	if err := json.Unmarshal(body, &f); err != nil {
+		http.Error(w, "not JSON", http.StatusBadRequest)
+		return
+	}
+	h.mu.Lock()
+	h.got = append(h.got, f)
+	h.mu.Unlock()
+}
+
+func (h *hook) setDown(down bool) { h.mu.Lock(); h.down = down; h.mu.Unlock() }
+
+// received returns how many times each dedup_key arrived, and the findings.
+func (h *hook) received() (map[string]int, []map[string]any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := map[string]int{}
+	for _, f := range h.got {
+		n[f["dedup_key"].(string)]++
+	}
+	return n, slices.Clone(h.got)
+}
+
+// firstOf returns the first finding of detection that cites id ("" any).
+func (h *hook) firstOf(detection, id string) map[string]any {
+	_, got := h.received()
+	for _, f := range got {
+		if f["detection"] != detection {
+			continue
+		}
+		if id == "" {
+			return f
+		}
+		for _, e := range f["event_ids"].([]any) {
+			if e == id {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+// watchProc is one hfauditdetect -watch process; its log goes to a file.
+type watchProc struct {
+	cmd *exec.Cmd
+	log string
+}
+
+// run is one "Detection run" health line.
+type run struct {
+	detection, from, to string
+	findings, fresh     int
+}
+
+var runLine = regexp.MustCompile(`msg="Detection run" detection=(\S+) from=(\S+) to=(\S+) findings=(\d+) new=(\d+)`)
+
+func (p *watchProc) text(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func (p *watchProc) runs(t *testing.T) []run {
+	t.Helper()
+	var out []run
+	for _, m := range runLine.FindAllStringSubmatch(p.text(t), -1) {
+		var r run
+		r.detection, r.from, r.to = m[1], m[2], m[3]
+		r.findings, _ = strconv.Atoi(m[4])
+		r.fresh, _ = strconv.Atoi(m[5])
+		out = append(out, r)
+	}
+	return out
+}
+
+// TestDetectWatch runs hfauditdetect -watch as a service against events
+// that arrive through the receiver, the exporter and the view: the attack
+// story (one of its events 50 minutes late), a webhook that goes down, kill
+// -9 between a finding's insert and its delivery, during a delivery and
+// between runs, and a checkpoint moved back. Every finding reaches the
+// webhook once (the one in flight at a kill twice, with the same
+// dedup_key), the ranges judged follow each other across restarts, and the
+// chain alert fires on the attack, not on the history.
+func TestDetectWatch(t *testing.T) {
+	const db = "watch"
+	const secret = "hook-5ecret-path"
+	bin := buildDetect(t)
+	exp := newExporter(t, db)
+	applySchema(t, db)
+	cons := &countingConsumer{next: exp}
+	org := simulator.DefaultOrg
+	send := func(events ...json.RawMessage) received {
+		return ingestReceived(func() { ingest(t, exportServer(t, org, events).URL, org, cons, int64(len(events))) })
+	}
+
+	// Three weeks of benign history, vera's included; the attack ends 45
+	// minutes ago; its repo.move is held back to arrive late.
+	now := time.Now()
+	sim, err := simulator.NewBenign(simulator.Options{Seed: 7, InitialEvents: 400, InitialSpan: 21 * 24 * time.Hour, Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attack := sim.InjectAttack(now.Add(-45 * time.Minute))
+	moveID := attack.Steps[4].EventIDs[0]
+	inAttack := map[string]bool{}
+	for _, id := range attack.EventIDs() {
+		inAttack[id] = true
+	}
+	var history, attackEvents []json.RawMessage
+	var move json.RawMessage
+	for _, e := range sim.EventsJSON() {
+		var ev struct {
+			ID string `json:"_id"`
+		}
+		_ = json.Unmarshal(e, &ev)
+		switch {
+		case ev.ID == moveID:
+			move = e
+		case inAttack[ev.ID]:
+			attackEvents = append(attackEvents, e)
+		default:
+			history = append(history, e)
+		}
+	}
+	historyReceived := send(history...)
+
+	h := &hook{}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	hookURL := srv.URL + "/hooks/" + secret
+	dsn := strings.Replace(baseURL, "http://", "http://default:"+detectSecret+"@", 1)
+	var procs []*watchProc
+	start := func() *watchProc {
+		t.Helper()
+		p := &watchProc{log: filepath.Join(t.TempDir(), fmt.Sprintf("watch-%d.log", len(procs)+1))}
+		f, err := os.Create(p.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.cmd = exec.Command(bin, "-watch", "-dsn", dsn, "-database", db, "-every", "1s", "-settle", "2s",
+			"-initial-lookback", "1h", "-webhook", hookURL)
+		p.cmd.Stdout, p.cmd.Stderr = f, f
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		t.Cleanup(func() { _ = p.cmd.Process.Kill(); _, _ = p.cmd.Process.Wait() })
+		procs = append(procs, p)
+		return p
+	}
+	kill9 := func(p *watchProc) {
+		t.Helper()
+		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = p.cmd.Wait()
+	}
+	// judged waits until every detection and alert of p ran past at.
+	judged := func(p *watchProc, at time.Time) {
+		t.Helper()
+		waitFor(t, 3*time.Minute, "runs past "+at.Format(time.RFC3339), func() bool {
+			last := map[string]string{}
+			for _, r := range p.runs(t) {
+				last[r.detection] = r.to
+			}
+			if len(last) < 25 {
+				return false
+			}
+			for _, to := range last {
+				if tt, _ := time.Parse(time.RFC3339, to); tt.Before(at) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	delivered := func(what string, cond func() bool) {
+		t.Helper()
+		waitFor(t, 2*time.Minute, what, cond)
+	}
+
+	// The history is judged: no alert, no finding on vera's history.
+	w1 := start()
+	judged(w1, historyReceived.to)
+	counts, got := h.received()
+	for _, f := range got {
+		if strings.HasPrefix(f["detection"].(string), "huggingface-alert-") {
+			t.Errorf("an alert fired on the benign history: %v", f)
+		}
+		for _, id := range f["event_ids"].([]any) {
+			if slices.Contains(attack.History, id.(string)) {
+				t.Errorf("a finding cites vera's ordinary history: %v", f)
+			}
+		}
+	}
+	t.Logf("the benign history gave %d findings", len(counts))
+
+	// The attack: its findings, then the chain alert that lists them.
+	attackReceived := send(attackEvents...)
+	judged(w1, attackReceived.to)
+	var chain map[string]any
+	delivered("the chain alert", func() bool { chain = h.firstOf("huggingface-alert-attack-chain", ""); return chain != nil })
+	if chain["severity"] != "Critical" || chain["actor"] != simulator.AttackActor {
+		t.Errorf("chain alert: %v", chain)
+	}
+	sso := h.firstOf("huggingface-sso-disabled", attack.Steps[0].EventIDs[0])
+	if sso == nil || !slices.Contains(chain["findings"].([]any), sso["dedup_key"]) {
+		t.Errorf("the chain alert does not list the SSO finding %v: %v", sso, chain["findings"])
+	}
+	if h.firstOf("huggingface-mass-repo-deletion", attack.Steps[5].EventIDs[0]) == nil {
+		t.Error("no mass-deletion finding delivered")
+	}
+
+	// The repo.move, 50 minutes old, reaches ClickHouse after the runs
+	// passed its time: the next run reports it.
+	if h.firstOf("huggingface-repo-moved-out", moveID) != nil {
+		t.Fatal("the held-back event was reported before it arrived")
+	}
+	lateReceived := send(move)
+	judged(w1, lateReceived.to)
+	delivered("the late repo.move", func() bool { return h.firstOf("huggingface-repo-moved-out", moveID) != nil })
+
+	// The webhook goes down: a new finding is stored, not delivered, and
+	// the watcher is killed (kill -9 between the insert and the delivery).
+	h.setDown(true)
+	t0 := time.Now().Add(-time.Minute)
+	ssoAgain := send(hubEvent(1, t0, "org.settings.sso.disable", "mallory", nil))
+	judged(w1, ssoAgain.to)
+	waitFor(t, time.Minute, "a failed delivery", func() bool { return strings.Contains(w1.text(t), `msg="Delivery failed; retrying"`) })
+	kill9(w1)
+	// Between runs, with no watcher: another event arrives.
+	approval := send(hubEvent(2, t0.Add(10*time.Second), "org.token_approval.disabled", "mallory", nil))
+
+	// The webhook is back, and holds the first finding the next watcher
+	// sends: the watcher is killed while it is in flight.
+	h.mu.Lock()
+	h.down = false
+	h.hold, h.holding = make(chan struct{}), make(chan struct{})
+	hold, holding := h.hold, h.holding
+	h.mu.Unlock()
+	w2 := start()
+	select {
+	case <-holding:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the second watcher sent nothing")
+	}
+	kill9(w2)
+	close(hold)
+
+	w3 := start()
+	judged(w3, approval.to)
+	delivered("the findings of the outage", func() bool {
+		return h.firstOf("huggingface-sso-disabled", fmt.Sprintf("6100000000000000%08x", 1)) != nil &&
+			h.firstOf("huggingface-token-approval-disabled", fmt.Sprintf("6100000000000000%08x", 2)) != nil
+	})
+
+	// An outage over several runs: a finding made meanwhile is delivered
+	// when the webhook is back.
+	h.setDown(true)
+	h.mu.Lock()
+	failsBefore := h.fails
+	h.mu.Unlock()
+	outage := send(hubEvent(3, time.Now().Add(-30*time.Second), "org.settings.security.2fa.disable", "mallory", nil))
+	judged(w3, outage.to.Add(3*time.Second))
+	h.mu.Lock()
+	fails := h.fails - failsBefore
+	h.mu.Unlock()
+	if fails < 2 {
+		t.Errorf("%d failed attempts during the outage, want retries", fails)
+	}
+	h.setDown(false)
+	delivered("the finding of the outage", func() bool {
+		return h.firstOf("huggingface-2fa-enforcement-disabled", fmt.Sprintf("6100000000000000%08x", 3)) != nil
+	})
+
+	// After a collector crash the same event is inserted again, later: it is
+	// judged again, and its finding is a repeat, not a new alert.
+	h.mu.Lock()
+	before := len(h.got)
+	h.mu.Unlock()
+	dup := send(hubEvent(1, t0, "org.settings.sso.disable", "mallory", nil))
+	judged(w3, dup.to)
+	time.Sleep(2 * time.Second) // a delivery pass
+	h.mu.Lock()
+	if len(h.got) != before {
+		t.Errorf("the event inserted twice was sent again: %v", h.got[before:])
+	}
+	h.mu.Unlock()
+
+	// A checkpoint moved back two hours: the range is judged again, the
+	// findings are the same, nothing is stored or sent twice.
+	rewound := time.Now().Add(-2 * time.Hour).UTC().Truncate(time.Second)
+	query(t, fmt.Sprintf("INSERT INTO %s.huggingface_detection_checkpoints (detection, checkpoint) VALUES ('huggingface-sso-disabled', %d)", db, rewound.Unix()))
+	waitFor(t, time.Minute, "a run from the rewound checkpoint", func() bool {
+		for _, r := range w3.runs(t) {
+			if r.detection == "huggingface-sso-disabled" && r.from == rewound.Format(time.RFC3339) {
+				if r.findings < 2 || r.fresh != 0 {
+					t.Errorf("rewound run: %+v, want the SSO findings again and none new", r)
+				}
+				return true
+			}
+		}
+		return false
+	})
+	judged(w3, time.Now().Add(-time.Second))
+
+	// SIGTERM: a graceful stop.
+	if err := w3.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := w3.cmd.Wait(); err != nil || !strings.Contains(w3.text(t), `msg=Stopped`) {
+		t.Errorf("SIGTERM: %v\n%s", err, w3.text(t))
+	}
+
+	// Every finding to notify reached the webhook: once, except the one in
+	// flight at the kill (twice, same dedup_key).
+	counts, _ = h.received()
+	type stored struct {
+		DedupKey string `json:"dedup_key"`
+		N        int    `json:"n"`
+	}
+	rows := jsonRows[stored](t, "SELECT dedup_key, count() AS n FROM "+db+".huggingface_findings FINAL WHERE notify GROUP BY dedup_key")
+	twice := 0
+	for _, r := range rows {
+		if r.N != 1 {
+			t.Errorf("%s stored %d times", r.DedupKey, r.N)
+		}
+		switch counts[r.DedupKey] {
+		case 1:
+		case 2:
+			twice++
+		default:
+			t.Errorf("%s reached the webhook %d times", r.DedupKey, counts[r.DedupKey])
+		}
+	}
+	if len(counts) != len(rows) || twice != 1 {
+		t.Errorf("%d findings to notify, %d delivered, %d twice (want exactly the one in flight)", len(rows), len(counts), twice)
+	}
+
+	// The ranges judged follow each other across the kills: no event judged
+	// twice, none skipped (the rewound detection aside).
+	last := map[string]string{}
+	for _, p := range procs {
+		for _, r := range p.runs(t) {
+			if prev, ok := last[r.detection]; ok && prev != r.from && r.from != rewound.Format(time.RFC3339) {
+				t.Errorf("%s: a run from %s after one to %s", r.detection, r.from, prev)
+			}
+			last[r.detection] = r.to
+		}
+	}
+	for _, p := range procs {
+		if txt := p.text(t); strings.Contains(txt, secret) || strings.Contains(txt, detectSecret) {
+			t.Errorf("a secret is in the watcher's log:\n%s", txt)
+		}
+	}
+	t.Logf("%d findings delivered; the last watcher's log:\n%s", len(counts), tail(w3.text(t), 15))
+}
+
+// tail is the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
