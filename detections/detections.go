@@ -23,7 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-//go:embed *.yaml *.sql sigma/*.yml alerts/*.yaml alerts/*.sql
+//go:embed *.yaml *.sql sigma/*.yml sigma/correlations/*.yml alerts/*.yaml alerts/*.sql
 var files embed.FS
 
 // Parameter is a query parameter a detection declares, with its default.
@@ -543,7 +543,18 @@ func validCron(s string) error {
 // SigmaRules returns the Sigma rules of the pack, file name (NAME.yml) to
 // content, for the single-event detections.
 func SigmaRules() (map[string][]byte, error) {
-	names, err := fs.Glob(files, "sigma/*.yml")
+	return sigmaFiles("sigma/*.yml")
+}
+
+// SigmaCorrelations returns the Sigma correlation rules of the pack
+// (sigma/correlations/NAME.yml), file name to content: they refer to the
+// rules of SigmaRules by id.
+func SigmaCorrelations() (map[string][]byte, error) {
+	return sigmaFiles("sigma/correlations/*.yml")
+}
+
+func sigmaFiles(pattern string) (map[string][]byte, error) {
+	names, err := fs.Glob(files, pattern)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,10 @@
 -- before its first use judged. A token with no use in the lookback (a token
 -- just minted, the attacker's favourite) is compared with its owner's
 -- history (authorID: every event, with any token or none), and when the
--- owner has none either, with the organization's: reason no_history.
+-- owner has none either, with the organization's: reason no_history. A token
+-- with no history is judged only once the organization's history covers
+-- the whole lookback (its first event is lookback_days or more before the
+-- token's first use): on a fresh install every token would be new.
 --
 -- Framing (README, "Writing a detection"): the events received in [from, to)
 -- are judged; the baselines are the events in the lookback_days before the
@@ -55,6 +58,12 @@ org_history AS (
       AND l.tags['self_export'] != 'true'
     GROUP BY workspaceID
 ),
+org_first AS (
+    SELECT workspaceID, min(eventTime) AS since
+    FROM huggingface_logs FINAL
+    WHERE receivedAt < {to:DateTime} AND workspaceID IN (SELECT workspaceID FROM orgs)
+    GROUP BY workspaceID
+),
 compared AS (
     SELECT j.workspaceID AS workspaceID, j.tokenID AS tokenID, j.authorUser AS authorUser, j.id AS id, j.eventTime AS eventTime,
            j.srcASNumber AS srcASNumber, j.srcASOrganization AS srcASOrganization, j.locationCountry AS locationCountry,
@@ -62,11 +71,13 @@ compared AS (
            multiIf(th.n > 0, 'token', oh.n > 0, 'owner', 'organization') AS baseline,
            multiIf(th.n > 0, th.known_as, oh.n > 0, oh.known_as, og.known_as) AS known_as,
            multiIf(th.n > 0, th.known_countries, oh.n > 0, oh.known_countries, og.known_countries) AS known_countries,
-           og.n AS org_n
+           og.n AS org_n,
+           th.n > 0 OR of.since <= j.eventTime - toIntervalDay({lookback_days:UInt32}) AS judgeable
     FROM judged AS j
     LEFT JOIN token_history AS th ON j.workspaceID = th.workspaceID AND j.tokenID = th.tokenID
     LEFT JOIN owner_history AS oh ON j.workspaceID = oh.workspaceID AND j.authorID = oh.owner
     LEFT JOIN org_history AS og ON j.workspaceID = og.workspaceID
+    LEFT JOIN org_first AS of ON j.workspaceID = of.workspaceID
 )
 SELECT
     workspaceID AS organization,
@@ -88,7 +99,7 @@ SELECT
     concatWithSeparator('|', 'huggingface-token-new-network', organization, actor, token_id,
         formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), argMin(id, (eventTime, id))) AS dedup_key
 FROM compared
-WHERE org_n > 0
+WHERE org_n > 0 AND judgeable
   AND ((srcASNumber != 0 AND NOT has(known_as, srcASNumber))
     OR (locationCountry != '' AND NOT has(known_countries, locationCountry)))
 GROUP BY organization, actor, token_id

@@ -316,3 +316,121 @@ func TestSigmaConventionsReject(t *testing.T) {
 		})
 	}
 }
+
+// correlationKeys are the top-level keys of the correlation-rule schema.
+var correlationKeys = []string{"title", "id", "name", "status", "description", "author", "references", "date", "modified",
+	"taxonomy", "correlation", "falsepositives", "level", "generate"}
+
+// checkCorrelation checks a correlation rule against the correlation-rule
+// schema of sigma-specification v2.1.0 (sigma-go v0.6.6 cannot parse them):
+// its fields, a known type with what the type requires, rules that are
+// rules of the pack, group-by fields of the Hub's event, and the timespan.
+func checkCorrelation(b []byte, ruleIDs map[string]string) []string {
+	first, root, err := firstKey(b)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var p []string
+	bad := func(f string, a ...any) { p = append(p, fmt.Sprintf(f, a...)) }
+	for i := 0; i < len(root.Content); i += 2 {
+		if k := root.Content[i].Value; !slices.Contains(correlationKeys, k) {
+			bad("unknown top-level key %q", k)
+		}
+	}
+	var r struct {
+		sigmaDoc    `yaml:",inline"`
+		Correlation struct {
+			Type      string         `yaml:"type"`
+			Rules     []string       `yaml:"rules"`
+			GroupBy   []string       `yaml:"group-by"`
+			Timespan  string         `yaml:"timespan"`
+			Condition map[string]any `yaml:"condition"`
+		} `yaml:"correlation"`
+	}
+	if err := yaml.Unmarshal(b, &r); err != nil {
+		return []string{err.Error()}
+	}
+	p = append(p, r.checkCommon(first)...)
+	c := r.Correlation
+	types := []string{"event_count", "value_count", "temporal", "temporal_ordered", "value_sum", "value_avg", "value_percentile"}
+	if !slices.Contains(types, c.Type) {
+		bad("correlation type %q: want one of %v", c.Type, types)
+	}
+	if len(c.Rules) == 0 {
+		bad("correlation refers to no rule")
+	}
+	seen := map[string]bool{}
+	for _, id := range c.Rules {
+		if _, ok := ruleIDs[id]; !ok {
+			bad("correlation rule %q is not the id of a rule of the pack", id)
+		}
+		if seen[id] {
+			bad("correlation rule %q twice", id)
+		}
+		seen[id] = true
+	}
+	if (c.Type == "temporal" || c.Type == "temporal_ordered") && len(c.Rules) < 2 {
+		bad("a %s correlation needs two rules or more", c.Type)
+	}
+	if c.Type != "temporal" && c.Type != "temporal_ordered" && len(c.Condition) == 0 {
+		bad("a %s correlation needs a condition", c.Type)
+	}
+	if len(c.GroupBy) == 0 {
+		bad("no group-by")
+	}
+	for _, f := range c.GroupBy {
+		if !slices.Contains(hubFields, f) && !strings.HasPrefix(f, "data.") {
+			bad("group-by %q is not a field of the Hub's audit event", f)
+		}
+	}
+	if !sigmaTimespan.MatchString(c.Timespan) || len(c.Timespan) > 10 {
+		bad("timespan %q: want a number and one of s, m, h, d, w, M, y", c.Timespan)
+	}
+	return p
+}
+
+// TestSigmaCorrelations: the correlation rules are valid and refer to rules
+// of the pack.
+func TestSigmaCorrelations(t *testing.T) {
+	rules, err := SigmaRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for file, b := range rules {
+		var r sigmaDoc
+		if err := yaml.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		ids[r.ID] = file
+	}
+	corr, err := SigmaCorrelations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(corr) == 0 {
+		t.Fatal("no correlation rule embedded")
+	}
+	for file, b := range corr {
+		for _, problem := range checkCorrelation(b, ids) {
+			t.Errorf("%s: %s", file, problem)
+		}
+		good := string(b)
+		// The checks catch what they are for.
+		for _, tc := range []struct{ from, to, want string }{
+			{"type: temporal_ordered", "type: sequence", "correlation type"},
+			{"timespan: 1h", "timespan: an hour", "timespan"},
+			{"        - token.id", "        - token.name", "group-by"},
+			{"    rules:\n", "    rules:\n        - 00000000-0000-4000-8000-000000000000\n", "not the id of a rule"},
+		} {
+			if !strings.Contains(good, tc.from) {
+				t.Errorf("%s: %q not in the rule", file, tc.from)
+				continue
+			}
+			p := checkCorrelation([]byte(strings.Replace(good, tc.from, tc.to, 1)), ids)
+			if !strings.Contains(strings.Join(p, "\n"), tc.want) {
+				t.Errorf("%s with %q: problems %v, want %q", file, tc.to, p, tc.want)
+			}
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/bradleyjkemp/sigma-go"
 	"github.com/bradleyjkemp/sigma-go/evaluator"
 	"github.com/bradleyjkemp/sigma-go/evaluator/modifiers"
+	"gopkg.in/yaml.v3"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/detections"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
@@ -278,5 +279,126 @@ func TestSigmaAgreesWithSQL(t *testing.T) {
 			}
 			t.Logf("%d events matched by both over %d scenarios and the benign history", fired, len(ds))
 		})
+	}
+}
+
+// TestSigmaCorrelationChain evaluates the pack's temporal_ordered
+// correlation rules the way a Sigma backend would: each referenced rule
+// through sigma-go, its matches grouped by the group-by fields, the rules'
+// first matches in order within the timespan. The simulator's attack story
+// must fire; the benign month must not.
+func TestSigmaCorrelationChain(t *testing.T) {
+	rules, err := detections.SigmaRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]sigma.Rule{}
+	for _, b := range rules {
+		r, err := sigma.ParseRule(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID[r.ID] = r
+	}
+	corr, err := detections.SigmaCorrelations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	sim, err := simulator.New(simulator.Options{Org: "chain-org", InitialEvents: 200, Seed: 5, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attack := sim.InjectAttack(now.Add(-time.Hour))
+	month := simulator.BenignMonth("chain-month", 7, now)
+	for file, b := range corr {
+		var c struct {
+			Correlation struct {
+				Type     string   `yaml:"type"`
+				Rules    []string `yaml:"rules"`
+				GroupBy  []string `yaml:"group-by"`
+				Timespan string   `yaml:"timespan"`
+			} `yaml:"correlation"`
+		}
+		if err := yaml.Unmarshal(b, &c); err != nil {
+			t.Fatal(err)
+		}
+		if c.Correlation.Type != "temporal_ordered" {
+			continue
+		}
+		span, err := time.ParseDuration(c.Correlation.Timespan)
+		if err != nil {
+			t.Fatalf("%s: timespan %q: %v", file, c.Correlation.Timespan, err)
+		}
+		chains := func(org string, events []json.RawMessage) map[string]bool {
+			// Per group, the times each rule matched.
+			matched := map[string][][]time.Time{}
+			for i, id := range c.Correlation.Rules {
+				ev := evaluatorFor(byID[id], org)
+				for _, raw := range events {
+					var e map[string]any
+					if err := json.Unmarshal(raw, &e); err != nil {
+						t.Fatal(err)
+					}
+					flat := map[string]any{}
+					flatten("", e, flat)
+					for k, v := range flat {
+						if m, ok := v.(multi); ok {
+							flat[k] = []any(m)
+						}
+					}
+					res, err := ev.Matches(context.Background(), flat)
+					if err != nil || !res.Match {
+						continue
+					}
+					// An event without a group-by field belongs to no group.
+					var key []string
+					for _, f := range c.Correlation.GroupBy {
+						if flat[f] == nil {
+							key = nil
+							break
+						}
+						key = append(key, fmt.Sprint(flat[f]))
+					}
+					if key == nil {
+						continue
+					}
+					k := strings.Join(key, "|")
+					if matched[k] == nil {
+						matched[k] = make([][]time.Time, len(c.Correlation.Rules))
+					}
+					at, _ := time.Parse(time.RFC3339, e["createdAt"].(string))
+					matched[k][i] = append(matched[k][i], at)
+				}
+			}
+			fired := map[string]bool{}
+			for k, times := range matched {
+				// Greedy: from each first-rule match, the earliest match of
+				// each next rule at or after the previous one, within span.
+				for _, start := range times[0] {
+					prev, ok := start, true
+					for _, next := range times[1:] {
+						found := false
+						for _, at := range next {
+							if !at.Before(prev) && at.Sub(start) <= span {
+								prev, found = at, true
+								break
+							}
+						}
+						ok = ok && found
+					}
+					if ok {
+						fired[k] = true
+					}
+				}
+			}
+			return fired
+		}
+		if got := chains("chain-org", sim.EventsJSON()); !got[attack.TokenID] {
+			t.Errorf("%s: did not fire on the attack story's token %s (fired for %v)", file, attack.TokenID, got)
+		}
+		if got := chains("chain-month", month.Events); len(got) > 0 {
+			t.Errorf("%s: fired on the benign month: %v", file, got)
+		}
 	}
 }
