@@ -100,6 +100,8 @@ SELECT
         formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), argMin(id, (eventTime, id))) AS dedup_key
 FROM compared
 WHERE org_n > 0 AND judgeable
+  -- The deployment's own networks (VPN, CI provider) are never new.
+  AND NOT has(arrayMap(x -> toUInt32OrZero(x), splitByChar(',', replaceAll({allowed_networks:String}, ' ', ''))), srcASNumber)
   AND ((srcASNumber != 0 AND NOT has(known_as, srcASNumber))
     OR (locationCountry != '' AND NOT has(known_countries, locationCountry)))
 GROUP BY organization, actor, token_id
