@@ -3,7 +3,8 @@
 -- >= org_threshold by anyone in the organization within org_window_hours
 -- (actor '(organization)', scope 'organization'): an attacker who deletes
 -- slowly, or through several accounts, stays under the per-actor threshold
--- forever, not under this one.
+-- forever, not under this one. Actors in allowed_actors (user names or
+-- IDs: a planned clean-up's admin) are left out of both.
 --
 -- Framing (README, "Writing a detection"): the events received in [from, to)
 -- are judged; the windows around them are counted over every event of the
@@ -15,7 +16,7 @@ WITH judged AS (
     SELECT workspaceID, authorUser, min(eventTime) AS lo, max(eventTime) AS hi
     FROM huggingface_logs FINAL
     WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
-      AND eventName = 'repo.delete'
+      AND eventName = 'repo.delete' AND NOT hasAny(splitByChar(',', replaceAll({allowed_actors:String}, ' ', '')), [authorUser, authorID])
     GROUP BY workspaceID, authorUser
 ),
 events AS (
@@ -23,7 +24,7 @@ events AS (
            l.receivedAt >= {from:DateTime} AS judged
     FROM huggingface_logs AS l FINAL
     INNER JOIN judged AS j ON l.workspaceID = j.workspaceID AND l.authorUser = j.authorUser
-    WHERE l.receivedAt < {to:DateTime} AND l.eventName = 'repo.delete'
+    WHERE l.receivedAt < {to:DateTime} AND l.eventName = 'repo.delete' AND NOT hasAny(splitByChar(',', replaceAll({allowed_actors:String}, ' ', '')), [l.authorUser, l.authorID])
       AND l.eventTime >= j.lo - INTERVAL 1 DAY AND l.eventTime <= j.hi + INTERVAL 1 DAY
 ),
 bursts AS (
@@ -38,7 +39,7 @@ org_judged AS (
     SELECT workspaceID, min(eventTime) AS lo, max(eventTime) AS hi
     FROM huggingface_logs FINAL
     WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
-      AND eventName = 'repo.delete'
+      AND eventName = 'repo.delete' AND NOT hasAny(splitByChar(',', replaceAll({allowed_actors:String}, ' ', '')), [authorUser, authorID])
     GROUP BY workspaceID
 ),
 org_events AS (
@@ -46,7 +47,7 @@ org_events AS (
            l.receivedAt >= {from:DateTime} AS judged
     FROM huggingface_logs AS l FINAL
     INNER JOIN org_judged AS j ON l.workspaceID = j.workspaceID
-    WHERE l.receivedAt < {to:DateTime} AND l.eventName = 'repo.delete'
+    WHERE l.receivedAt < {to:DateTime} AND l.eventName = 'repo.delete' AND NOT hasAny(splitByChar(',', replaceAll({allowed_actors:String}, ' ', '')), [l.authorUser, l.authorID])
       AND l.eventTime >= j.lo - toIntervalHour({org_window_hours:UInt32}) AND l.eventTime <= j.hi + toIntervalHour({org_window_hours:UInt32})
 ),
 org_bursts AS (
