@@ -1,9 +1,11 @@
 package clickhouse
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +19,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configgrpc"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/receiver/otlpreceiver"
+	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
@@ -92,6 +101,49 @@ func (h *hook) firstOf(detection, id string) map[string]any {
 	return nil
 }
 
+// startOTLP runs the collector's OTLP receiver (OTLP/HTTP only) into a sink
+// and returns its logs URL.
+func startOTLP(t *testing.T) (string, *consumertest.LogsSink) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	f := otlpreceiver.NewFactory()
+	cfg := f.CreateDefaultConfig().(*otlpreceiver.Config)
+	cfg.Protocols.GRPC = configoptional.None[configgrpc.ServerConfig]()
+	cfg.Protocols.HTTP.GetOrInsertDefault().ServerConfig.NetAddr.Endpoint = addr
+	sink := &consumertest.LogsSink{}
+	rcv, err := f.CreateLogs(t.Context(), receivertest.NewNopSettings(f.Type()), cfg, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rcv.Start(t.Context(), componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rcv.Shutdown(context.Background()) })
+	return "http://" + addr + "/v1/logs", sink
+}
+
+// otlpKeys counts the findings the OTLP receiver got, by dedup_key.
+func otlpKeys(sink *consumertest.LogsSink) map[string]int {
+	n := map[string]int{}
+	for _, ld := range sink.AllLogs() {
+		for _, rl := range ld.ResourceLogs().All() {
+			for _, sl := range rl.ScopeLogs().All() {
+				for _, lr := range sl.LogRecords().All() {
+					if v, ok := lr.Attributes().Get("huggingface.finding.dedup_key"); ok {
+						n[v.Str()]++
+					}
+				}
+			}
+		}
+	}
+	return n
+}
+
 // watchProc is one hfauditdetect -watch process; its log goes to a file.
 type watchProc struct {
 	cmd *exec.Cmd
@@ -148,14 +200,14 @@ func TestDetectWatch(t *testing.T) {
 		return ingestReceived(func() { ingest(t, exportServer(t, org, events).URL, org, cons, int64(len(events))) })
 	}
 
-	// Three weeks of benign history, vera's included; the attack ends 45
+	// Three weeks of benign history, vera's included; the attack ends 50
 	// minutes ago; its repo.move is held back to arrive late.
 	now := time.Now()
 	sim, err := simulator.NewBenign(simulator.Options{Seed: 7, InitialEvents: 400, InitialSpan: 21 * 24 * time.Hour, Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	attack := sim.InjectAttack(now.Add(-45 * time.Minute))
+	attack := sim.InjectAttack(now.Add(-50 * time.Minute))
 	moveID := attack.Steps[4].EventIDs[0]
 	inAttack := map[string]bool{}
 	for _, id := range attack.EventIDs() {
@@ -183,6 +235,7 @@ func TestDetectWatch(t *testing.T) {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	hookURL := srv.URL + "/hooks/" + secret
+	otlpURL, otlpSink := startOTLP(t)
 	dsn := strings.Replace(baseURL, "http://", "http://default:"+detectSecret+"@", 1)
 	var procs []*watchProc
 	start := func() *watchProc {
@@ -193,7 +246,7 @@ func TestDetectWatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		p.cmd = exec.Command(bin, "-watch", "-dsn", dsn, "-database", db, "-every", "1s", "-settle", "2s",
-			"-initial-lookback", "1h", "-webhook", hookURL)
+			"-initial-lookback", "1h", "-webhook", hookURL, "-otlp", otlpURL)
 		p.cmd.Stdout, p.cmd.Stderr = f, f
 		if err := p.cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -266,7 +319,7 @@ func TestDetectWatch(t *testing.T) {
 		t.Error("no mass-deletion finding delivered")
 	}
 
-	// The repo.move, 50 minutes old, reaches ClickHouse after the runs
+	// The repo.move, over 50 minutes old, reaches ClickHouse after the runs
 	// passed its time: the next run reports it.
 	if h.firstOf("huggingface-repo-moved-out", moveID) != nil {
 		t.Fatal("the held-back event was reported before it arrived")
@@ -390,6 +443,16 @@ func TestDetectWatch(t *testing.T) {
 	}
 	if len(counts) != len(rows) || twice != 1 {
 		t.Errorf("%d findings to notify, %d delivered, %d twice (want exactly the one in flight)", len(rows), len(counts), twice)
+	}
+	// The OTLP channel, up all along, got every one as a log record.
+	otlpGot := otlpKeys(otlpSink)
+	for _, r := range rows {
+		if n := otlpGot[r.DedupKey]; n < 1 || n > 2 {
+			t.Errorf("%s reached the OTLP receiver %d times", r.DedupKey, n)
+		}
+	}
+	if len(otlpGot) != len(rows) {
+		t.Errorf("the OTLP receiver got %d findings, want the %d to notify", len(otlpGot), len(rows))
 	}
 
 	// The ranges judged follow each other across the kills: no event judged
