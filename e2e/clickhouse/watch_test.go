@@ -369,13 +369,15 @@ func TestDetectWatch(t *testing.T) {
 	failsBefore := h.fails
 	h.mu.Unlock()
 	outage := send(hubEvent(3, time.Now().Add(-30*time.Second), "org.settings.security.2fa.disable", "mallory", nil))
-	judged(w3, outage.to.Add(3*time.Second))
-	h.mu.Lock()
-	fails := h.fails - failsBefore
-	h.mu.Unlock()
-	if fails < 2 {
-		t.Errorf("%d failed attempts during the outage, want retries", fails)
-	}
+	judged(w3, outage.to)
+	// Retries while it is down: the watcher delivers once per pass over the
+	// pack, so how many fit in a fixed time depends on the pack's size; wait
+	// for the second attempt instead.
+	waitFor(t, time.Minute, "retries during the outage", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.fails-failsBefore >= 2
+	})
 	h.setDown(false)
 	delivered("the finding of the outage", func() bool {
 		return h.firstOf("huggingface-2fa-enforcement-disabled", fmt.Sprintf("6100000000000000%08x", 3)) != nil
