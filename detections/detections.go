@@ -23,7 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-//go:embed *.yaml *.sql sigma/*.yml alerts/*.yaml alerts/*.sql
+//go:embed *.yaml *.sql sigma/*.yml sigma/correlations/*.yml alerts/*.yaml alerts/*.sql
 var files embed.FS
 
 // Parameter is a query parameter a detection declares, with its default.
@@ -50,8 +50,12 @@ type Detection struct {
 	Schedule        string     `yaml:"schedule"`
 	SourceTypes     []string   `yaml:"sourceTypes"`
 	Parameters      Parameters `yaml:"parameters"`
-	FalsePositives  []string   `yaml:"falsePositives"`
-	References      []string   `yaml:"references"`
+	// Triage are the steps to decide whether a finding is an attack;
+	// Response what to do when it is. Together: the detection's runbook.
+	Triage         []string `yaml:"triage"`
+	Response       []string `yaml:"response"`
+	FalsePositives []string `yaml:"falsePositives"`
+	References     []string `yaml:"references"`
 	// Notes is free text for people: the data shapes a detection assumes, tuning advice.
 	Notes string `yaml:"notes"`
 	SQL   string `yaml:"-"` // contents of File
@@ -292,6 +296,7 @@ func (d Detection) Validate() error {
 	for field, v := range map[string][]string{
 		"categories": d.Categories, "mitreAttacks": d.MitreAttacks, "mitreTechniques": d.MitreTechniques,
 		"falsePositives": d.FalsePositives, "references": d.References, "sourceTypes": d.SourceTypes,
+		"triage": d.Triage, "response": d.Response,
 	} {
 		if len(v) == 0 {
 			bad("%s is empty", field)
@@ -312,6 +317,7 @@ func (d Detection) Validate() error {
 			bad("mitreTechniques: %q is not a MITRE ATT&CK technique ID (T1078 or T1078.004)", t)
 		}
 	}
+	d.checkAttack(bad)
 	if !contains(d.SourceTypes, "huggingface") {
 		bad("sourceTypes: want huggingface")
 	}
@@ -537,7 +543,18 @@ func validCron(s string) error {
 // SigmaRules returns the Sigma rules of the pack, file name (NAME.yml) to
 // content, for the single-event detections.
 func SigmaRules() (map[string][]byte, error) {
-	names, err := fs.Glob(files, "sigma/*.yml")
+	return sigmaFiles("sigma/*.yml")
+}
+
+// SigmaCorrelations returns the Sigma correlation rules of the pack
+// (sigma/correlations/NAME.yml), file name to content: they refer to the
+// rules of SigmaRules by id.
+func SigmaCorrelations() (map[string][]byte, error) {
+	return sigmaFiles("sigma/correlations/*.yml")
+}
+
+func sigmaFiles(pattern string) (map[string][]byte, error) {
+	names, err := fs.Glob(files, pattern)
 	if err != nil {
 		return nil, err
 	}

@@ -31,8 +31,8 @@ const goodYAML = `name: x-y
 displayName: X
 description: d
 file: x-y.sql
-categories: [c]
-mitreAttacks: [TA0005]
+categories: [attack.defense-impairment, attack.t1556, c]
+mitreAttacks: [TA0112]
 mitreTechniques: [T1556]
 severity: High
 riskScore: 80
@@ -43,6 +43,8 @@ parameters:
     type: UInt32
     default: 5
     description: how many
+triage: [look, ask]
+response: [revoke]
 falsePositives: [fp]
 references: [https://example.com]
 `
@@ -67,7 +69,7 @@ func TestValidateAcceptsGood(t *testing.T) {
 	}
 	d := ds[0]
 	if d.Name != "x-y" || d.DisplayName != "X" || d.Description != "d" || d.File != "x-y.sql" || d.Severity != "High" ||
-		d.RiskScore != 80 || d.Schedule != "*/15 * * * *" || d.MitreAttacks[0] != "TA0005" || d.References[0] != "https://example.com" || d.SQL != goodSQL {
+		d.RiskScore != 80 || d.Schedule != "*/15 * * * *" || d.MitreAttacks[0] != "TA0112" || d.References[0] != "https://example.com" || d.SQL != goodSQL {
 		t.Fatalf("metadata: %+v", d)
 	}
 	p := ds[0].Parameters
@@ -91,6 +93,8 @@ func TestValidateRejects(t *testing.T) {
 		{"no mitre", strings.Replace(goodYAML, "mitreTechniques: [T1556]", "mitreTechniques: []", 1), goodSQL, "mitreTechniques is empty"},
 		{"bad technique", strings.Replace(goodYAML, "[T1556]", "[persistence]", 1), goodSQL, "not a MITRE ATT&CK technique"},
 		{"no description", strings.Replace(goodYAML, "description: d\n", "", 1), goodSQL, "description is empty"},
+		{"no triage", strings.Replace(goodYAML, "triage: [look, ask]\n", "", 1), goodSQL, "triage is empty"},
+		{"no response", strings.Replace(goodYAML, "response: [revoke]", "response: ['  ']", 1), goodSQL, "response has an empty entry"},
 		{"no false positives", strings.Replace(goodYAML, "falsePositives: [fp]\n", "", 1), goodSQL, "falsePositives is empty"},
 		{"bad severity", strings.Replace(goodYAML, "severity: High", "severity: huge", 1), goodSQL, `severity "huge"`},
 		{"bad cron", strings.Replace(goodYAML, `"*/15 * * * *"`, `"every hour"`, 1), goodSQL, "want 5 fields"},
@@ -98,6 +102,9 @@ func TestValidateRejects(t *testing.T) {
 		{"other source", strings.Replace(goodYAML, "[huggingface]", "[github]", 1), goodSQL, "want huggingface"},
 		{"name differs", strings.Replace(goodYAML, "name: x-y", "name: x-z", 1), goodSQL, "differs from the file name"},
 		{"unknown field", goodYAML + "colour: red\n", goodSQL, "field colour not found"},
+		{"unknown technique", strings.ReplaceAll(goodYAML, "1556", "1999"), goodSQL, "T1999 is not in the pack's ATT&CK"},
+		{"retired tactic name", strings.Replace(goodYAML, "attack.defense-impairment", "attack.defense-evasion", 1), goodSQL, "want [attack.defense-impairment attack.t1556]"},
+		{"technique of another tactic", strings.Replace(goodYAML, "[TA0112]", "[TA0040]", 1), goodSQL, "none of them in mitreAttacks"},
 		{"no event_ids", goodYAML, strings.Replace(goodSQL, "AS event_ids", "AS ids", 1), "does not return the column event_ids"},
 		{"no dedup_key", goodYAML, strings.Replace(goodSQL, "AS dedup_key", "AS key", 1), "does not return the column dedup_key"},
 		{"range on eventTime", goodYAML, strings.ReplaceAll(goodSQL, "receivedAt", "eventTime"), "does not judge the events received in the range"},

@@ -1,6 +1,8 @@
--- Admin action from a country never seen for the actor in the lookback_days
--- before its first admin action judged. Only actors with located history are
--- judged.
+-- Admin action from a country never seen for the actor (authorID: a user
+-- name can change) in the lookback_days before its first admin action
+-- judged. An actor with no located event in the lookback (a dormant admin
+-- taken over) is compared with the organization's countries: reason
+-- no_history. An organization with no located history is not judged.
 --
 -- Framing (README, "Writing a detection"): the events received in [from, to)
 -- are judged; the baseline is the actor's located events in the
@@ -8,10 +10,10 @@
 -- arrival (received before {to}). dedup_key is the actor and the finding's
 -- first event.
 WITH judged AS (
-    SELECT workspaceID, authorUser, id, eventTime, eventName, locationCountry, actorIP
+    SELECT workspaceID, authorID, authorUser, id, eventTime, eventName, locationCountry, actorIP
     FROM huggingface_logs FINAL
     WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
-      AND locationCountry != '' AND authorUser != ''
+      AND locationCountry != '' AND authorID != ''
       AND (startsWith(eventName, 'org.settings.') OR startsWith(eventName, 'billing.')
            OR startsWith(eventName, 'org.token_approval.')
            OR eventName IN ('org.update_settings', 'org.update_join_settings', 'org.change_role', 'org.add_user', 'org.remove_user',
@@ -23,32 +25,53 @@ WITH judged AS (
                         'resource_group.add_users', 'resource_group.remove_users', 'repo.move'))
 ),
 starts AS (
-    SELECT workspaceID, authorUser, min(eventTime) AS lo FROM judged GROUP BY workspaceID, authorUser
+    SELECT workspaceID, authorID, min(eventTime) AS lo FROM judged GROUP BY workspaceID, authorID
 ),
 history AS (
-    SELECT l.workspaceID AS workspaceID, l.authorUser AS authorUser, groupUniqArray(l.locationCountry) AS known_countries
+    SELECT l.workspaceID AS workspaceID, l.authorID AS authorID, groupUniqArray(l.locationCountry) AS known_countries
     FROM huggingface_logs AS l FINAL
-    INNER JOIN starts AS s ON l.workspaceID = s.workspaceID AND l.authorUser = s.authorUser
+    INNER JOIN starts AS s ON l.workspaceID = s.workspaceID AND l.authorID = s.authorID
     WHERE l.receivedAt < {to:DateTime}
       AND l.eventTime >= s.lo - toIntervalDay({lookback_days:UInt32}) AND l.eventTime < s.lo
       AND l.locationCountry != ''
-    GROUP BY workspaceID, authorUser
+    GROUP BY workspaceID, authorID
+),
+orgs AS (
+    SELECT workspaceID, min(lo) AS lo FROM starts GROUP BY workspaceID
+),
+org_history AS (
+    SELECT l.workspaceID AS workspaceID, groupUniqArray(l.locationCountry) AS known_countries
+    FROM huggingface_logs AS l FINAL
+    INNER JOIN orgs AS o ON l.workspaceID = o.workspaceID
+    WHERE l.receivedAt < {to:DateTime}
+      AND l.eventTime >= o.lo - toIntervalDay({lookback_days:UInt32}) AND l.eventTime < o.lo
+      AND l.locationCountry != ''
+    GROUP BY workspaceID
+),
+compared AS (
+    SELECT j.workspaceID AS workspaceID, j.authorUser AS authorUser, j.id AS id, j.eventTime AS eventTime,
+           j.eventName AS eventName, j.locationCountry AS locationCountry, j.actorIP AS actorIP,
+           notEmpty(h.known_countries) AS has_history,
+           if(has_history, h.known_countries, og.known_countries) AS known_countries
+    FROM judged AS j
+    LEFT JOIN history AS h ON j.workspaceID = h.workspaceID AND j.authorID = h.authorID
+    INNER JOIN org_history AS og ON j.workspaceID = og.workspaceID
 )
 SELECT
-    l.workspaceID AS organization,
-    l.authorUser AS actor,
+    workspaceID AS organization,
+    authorUser AS actor,
     count() AS event_count,
-    arraySort(groupArray(l.id)) AS event_ids,
-    min(l.eventTime) AS first_seen,
-    max(l.eventTime) AS last_seen,
-    groupUniqArray(l.locationCountry) AS new_countries,
-    any(h.known_countries) AS known_countries,
-    groupUniqArray(l.eventName) AS event_names,
-    groupUniqArray(l.actorIP) AS ips,
+    arraySort(groupArray(id)) AS event_ids,
+    min(eventTime) AS first_seen,
+    max(eventTime) AS last_seen,
+    groupUniqArray(locationCountry) AS new_countries,
+    any(known_countries) AS familiar_countries,
+    if(any(has_history), 'new_country', 'no_history') AS reason,
+    groupUniqArray(eventName) AS event_names,
+    groupUniqArray(actorIP) AS ips,
     concatWithSeparator('|', 'huggingface-admin-action-new-country', organization, actor,
-        formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), argMin(l.id, (l.eventTime, l.id))) AS dedup_key
-FROM judged AS l
-INNER JOIN history AS h ON l.workspaceID = h.workspaceID AND l.authorUser = h.authorUser
-WHERE NOT has(h.known_countries, l.locationCountry)
+        formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), argMin(id, (eventTime, id))) AS dedup_key
+FROM compared
+WHERE NOT has(known_countries, locationCountry)
 GROUP BY organization, actor
 ORDER BY first_seen

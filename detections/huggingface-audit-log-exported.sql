@@ -14,5 +14,8 @@ SELECT
 FROM huggingface_logs FINAL
 WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
   AND (eventName = 'org.audit_log.export' AND tags['self_export'] != 'true')
+  -- The deployment's other log consumers (a second SIEM), by token ID or
+  -- last four characters; an export without a token is never allowlisted.
+  AND NOT (tokenID != '' AND hasAny(arrayFilter(x -> x NOT IN ('', '-'), splitByChar(',', replaceAll({allowed_tokens:String}, ' ', ''))), [tokenID, tokenLast4]))
 GROUP BY organization, actor, id
 ORDER BY first_seen

@@ -12,7 +12,6 @@ SELECT
     concatWithSeparator('|', 'huggingface-billing-tampering', organization, actor, formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), id) AS dedup_key
 FROM huggingface_logs FINAL
 WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
-  AND (eventName IN ('billing.remove_payment_method', 'billing.cancel_subscription',
-                     'billing.aws_add', 'billing.gcp_add', 'billing.marketplace_approve'))
+  AND (eventName IN ('billing.cancel_subscription', 'billing.aws_add', 'billing.gcp_add', 'billing.marketplace_approve'))
 GROUP BY organization, actor, id
 ORDER BY first_seen

@@ -1,5 +1,10 @@
 -- Mass repository deletion: >= threshold repo.delete by one actor within any
--- window_minutes-long span (sliding window over the sorted event times).
+-- window_minutes-long span (sliding window over the sorted event times), or
+-- >= org_threshold by anyone in the organization within org_window_hours
+-- (actor '(organization)', scope 'organization'): an attacker who deletes
+-- slowly, or through several accounts, stays under the per-actor threshold
+-- forever, not under this one. Actors in allowed_actors (user names or
+-- IDs: a planned clean-up's admin) are left out of both.
 --
 -- Framing (README, "Writing a detection"): the events received in [from, to)
 -- are judged; the windows around them are counted over every event of the
@@ -11,7 +16,7 @@ WITH judged AS (
     SELECT workspaceID, authorUser, min(eventTime) AS lo, max(eventTime) AS hi
     FROM huggingface_logs FINAL
     WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
-      AND eventName = 'repo.delete'
+      AND eventName = 'repo.delete' AND NOT hasAny(splitByChar(',', replaceAll({allowed_actors:String}, ' ', '')), [authorUser, authorID])
     GROUP BY workspaceID, authorUser
 ),
 events AS (
@@ -19,7 +24,7 @@ events AS (
            l.receivedAt >= {from:DateTime} AS judged
     FROM huggingface_logs AS l FINAL
     INNER JOIN judged AS j ON l.workspaceID = j.workspaceID AND l.authorUser = j.authorUser
-    WHERE l.receivedAt < {to:DateTime} AND l.eventName = 'repo.delete'
+    WHERE l.receivedAt < {to:DateTime} AND l.eventName = 'repo.delete' AND NOT hasAny(splitByChar(',', replaceAll({allowed_actors:String}, ' ', '')), [l.authorUser, l.authorID])
       AND l.eventTime >= j.lo - INTERVAL 1 DAY AND l.eventTime <= j.hi + INTERVAL 1 DAY
 ),
 bursts AS (
@@ -29,10 +34,35 @@ bursts AS (
         FROM events
         WINDOW w AS (PARTITION BY workspaceID, authorUser ORDER BY eventTime, id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
     )
+),
+org_judged AS (
+    SELECT workspaceID, min(eventTime) AS lo, max(eventTime) AS hi
+    FROM huggingface_logs FINAL
+    WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
+      AND eventName = 'repo.delete' AND NOT hasAny(splitByChar(',', replaceAll({allowed_actors:String}, ' ', '')), [authorUser, authorID])
+    GROUP BY workspaceID
+),
+org_events AS (
+    SELECT l.workspaceID AS workspaceID, l.id AS id, l.eventTime AS eventTime, l.rawLog AS rawLog,
+           l.receivedAt >= {from:DateTime} AS judged
+    FROM huggingface_logs AS l FINAL
+    INNER JOIN org_judged AS j ON l.workspaceID = j.workspaceID
+    WHERE l.receivedAt < {to:DateTime} AND l.eventName = 'repo.delete' AND NOT hasAny(splitByChar(',', replaceAll({allowed_actors:String}, ' ', '')), [l.authorUser, l.authorID])
+      AND l.eventTime >= j.lo - toIntervalHour({org_window_hours:UInt32}) AND l.eventTime <= j.hi + toIntervalHour({org_window_hours:UInt32})
+),
+org_bursts AS (
+    SELECT *, sum(starts) OVER (PARTITION BY workspaceID ORDER BY eventTime, id ROWS UNBOUNDED PRECEDING) AS burst
+    FROM (
+        SELECT *, dateDiff('second', lagInFrame(eventTime, 1, toDateTime(0)) OVER w, eventTime) > {org_window_hours:UInt32} * 3600 AS starts
+        FROM org_events
+        WINDOW w AS (PARTITION BY workspaceID ORDER BY eventTime, id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+    )
 )
+SELECT * FROM (
 SELECT
     workspaceID AS organization,
     authorUser AS actor,
+    'actor' AS scope,
     count() AS event_count,
     arraySort(groupArray(id)) AS event_ids,
     min(eventTime) AS first_seen,
@@ -47,4 +77,24 @@ SELECT
 FROM bursts
 GROUP BY organization, actor, burst
 HAVING max_in_window >= {threshold:UInt32}
+UNION ALL
+SELECT
+    workspaceID AS organization,
+    '(organization)' AS actor,
+    'organization' AS scope,
+    count() AS event_count,
+    arraySort(groupArray(id)) AS event_ids,
+    min(eventTime) AS first_seen,
+    max(eventTime) AS last_seen,
+    groupUniqArray(JSONExtractString(rawLog, 'data', 'repo', 'name')) AS repos,
+    arraySort(groupArray(toUInt32(eventTime))) AS times,
+    groupArrayIf(toUInt32(eventTime), judged) AS judged_times,
+    arrayMax(arrayMap(t -> if(arrayExists(x -> x > t - {org_window_hours:UInt32} * 3600 AND x <= t, judged_times),
+                              arrayCount(u -> u > t - {org_window_hours:UInt32} * 3600 AND u <= t, times), 0), times)) AS max_in_window,
+    concatWithSeparator('|', 'huggingface-mass-repo-deletion', organization, actor,
+        formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), argMin(id, (eventTime, id))) AS dedup_key
+FROM org_bursts
+GROUP BY organization, burst
+HAVING max_in_window >= {org_threshold:UInt32}
+)
 ORDER BY first_seen

@@ -12,6 +12,7 @@ SELECT
     concatWithSeparator('|', 'huggingface-service-account-token-created', organization, actor, formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), id) AS dedup_key
 FROM huggingface_logs FINAL
 WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
-  AND (eventName IN ('org.service_account.token.create', 'org.service_account.token.rotate'))
+  AND (eventName IN ('org.service_account.token.create', 'org.service_account.token.rotate',
+                     'org.service_account.token.update', 'org.rotate_token'))
 GROUP BY organization, actor, id
 ORDER BY first_seen

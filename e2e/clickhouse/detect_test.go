@@ -208,7 +208,7 @@ func TestDetectRunner(t *testing.T) {
 		// The mass-deletion threshold above the 12 deletions: silent.
 		var name, param string
 		for _, l := range strings.Split(mustRun(t, bin, "-list"), "\n") {
-			if f := strings.Fields(l); len(f) > 1 && f[0] == "-set" && strings.Contains(f[1], "deletion") && strings.Contains(f[1], "threshold=") {
+			if f := strings.Fields(l); len(f) > 1 && f[0] == "-set" && strings.Contains(f[1], "deletion") && strings.Contains(f[1], ".threshold=") {
 				name, param, _ = strings.Cut(strings.SplitN(f[1], "=", 2)[0], ".")
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	hfreceiver "github.com/hfauditlog/huggingfaceauditreceiver"
 	"github.com/hfauditlog/huggingfaceauditreceiver/detections"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
 )
@@ -48,7 +49,18 @@ type scenario struct {
 	Params       map[string]string `json:"params"`
 	Expect       []string          `json:"expect"`
 	Events       []json.RawMessage `json:"events"`
+	// WithoutRaw are events polled by a receiver with include_raw: false
+	// (rawLog empty), for organization + noRawSuffix; the detection fires
+	// on ExpectWithoutRaw among them.
+	WithoutRaw       []json.RawMessage `json:"withoutRaw"`
+	ExpectWithoutRaw []string          `json:"expectWithoutRaw"`
 }
+
+// noRawSuffix names the organization of a scenario's WithoutRaw events.
+const noRawSuffix = "-noraw"
+
+// noRaw turns include_raw off.
+func noRaw(c *hfreceiver.Config) { c.IncludeRaw = false }
 
 func loadScenario(t testing.TB, name string) scenario {
 	t.Helper()
@@ -94,10 +106,10 @@ func exportServer(t testing.TB, org string, events []json.RawMessage) *httptest.
 
 // ingest runs one receiver poll of org at endpoint into the exporter and
 // waits until want records went through.
-func ingest(t testing.TB, endpoint, org string, next *countingConsumer, want int64) {
+func ingest(t testing.TB, endpoint, org string, next *countingConsumer, want int64, opts ...func(*hfreceiver.Config)) {
 	t.Helper()
 	before := next.records.Load()
-	rcv := startReceiverOrg(t, endpoint, org, next, 0)
+	rcv := startReceiverOrg(t, endpoint, org, next, 0, opts...)
 	waitFor(t, 2*time.Minute, fmt.Sprintf("%d records of %s", want, org), func() bool { return next.records.Load()-before >= want })
 	if err := rcv.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
@@ -241,21 +253,27 @@ func setupDetections(t *testing.T) ([]detections.Detection, map[string]scenario)
 	type part struct {
 		org    string
 		events []json.RawMessage
+		opts   []func(*hfreceiver.Config)
 	}
 	var phases [3][]part
 	for _, d := range ds {
 		s := loadScenario(t, d.Name)
 		scn[d.Name] = s
 		h, in, after := splitAt(t, s.Events, s.From, s.To)
-		phases[0], phases[1], phases[2] = append(phases[0], part{s.Organization, h}), append(phases[1], part{s.Organization, in}), append(phases[2], part{s.Organization, after})
+		phases[0], phases[1], phases[2] = append(phases[0], part{s.Organization, h, nil}), append(phases[1], part{s.Organization, in, nil}), append(phases[2], part{s.Organization, after, nil})
+		if len(s.WithoutRaw) > 0 {
+			h, in, after := splitAt(t, s.WithoutRaw, s.From, s.To)
+			o, opts := s.Organization+noRawSuffix, []func(*hfreceiver.Config){noRaw}
+			phases[0], phases[1], phases[2] = append(phases[0], part{o, h, opts}), append(phases[1], part{o, in, opts}), append(phases[2], part{o, after, opts})
+		}
 	}
 	h, in, after := splitAt(t, detectionData.benign, benignFrom, benignEnd.Add(time.Minute))
-	phases[0], phases[1], phases[2] = append(phases[0], part{benignOrg, h}), append(phases[1], part{benignOrg, in}), append(phases[2], part{benignOrg, after})
+	phases[0], phases[1], phases[2] = append(phases[0], part{benignOrg, h, nil}), append(phases[1], part{benignOrg, in, nil}), append(phases[2], part{benignOrg, after, nil})
 	for i, parts := range phases {
 		r := ingestReceived(func() {
 			for _, p := range parts {
 				if len(p.events) > 0 {
-					ingest(t, exportServer(t, p.org, p.events).URL, p.org, next, int64(len(p.events)))
+					ingest(t, exportServer(t, p.org, p.events).URL, p.org, next, int64(len(p.events)), p.opts...)
 				}
 			}
 		})
@@ -293,6 +311,16 @@ func TestDetectionScenarios(t *testing.T) {
 			sort.Strings(want)
 			if got := eventIDs(rows); !slices.Equal(got, want) {
 				t.Errorf("event_ids %v, want %v\nrows: %v", got, want, rows)
+			}
+			if len(s.WithoutRaw) == 0 {
+				return
+			}
+			// The same detection with include_raw: false (rawLog empty).
+			rows = runDetection(t, d, detectionData.judged.from, detectionData.judged.to, s.Params, s.Organization+noRawSuffix)
+			want = slices.Clone(s.ExpectWithoutRaw)
+			sort.Strings(want)
+			if got := eventIDs(rows); !slices.Equal(got, want) {
+				t.Errorf("include_raw false: event_ids %v, want %v\nrows: %v", got, want, rows)
 			}
 		})
 	}

@@ -261,7 +261,8 @@ func startReceiver(t testing.TB, endpoint string, next consumer.Logs, batchSize 
 
 // startReceiverOrg is startReceiver for another organization than the
 // simulator's default.
-func startReceiverOrg(t testing.TB, endpoint, org string, next consumer.Logs, batchSize int) receiver.Logs {
+// opts change the configuration (for instance include_raw).
+func startReceiverOrg(t testing.TB, endpoint, org string, next consumer.Logs, batchSize int, opts ...func(*hfreceiver.Config)) receiver.Logs {
 	t.Helper()
 	f := hfreceiver.NewFactory()
 	cfg := f.CreateDefaultConfig().(*hfreceiver.Config)
@@ -273,6 +274,9 @@ func startReceiverOrg(t testing.TB, endpoint, org string, next consumer.Logs, ba
 		cfg.BatchSize = batchSize
 	}
 	cfg.IPEnrichment = ipenrich.Config{CityDatabase: cityMMDB, ASNDatabase: asnCSV}
+	for _, o := range opts {
+		o(cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

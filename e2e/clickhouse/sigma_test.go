@@ -14,6 +14,7 @@ import (
 	"github.com/bradleyjkemp/sigma-go"
 	"github.com/bradleyjkemp/sigma-go/evaluator"
 	"github.com/bradleyjkemp/sigma-go/evaluator/modifiers"
+	"gopkg.in/yaml.v3"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/detections"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/simulator"
@@ -36,6 +37,13 @@ var notSigma = map[string]string{
 	"huggingface-token-new-network":        "new terms: needs the history before the range",
 	"huggingface-admin-action-new-country": "new terms: needs the history before the range",
 	"huggingface-log-silence":              "absence of events",
+	"huggingface-payment-method-removed":   "absence of a follow-up event (the replacement card)",
+	"huggingface-audit-health":             "new terms (a type first seen) and the absence of fields, grouped per type",
+	"huggingface-oauth-client-new":         "new terms: needs the history before the range",
+	"huggingface-invite-outside-domain":    "new terms: needs the history before the range",
+	"huggingface-sso-login-unusual":        "new terms: needs the history before the range, and the IP enrichment",
+	"huggingface-token-approval-abuse":     "correlation with the request and count over a window",
+	"huggingface-sso-provider-changed":     "compares with the provider of earlier events",
 }
 
 var (
@@ -149,6 +157,8 @@ func evaluatorFor(r sigma.Rule, org string) *evaluator.RuleEvaluator {
 	placeholders := map[string][]string{
 		"%organization_repo_prefix%": {org + "/"},
 		"%collector_token_last4%":    {simulator.DefaultToken[len(simulator.DefaultToken)-4:]},
+		"%collector_token_id%":       {simulator.SelfExportTokenID},
+		"%collector_token_owner%":    {simulator.DefaultTokenOwner},
 	}
 	return evaluator.ForRule(r, evaluator.WithConfig(cfg),
 		evaluator.WithPlaceholderExpander(func(_ context.Context, name string) ([]string, error) {
@@ -269,5 +279,126 @@ func TestSigmaAgreesWithSQL(t *testing.T) {
 			}
 			t.Logf("%d events matched by both over %d scenarios and the benign history", fired, len(ds))
 		})
+	}
+}
+
+// TestSigmaCorrelationChain evaluates the pack's temporal_ordered
+// correlation rules the way a Sigma backend would: each referenced rule
+// through sigma-go, its matches grouped by the group-by fields, the rules'
+// first matches in order within the timespan. The simulator's attack story
+// must fire; the benign month must not.
+func TestSigmaCorrelationChain(t *testing.T) {
+	rules, err := detections.SigmaRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]sigma.Rule{}
+	for _, b := range rules {
+		r, err := sigma.ParseRule(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID[r.ID] = r
+	}
+	corr, err := detections.SigmaCorrelations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	sim, err := simulator.New(simulator.Options{Org: "chain-org", InitialEvents: 200, Seed: 5, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attack := sim.InjectAttack(now.Add(-time.Hour))
+	month := simulator.BenignMonth("chain-month", 7, now)
+	for file, b := range corr {
+		var c struct {
+			Correlation struct {
+				Type     string   `yaml:"type"`
+				Rules    []string `yaml:"rules"`
+				GroupBy  []string `yaml:"group-by"`
+				Timespan string   `yaml:"timespan"`
+			} `yaml:"correlation"`
+		}
+		if err := yaml.Unmarshal(b, &c); err != nil {
+			t.Fatal(err)
+		}
+		if c.Correlation.Type != "temporal_ordered" {
+			continue
+		}
+		span, err := time.ParseDuration(c.Correlation.Timespan)
+		if err != nil {
+			t.Fatalf("%s: timespan %q: %v", file, c.Correlation.Timespan, err)
+		}
+		chains := func(org string, events []json.RawMessage) map[string]bool {
+			// Per group, the times each rule matched.
+			matched := map[string][][]time.Time{}
+			for i, id := range c.Correlation.Rules {
+				ev := evaluatorFor(byID[id], org)
+				for _, raw := range events {
+					var e map[string]any
+					if err := json.Unmarshal(raw, &e); err != nil {
+						t.Fatal(err)
+					}
+					flat := map[string]any{}
+					flatten("", e, flat)
+					for k, v := range flat {
+						if m, ok := v.(multi); ok {
+							flat[k] = []any(m)
+						}
+					}
+					res, err := ev.Matches(context.Background(), flat)
+					if err != nil || !res.Match {
+						continue
+					}
+					// An event without a group-by field belongs to no group.
+					var key []string
+					for _, f := range c.Correlation.GroupBy {
+						if flat[f] == nil {
+							key = nil
+							break
+						}
+						key = append(key, fmt.Sprint(flat[f]))
+					}
+					if key == nil {
+						continue
+					}
+					k := strings.Join(key, "|")
+					if matched[k] == nil {
+						matched[k] = make([][]time.Time, len(c.Correlation.Rules))
+					}
+					at, _ := time.Parse(time.RFC3339, e["createdAt"].(string))
+					matched[k][i] = append(matched[k][i], at)
+				}
+			}
+			fired := map[string]bool{}
+			for k, times := range matched {
+				// Greedy: from each first-rule match, the earliest match of
+				// each next rule at or after the previous one, within span.
+				for _, start := range times[0] {
+					prev, ok := start, true
+					for _, next := range times[1:] {
+						found := false
+						for _, at := range next {
+							if !at.Before(prev) && at.Sub(start) <= span {
+								prev, found = at, true
+								break
+							}
+						}
+						ok = ok && found
+					}
+					if ok {
+						fired[k] = true
+					}
+				}
+			}
+			return fired
+		}
+		if got := chains("chain-org", sim.EventsJSON()); !got[attack.TokenID] {
+			t.Errorf("%s: did not fire on the attack story's token %s (fired for %v)", file, attack.TokenID, got)
+		}
+		if got := chains("chain-month", month.Events); len(got) > 0 {
+			t.Errorf("%s: fired on the benign month: %v", file, got)
+		}
 	}
 }

@@ -102,3 +102,69 @@ func TestBenignProfile(t *testing.T) {
 		t.Errorf("%d added events in the window, want 300", n)
 	}
 }
+
+// The benign month: about 200 members, every event schema-valid, the same
+// events for the same seed, every action inside the month, and fast.
+func TestBenignMonth(t *testing.T) {
+	end := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	m := BenignMonth("acme-ml", 42, end)
+	if m.Start != end.Add(-30*24*time.Hour) || m.HistoryStart != m.Start.Add(-14*24*time.Hour) || m.End != end {
+		t.Fatalf("range %v %v %v", m.HistoryStart, m.Start, m.End)
+	}
+	authors, types := map[string]bool{}, map[string]int{}
+	ids := map[string]bool{}
+	var prev time.Time
+	for _, raw := range m.Events {
+		var ev map[string]any
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if err := validateEvent(ev, ExportEventType); err != nil {
+			t.Fatalf("month event against the export schema: %v\n%s", err, raw)
+		}
+		at, _ := time.Parse(time.RFC3339, ev["createdAt"].(string))
+		if at.Before(prev) || at.Before(m.HistoryStart) || !at.Before(m.End) {
+			t.Fatalf("event at %v out of order or range", at)
+		}
+		prev = at
+		ids[ev["_id"].(string)] = true
+		if !at.Before(m.Start) {
+			authors[ev["author"].(map[string]any)["user"].(string)] = true
+			types[ev["type"].(string)]++
+		}
+	}
+	if len(ids) != len(m.Events) {
+		t.Errorf("%d distinct IDs for %d events", len(ids), len(m.Events))
+	}
+	// 200 members, the collector's token owner and the SIEM.
+	if len(authors) < monthMembers-5 || len(authors) > monthMembers+2 {
+		t.Errorf("%d authors in the month, want about %d", len(authors), monthMembers)
+	}
+	if want := int(monthLength / monthPollEvery); types[ExportEventType] < want {
+		t.Errorf("%d exports in the month, want at least the collector's %d polls", types[ExportEventType], want)
+	}
+	for _, a := range m.Actions {
+		if len(a.EventIDs) == 0 || a.Name == "" || a.What == "" {
+			t.Errorf("action %+v: name, words and events are required", a)
+		}
+		for _, id := range a.EventIDs {
+			if !ids[id] {
+				t.Errorf("action %s: event %s is not in the month", a.Name, id)
+			}
+		}
+	}
+	for _, name := range []string{"auto-join", "space-secrets", "gpu-hardware", "card-swap", "sso-migration", "admin-two-countries", "siem-export"} {
+		if len(m.Action(name).EventIDs) == 0 {
+			t.Errorf("no %s action", name)
+		}
+	}
+	again := BenignMonth("acme-ml", 42, end)
+	if len(again.Events) != len(m.Events) || string(again.Events[len(m.Events)/2]) != string(m.Events[len(m.Events)/2]) {
+		t.Error("the same seed gave different events")
+	}
+	n := 0
+	for _, c := range types {
+		n += c
+	}
+	t.Logf("%d events, %d in the month, %d actions", len(m.Events), n, len(m.Actions))
+}

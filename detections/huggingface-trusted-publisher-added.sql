@@ -1,0 +1,24 @@
+-- A trusted publisher was added to a repository (repo.add_trusted_publisher):
+-- an outside CI identity (a GitHub Actions workflow, ...) may then publish
+-- to the repository without a token, a supply-chain foothold.
+--
+-- Framing (README, "Writing a detection"): one finding per event received
+-- in the range; dedup_key is the detection, the organization, the actor and
+-- the event.
+SELECT
+    workspaceID AS organization,
+    authorUser AS actor,
+    count() AS event_count,
+    arraySort(groupArray(id)) AS event_ids,
+    min(eventTime) AS first_seen,
+    max(eventTime) AS last_seen,
+    any(eventName) AS event_name,
+    any(actorIP) AS ip,
+    groupUniqArray(resources) AS touched,
+    any(JSONExtractRaw(rawLog, 'data')) AS data,
+    concatWithSeparator('|', 'huggingface-trusted-publisher-added', organization, actor, formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), id) AS dedup_key
+FROM huggingface_logs FINAL
+WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
+  AND eventName = 'repo.add_trusted_publisher'
+GROUP BY organization, actor, id
+ORDER BY first_seen
