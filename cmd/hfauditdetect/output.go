@@ -30,7 +30,7 @@ func printTable(w io.Writer, cfg config, findings []finding, failed int) {
 		fmt.Fprintln(tw, "DETECTION\tSEVERITY\tACTOR\tCOUNT\tFIRST\tLAST\tEVENT IDS")
 		for _, f := range findings {
 			fired[f.detection.Name] = true
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.detection.Name, f.detection.Severity,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.detection.Name, f.severity(),
 				text(f.value(colActor)), text(f.value(colCount)), text(f.value(colFirst)), text(f.value(colLast)), ids(f.value(colEventIDs)))
 		}
 		tw.Flush()
@@ -123,7 +123,7 @@ func findingJSON(f finding) ([]byte, error) {
 		k string
 		v any
 	}{
-		{"detection", d.Name}, {"display_name", d.DisplayName}, {"severity", d.Severity}, {"risk_score", d.RiskScore},
+		{"detection", d.Name}, {"display_name", d.DisplayName}, {"severity", f.severity()}, {"risk_score", d.RiskScore},
 		{"mitre", mitre{Tactics: nonNil(d.MitreAttacks), Techniques: nonNil(d.MitreTechniques)}},
 	}
 	for _, m := range meta {

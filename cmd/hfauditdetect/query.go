@@ -32,6 +32,17 @@ func (f finding) value(name string) json.RawMessage {
 	return nil
 }
 
+// severity is the finding's severity: the row's own `severity` column when
+// it names one (a rule reports an event of unknown shape lower), else the
+// detection's.
+func (f finding) severity() string {
+	var s string
+	if err := json.Unmarshal(f.value("severity"), &s); err == nil && severityRank(s) > 0 {
+		return s
+	}
+	return f.detection.Severity
+}
+
 // result is ClickHouse's JSONCompact output.
 type result struct {
 	Meta []struct {

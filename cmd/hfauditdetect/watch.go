@@ -268,10 +268,10 @@ func (w *watcher) rows(found []finding, j *watchJob, from, to time.Time) ([]stor
 			return nil, err
 		}
 		r := storedRow{
-			Detection: d.Name, Severity: d.Severity, RiskScore: d.RiskScore,
+			Detection: d.Name, Severity: f.severity(), RiskScore: d.RiskScore,
 			Mitre:      mitre{Tactics: nonNil(d.MitreAttacks), Techniques: nonNil(d.MitreTechniques)},
 			JudgedFrom: from.Unix(), JudgedTo: to.Unix(),
-			Notify:  severityRank(d.Severity) >= severityRank(j.minSeverity),
+			Notify:  severityRank(f.severity()) >= severityRank(j.minSeverity),
 			Details: map[string]string{}, Payload: string(payload),
 			FirstSeen: f.value("first_seen"), LastSeen: f.value("last_seen"),
 		}

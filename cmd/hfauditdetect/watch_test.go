@@ -160,6 +160,26 @@ func TestRowsNotify(t *testing.T) {
 			t.Errorf("payload %s: %v", r.Payload, err)
 		}
 	}
+	// A row of unknown shape carries its own, lower severity: it is stored
+	// and sent with it, and -min-severity judges it.
+	lower := f(high)
+	lower.columns = append(lower.columns, "severity")
+	lower.values = append(lower.values, []byte(`"Medium"`))
+	for _, tc := range []struct {
+		min    string
+		notify bool
+	}{{"High", false}, {"Medium", true}} {
+		rows, err := w.rows([]finding{lower}, &watchJob{job: job{detection: high}, minSeverity: tc.min}, time.Unix(0, 0), time.Unix(60, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p map[string]any
+		_ = json.Unmarshal([]byte(rows[0].Payload), &p)
+		if rows[0].Severity != "Medium" || rows[0].Notify != tc.notify || p["severity"] != "Medium" {
+			t.Errorf("row severity Medium, min %s: %+v", tc.min, rows[0])
+		}
+	}
+
 	// A finding without a dedup_key cannot be told from the next run's.
 	bad := f(high)
 	bad.columns[6] = "key"
