@@ -126,17 +126,17 @@ type selfIdentity struct {
 // and our User-Agent (when the Hub recorded one). The User-Agent and last4
 // are public; the author is what tells our calls from another user's.
 func (s *selfIdentity) matches(ev *auditEvent) bool {
-	return string(ev.typ) == selfExportType && s.author != "" &&
-		string(ev.authorUser) == s.author &&
-		s.tokenLast4 != "" && string(ev.tokenLast4) == s.tokenLast4 &&
-		(len(ev.userAgent) == 0 || string(ev.userAgent) == s.userAgent)
+	return ev.typ == selfExportType && s.author != "" &&
+		ev.authorUser == s.author &&
+		s.tokenLast4 != "" && ev.tokenLast4 == s.tokenLast4 &&
+		(ev.userAgent == "" || ev.userAgent == s.userAgent)
 }
 
 // droppable says whether drop_self_exports may drop a self export. The
 // first one from each client address is kept, so the addresses our calls
 // come from stay on record: a stolen token used elsewhere shows up there.
 func (s *selfIdentity) droppable(ev *auditEvent) bool {
-	addr := string(ev.ip)
+	addr := ev.ip
 	if _, ok := s.addresses[addr]; ok {
 		return true
 	}

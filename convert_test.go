@@ -242,7 +242,7 @@ func isSelf(lr plog.LogRecord) bool {
 func TestSelfExportNeedsTheTokensUser(t *testing.T) {
 	for _, drop := range []bool{false, true} {
 		t.Run(fmt.Sprintf("drop_self_exports=%v", drop), func(t *testing.T) {
-			h := onHubWithWhoami(t, "audit-bot", 1)
+			h := onHubWithWhoami(t, "audit-bot", 2) // both asks of the first poll fail
 			ours1 := selfExport("6650a1b2c3d4e5f600000001", "2026-11-20T10:00:00Z", "audit-bot", "203.0.113.10")
 			theirs1 := selfExport("6650a1b2c3d4e5f600000002", "2026-11-20T10:00:01Z", "mallory", "198.51.100.7")
 			h.hub.set(ours1, theirs1)
@@ -509,4 +509,16 @@ func TestSchemaDriftKeepsTheEvent(t *testing.T) {
 	metadatatest.AssertEqualReceiverHuggingfaceauditFieldsDropped(t, h.tel, want, ignoreTime)
 	metadatatest.AssertEqualReceiverHuggingfaceauditEventsSkipped(t, h.tel, points(int64(len(unusable)), "reason", "invalid"), ignoreTime)
 	assert.Len(t, h.logs.FilterMessage("Skipping an invalid event").All(), len(unusable))
+}
+
+// A whoami that fails while the Hub is coming back, just before an export
+// that succeeds, is asked again before the records are built: the pass
+// still marks the receiver's own exports.
+func TestSelfExportWhoamiAskedAgainAfterTheExport(t *testing.T) {
+	h := onHubWithWhoami(t, "audit-bot", 1)
+	h.hub.set(selfExport("6650a1b2c3d4e5f600000001", "2026-11-20T10:00:00Z", "audit-bot", "203.0.113.10"))
+	r, sink := startWithSink(t, h)
+	got := pollRecords(t, r, sink)
+	require.Len(t, got, 1)
+	assert.True(t, isSelf(got["6650a1b2c3d4e5f600000001"]), "marked in the same poll")
 }

@@ -219,6 +219,9 @@ func (r *auditReceiver) poll(ctx context.Context) {
 	fetchedAt := time.Now()
 	pass, err := r.fetch(ctx, &slot)
 	if err == nil {
+		// The Hub answered the export: if whoami failed just before (the Hub
+		// was coming back), ask again so this pass can mark our exports.
+		r.identify(ctx)
 		err = r.emit(ctx, pass.pending, pass.spool, pcommon.NewTimestampFromTime(fetchedAt), &slot)
 		pass.spool.close()
 	}
