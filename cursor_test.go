@@ -513,3 +513,44 @@ func TestCheckpointSmallPassesWriteOnlyDeltas(t *testing.T) {
 	assert.Equal(t, r2.cursor.seen.ids(), c.seen.ids())
 	stop2()
 }
+
+// However small the deltas, no more than maxDeltas pile up: a restart
+// reads each one.
+func TestCheckpointCompactsAfterMaxDeltas(t *testing.T) {
+	ctx := context.Background()
+	ext := startFileStorage(t, t.TempDir())
+	t.Cleanup(func() { require.NoError(t, ext.Shutdown(ctx)) })
+	client, err := ext.(storage.Extension).GetClient(ctx, component.KindReceiver, component.MustNewID("huggingfaceaudit"), "")
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, client.Close(ctx)) })
+	ts := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).UnixNano()
+	event := func(i int) []pendingEvent {
+		return []pendingEvent{{id: fmt.Sprintf("6650a1b2c3d4e5f6%08x", i), createdAt: ts + int64(i)}}
+	}
+	c := newCursor(0)
+	var first []pendingEvent
+	for i := range 10 * maxDeltas {
+		first = append(first, event(i)...)
+	}
+	c.advance(first, time.Hour, farFuture)
+	store := cursorStore{client: client, key: "cursor.test", firstDelta: 1, nextDelta: 1}
+	require.NoError(t, store.saveBatch(ctx, c, first))
+	require.NoError(t, store.compact(ctx, c))
+	require.Equal(t, store.firstDelta, store.nextDelta, "a first pass is folded in")
+
+	for i := range maxDeltas {
+		batch := event(10*maxDeltas + i)
+		c.advance(batch, time.Hour, farFuture)
+		require.NoError(t, store.saveBatch(ctx, c, batch))
+		require.NoError(t, store.compact(ctx, c))
+		if i < maxDeltas-1 {
+			require.Equal(t, uint64(i+1), store.nextDelta-store.firstDelta, "one-event passes leave their deltas")
+		}
+	}
+	assert.Equal(t, store.firstDelta, store.nextDelta, "the %dth delta is folded in", maxDeltas)
+	loaded := cursorStore{client: client, key: "cursor.test"}
+	back, err := loaded.load(ctx, time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, c.seen.ids(), back.seen.ids())
+	assert.Equal(t, loaded.firstDelta, loaded.nextDelta, "no delta left to read")
+}
