@@ -427,7 +427,18 @@ type cursorStore struct {
 	// firstDelta is the number of the first delta the base does not hold;
 	// nextDelta, of the next one to write.
 	firstDelta, nextDelta uint64
+	// baseIDs is how many IDs the base holds; deltaIDs, the deltas after it.
+	baseIDs, deltaIDs int
 }
+
+// A compaction rewrites every ID, so it waits until the deltas hold a
+// quarter of the base's IDs (its cost then stays proportional to what
+// changed), or until maxDeltas of them have piled up (a restart reads them
+// one by one). A steady poll that finds one new event writes one delta.
+const (
+	compactRatio = 4
+	maxDeltas    = 256
+)
 
 // cursorKey isolates the stream: one organization and one query. The storage
 // client itself is already scoped to the receiver instance's ID.
@@ -450,6 +461,7 @@ func (s *cursorStore) deltaKey(seq uint64) string {
 // version 1 checkpoint (see unmarshalCursorV1).
 func (s *cursorStore) load(ctx context.Context, window time.Duration) (*cursor, error) {
 	s.firstDelta, s.nextDelta = 1, 1
+	s.baseIDs, s.deltaIDs = 0, 0
 	if s.client == nil {
 		return nil, nil
 	}
@@ -471,10 +483,12 @@ func (s *cursorStore) load(ctx context.Context, window time.Duration) (*cursor, 
 		if b == nil {
 			break
 		}
-		if c, err = applyDelta(c, b); err != nil {
+		var n int
+		if c, n, err = applyDelta(c, b); err != nil {
 			s.logger.Warn("Stored checkpoint delta unreadable; ignoring it and the ones after it", zap.String("key", key), zap.Error(err))
 			break
 		}
+		s.deltaIDs += n
 	}
 	return c, nil
 }
@@ -496,29 +510,30 @@ func (s *cursorStore) decodeBase(b []byte, window time.Duration) (*cursor, error
 		return nil, err
 	}
 	s.firstDelta, s.nextDelta = cp.seq, cp.seq
+	s.baseIDs = cp.count
 	return c, nil
 }
 
 // applyDelta adds a delta to c (a new cursor when nil: the deltas of a
-// first pass that never finished).
-func applyDelta(c *cursor, b []byte) (*cursor, error) {
+// first pass that never finished) and returns how many IDs it held.
+func applyDelta(c *cursor, b []byte) (*cursor, int, error) {
 	cp, err := decodeCheckpoint(b)
 	if err != nil {
-		return c, err
+		return c, 0, err
 	}
 	next := c
 	if next == nil {
 		next = newCursor(cp.since)
 	}
 	if err := cp.apply(&next.seen); err != nil {
-		return c, err
+		return c, 0, err
 	}
 	// The bounds only move forward: a delta left over from an older
 	// checkpoint adds IDs but cannot move them back.
 	next.watermark = max(next.watermark, cp.watermark)
 	next.complete = max(next.complete, cp.complete)
 	next.oldestSeen = 0
-	return next, nil
+	return next, cp.count, nil
 }
 
 // saveBatch records one emitted batch: a delta value of its IDs.
@@ -531,14 +546,19 @@ func (s *cursorStore) saveBatch(ctx context.Context, c *cursor, batch []pendingE
 		return fmt.Errorf("saving the checkpoint %q to storage: %w", key, err)
 	}
 	s.nextDelta++
+	s.deltaIDs += len(batch)
 	return nil
 }
 
 // compact writes the whole cursor as the base and deletes the deltas it
-// now holds, in one batch (one transaction in file_storage). If it fails,
-// base and deltas still hold everything and the next compaction retries.
+// now holds, in one batch (one transaction in file_storage), once the
+// deltas are worth it (see compactRatio). If it fails, base and deltas
+// still hold everything and the next compaction retries.
 func (s *cursorStore) compact(ctx context.Context, c *cursor) error {
 	if s.client == nil || s.nextDelta == s.firstDelta {
+		return nil
+	}
+	if s.deltaIDs*compactRatio < s.baseIDs && s.nextDelta-s.firstDelta < maxDeltas {
 		return nil
 	}
 	ops := make([]*storage.Operation, 0, 1+s.nextDelta-s.firstDelta)
@@ -550,6 +570,7 @@ func (s *cursorStore) compact(ctx context.Context, c *cursor) error {
 		return fmt.Errorf("saving the checkpoint %q to storage: %w", s.key, err)
 	}
 	s.firstDelta = s.nextDelta
+	s.baseIDs, s.deltaIDs = c.seen.len(), 0
 	return nil
 }
 

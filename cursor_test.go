@@ -125,7 +125,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	// time (a varint) and its length, and 12 bytes for an ObjectId.
 	assert.LessOrEqual(t, len(c.marshalBase(1)), 5+3*10+2+(10+1+12)+2*(10+1+24))
 
-	back, err = applyDelta(nil, c.marshalDelta(1, batch))
+	back, _, err = applyDelta(nil, c.marshalDelta(1, batch))
 	require.NoError(t, err)
 	check(back)
 
@@ -463,4 +463,94 @@ func TestCheckpointDeltasCarryAPassCutShort(t *testing.T) {
 	assert.Equal(t, r.cursor.seen.ids(), c.seen.ids())
 	assert.Equal(t, r.cursor.watermark, c.watermark)
 	assert.Equal(t, r.cursor.complete, c.complete)
+}
+
+// A poll that finds a few new events writes their delta and leaves the base
+// alone: rewriting every ID of the window for one event made each steady
+// poll cost the whole seen set. The deltas are folded in once they hold a
+// quarter of the base's IDs; a restart reads base and deltas either way.
+func TestCheckpointSmallPassesWriteOnlyDeltas(t *testing.T) {
+	ctx := context.Background()
+	h := onSim(t, simulator.Options{InitialEvents: 40, NoSelfExport: true, InitialSpan: time.Minute})
+	r, stop := h.start()
+	r.poll(ctx)
+	require.Len(t, h.next.accepted(), 40)
+	base, err := r.store.client.Get(ctx, r.store.key)
+	require.NoError(t, err)
+	require.NotNil(t, base, "the first pass is folded into the base")
+
+	for range 3 {
+		h.sim.Add(2)
+		r.poll(ctx)
+	}
+	require.Len(t, h.next.accepted(), 46)
+	after, err := r.store.client.Get(ctx, r.store.key)
+	require.NoError(t, err)
+	assert.Equal(t, base, after, "three passes of 2 events (6 < 40/4) leave the base as it was")
+	for seq := r.store.firstDelta; seq < r.store.nextDelta; seq++ {
+		v, err := r.store.client.Get(ctx, r.store.deltaKey(seq))
+		require.NoError(t, err)
+		assert.NotNil(t, v, "delta %d", seq)
+	}
+	assert.Equal(t, uint64(3), r.store.nextDelta-r.store.firstDelta)
+
+	// A restart reads the base and the three deltas: nothing is emitted again.
+	stop()
+	r2, stop2 := h.start()
+	assert.Equal(t, r.cursor.seen.ids(), r2.cursor.seen.ids())
+	r2.poll(ctx)
+	assert.Len(t, h.next.accepted(), 46, "nothing emitted twice after the restart")
+
+	// Ten more IDs make the deltas a quarter of the base: folded in.
+	h.sim.Add(10)
+	r2.poll(ctx)
+	require.Len(t, h.next.accepted(), 56)
+	after, err = r2.store.client.Get(ctx, r2.store.key)
+	require.NoError(t, err)
+	assert.NotEqual(t, base, after, "the deltas are folded into the base")
+	assert.Equal(t, r2.store.firstDelta, r2.store.nextDelta)
+	c := savedCursor(t, r2)
+	assert.Equal(t, r2.cursor.seen.ids(), c.seen.ids())
+	stop2()
+}
+
+// However small the deltas, no more than maxDeltas pile up: a restart
+// reads each one.
+func TestCheckpointCompactsAfterMaxDeltas(t *testing.T) {
+	ctx := context.Background()
+	ext := startFileStorage(t, t.TempDir())
+	t.Cleanup(func() { require.NoError(t, ext.Shutdown(ctx)) })
+	client, err := ext.(storage.Extension).GetClient(ctx, component.KindReceiver, component.MustNewID("huggingfaceaudit"), "")
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, client.Close(ctx)) })
+	ts := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).UnixNano()
+	event := func(i int) []pendingEvent {
+		return []pendingEvent{{id: fmt.Sprintf("6650a1b2c3d4e5f6%08x", i), createdAt: ts + int64(i)}}
+	}
+	c := newCursor(0)
+	var first []pendingEvent
+	for i := range 10 * maxDeltas {
+		first = append(first, event(i)...)
+	}
+	c.advance(first, time.Hour, farFuture)
+	store := cursorStore{client: client, key: "cursor.test", firstDelta: 1, nextDelta: 1}
+	require.NoError(t, store.saveBatch(ctx, c, first))
+	require.NoError(t, store.compact(ctx, c))
+	require.Equal(t, store.firstDelta, store.nextDelta, "a first pass is folded in")
+
+	for i := range maxDeltas {
+		batch := event(10*maxDeltas + i)
+		c.advance(batch, time.Hour, farFuture)
+		require.NoError(t, store.saveBatch(ctx, c, batch))
+		require.NoError(t, store.compact(ctx, c))
+		if i < maxDeltas-1 {
+			require.Equal(t, uint64(i+1), store.nextDelta-store.firstDelta, "one-event passes leave their deltas")
+		}
+	}
+	assert.Equal(t, store.firstDelta, store.nextDelta, "the %dth delta is folded in", maxDeltas)
+	loaded := cursorStore{client: client, key: "cursor.test"}
+	back, err := loaded.load(ctx, time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, c.seen.ids(), back.seen.ids())
+	assert.Equal(t, loaded.firstDelta, loaded.nextDelta, "no delta left to read")
 }

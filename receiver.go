@@ -313,9 +313,9 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 	})
 	// The same event twice in one response sorts next to itself.
 	pending = slices.CompactFunc(pending, func(a, b pendingEvent) bool { return a.id == b.id })
-	// Once per pass, the batches' deltas are folded into one checkpoint
-	// value; also when the pass fails half way (the deltas hold the batches
-	// accepted until then).
+	// At the end of a pass, the batches' deltas are folded into one
+	// checkpoint value when they are worth it (see compact); also when the
+	// pass fails half way (the deltas hold the batches accepted until then).
 	defer func() {
 		if err := r.store.compact(context.WithoutCancel(ctx), r.cursor); err != nil {
 			r.set.Logger.Warn("Checkpoint compaction failed; retrying after the next poll", zap.Error(err))
