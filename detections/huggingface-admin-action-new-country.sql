@@ -3,6 +3,9 @@
 -- judged. An actor with no located event in the lookback (a dormant admin
 -- taken over) is compared with the organization's countries: reason
 -- no_history. An organization with no located history is not judged.
+-- Countries in allowed_countries (names as locationCountry gives them, any
+-- case: the organization's offices) are never new. One finding per actor
+-- (authorID) and run, under the actor's latest name; dedup_key holds the ID.
 --
 -- Framing (README, "Writing a detection"): the events received in [from, to)
 -- are judged; the baseline is the actor's located events in the
@@ -49,7 +52,7 @@ org_history AS (
     GROUP BY workspaceID
 ),
 compared AS (
-    SELECT j.workspaceID AS workspaceID, j.authorUser AS authorUser, j.id AS id, j.eventTime AS eventTime,
+    SELECT j.workspaceID AS workspaceID, j.authorID AS authorID, j.authorUser AS authorUser, j.id AS id, j.eventTime AS eventTime,
            j.eventName AS eventName, j.locationCountry AS locationCountry, j.actorIP AS actorIP,
            notEmpty(h.known_countries) AS has_history,
            if(has_history, h.known_countries, og.known_countries) AS known_countries
@@ -59,7 +62,7 @@ compared AS (
 )
 SELECT
     workspaceID AS organization,
-    authorUser AS actor,
+    argMax(authorUser, (eventTime, id)) AS actor,
     count() AS event_count,
     arraySort(groupArray(id)) AS event_ids,
     min(eventTime) AS first_seen,
@@ -69,9 +72,10 @@ SELECT
     if(any(has_history), 'new_country', 'no_history') AS reason,
     groupUniqArray(eventName) AS event_names,
     groupUniqArray(actorIP) AS ips,
-    concatWithSeparator('|', 'huggingface-admin-action-new-country', organization, actor,
+    concatWithSeparator('|', 'huggingface-admin-action-new-country', organization, authorID,
         formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), argMin(id, (eventTime, id))) AS dedup_key
 FROM compared
 WHERE NOT has(known_countries, locationCountry)
-GROUP BY organization, actor
+  AND NOT has(arrayMap(c -> lower(trimBoth(c)), splitByChar(',', {allowed_countries:String})), lower(locationCountry))
+GROUP BY organization, authorID
 ORDER BY first_seen

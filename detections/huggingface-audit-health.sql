@@ -75,7 +75,7 @@ WITH judged AS (
                eventName = 'billing.update_subscription_plan' AND NOT (JSONHas(rawLog, 'data', 'plan') AND JSONHas(rawLog, 'data', 'previousPlan')), 'missing_field',
                eventName IN ('scheduled_job.create', 'scheduled_job.update_schedule') AND NOT JSONHas(rawLog, 'data', 'schedule'), 'missing_field',
                eventName = 'org.update_settings'
-                   AND NOT arrayExists(k -> JSONHas(rawLog, 'data', k), ['sso', 'security', 'network', 'token_approval', 'inference_providers', 'join', 'resource_groups']), 'missing_field',
+                   AND NOT arrayExists(k -> JSONHas(rawLog, 'data', k), ['sso', 'security', 'network', 'token_approval', 'inference_providers', 'join', 'resource_groups', 'profile', 'publisher_gating', 'regions']), 'missing_field',
                '') AS problem
     FROM huggingface_logs FINAL
     WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}

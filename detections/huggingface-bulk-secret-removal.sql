@@ -6,27 +6,31 @@
 -- keys holding a judged event; dedup_key is the burst's first removal.
 -- Beside it, >= org_threshold keys removed by anyone in the organization
 -- within org_window_hours (actor '(organization)', scope 'organization').
+-- One actor is one author ID (the user name when the event has none): a
+-- rename halfway through a burst does not split it. The finding shows the
+-- burst's latest name, and its dedup_key holds the ID, so a rename between
+-- two runs does not make the same burst a new finding.
 WITH judged AS (
-    SELECT workspaceID, authorUser, min(eventTime) AS lo, max(eventTime) AS hi
+    SELECT workspaceID, if(authorID != '', authorID, authorUser) AS actorKey, min(eventTime) AS lo, max(eventTime) AS hi
     FROM huggingface_logs FINAL
     WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
       AND eventName IN ('repo.remove_secret', 'repo.remove_secrets', 'repo.remove_variable', 'repo.remove_variables')
-    GROUP BY workspaceID, authorUser
+    GROUP BY workspaceID, actorKey
 ),
 events AS (
-    SELECT l.workspaceID AS workspaceID, l.authorUser AS authorUser, l.id AS id, l.eventTime AS eventTime, l.rawLog AS rawLog,
+    SELECT l.workspaceID AS workspaceID, if(l.authorID != '', l.authorID, l.authorUser) AS actorKey, l.authorUser AS authorUser, l.id AS id, l.eventTime AS eventTime, l.rawLog AS rawLog,
            l.receivedAt >= {from:DateTime} AS judged
     FROM huggingface_logs AS l FINAL
-    INNER JOIN judged AS j ON l.workspaceID = j.workspaceID AND l.authorUser = j.authorUser
+    INNER JOIN judged AS j ON l.workspaceID = j.workspaceID AND if(l.authorID != '', l.authorID, l.authorUser) = j.actorKey
     WHERE l.receivedAt < {to:DateTime} AND l.eventName IN ('repo.remove_secret', 'repo.remove_secrets', 'repo.remove_variable', 'repo.remove_variables')
       AND l.eventTime >= j.lo - INTERVAL 1 DAY AND l.eventTime <= j.hi + INTERVAL 1 DAY
 ),
 bursts AS (
-    SELECT *, sum(starts) OVER (PARTITION BY workspaceID, authorUser ORDER BY eventTime, id ROWS UNBOUNDED PRECEDING) AS burst
+    SELECT *, sum(starts) OVER (PARTITION BY workspaceID, actorKey ORDER BY eventTime, id ROWS UNBOUNDED PRECEDING) AS burst
     FROM (
         SELECT *, dateDiff('second', lagInFrame(eventTime, 1, toDateTime(0)) OVER w, eventTime) > {window_minutes:UInt32} * 60 AS starts
         FROM events
-        WINDOW w AS (PARTITION BY workspaceID, authorUser ORDER BY eventTime, id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+        WINDOW w AS (PARTITION BY workspaceID, actorKey ORDER BY eventTime, id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
     )
 ),
 org_judged AS (
@@ -56,7 +60,7 @@ SELECT * FROM (
     SELECT organization, actor, scope, event_count, event_ids, first_seen, last_seen, repos, max_keys_in_window, dedup_key FROM (
 SELECT
     workspaceID AS organization,
-    authorUser AS actor,
+    argMax(authorUser, (eventTime, id)) AS actor,
     'actor' AS scope,
     count() AS event_count,
     arraySort(groupArray(id)) AS event_ids,
@@ -70,10 +74,10 @@ SELECT
     arrayMax(arrayMap(t -> if(arrayExists(x -> x > t.1 - {window_minutes:UInt32} * 60 AND x <= t.1, judged_times),
                               arraySum(arrayMap(u -> if(u.1 > t.1 - {window_minutes:UInt32} * 60 AND u.1 <= t.1, u.2, 0), weighted)), 0),
                       weighted)) AS max_keys_in_window,
-    concatWithSeparator('|', 'huggingface-bulk-secret-removal', organization, actor,
+    concatWithSeparator('|', 'huggingface-bulk-secret-removal', organization, actorKey,
         formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), argMin(id, (eventTime, id))) AS dedup_key
 FROM bursts
-GROUP BY organization, actor, burst
+GROUP BY organization, actorKey, burst
 HAVING max_keys_in_window >= {threshold:UInt32}
     )
     UNION ALL

@@ -1,5 +1,8 @@
 -- One finding per event: the events received in [from, to), each judged on
 -- its own; dedup_key is the detection, the organization, the actor and the event.
+-- A legacy org.update_settings whose data holds none of the settings areas
+-- the pack knows (or whose rawLog is empty: include_raw false) may be this
+-- change: it is reported at Medium, reason unknown_shape (the row's severity).
 SELECT
     workspaceID AS organization,
     authorUser AS actor,
@@ -9,14 +12,20 @@ SELECT
     max(eventTime) AS last_seen,
     groupUniqArray(eventName) AS event_names,
     groupUniqArray(actorIP) AS ips,
+    if(any(eventName) = 'org.update_settings' AND NOT any((
+                  JSONExtractRaw(rawLog, 'data', 'network', 'ip_restriction', 'enabled') = 'false'
+               OR JSONExtractRaw(rawLog, 'data', 'network', 'auth_enforcement', 'enabled') = 'false'
+               OR JSONHas(rawLog, 'data', 'network', 'ip_restriction', 'cidrs'))), 'unknown_shape', 'changed') AS reason,
+    if(reason = 'unknown_shape', 'Medium', '') AS severity,
     concatWithSeparator('|', 'huggingface-network-restriction-changed', organization, actor, formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), id) AS dedup_key
 FROM huggingface_logs FINAL
 WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
   AND (eventName IN ('org.settings.network.ip_restriction.disable', 'org.settings.network.auth_enforcement.disable',
                      'org.settings.network', 'org.settings.network.ip_restriction.enable')
-       OR (eventName = 'org.update_settings' AND (
+       OR (eventName = 'org.update_settings' AND ((
               JSONExtractRaw(rawLog, 'data', 'network', 'ip_restriction', 'enabled') = 'false'
            OR JSONExtractRaw(rawLog, 'data', 'network', 'auth_enforcement', 'enabled') = 'false'
-           OR JSONHas(rawLog, 'data', 'network', 'ip_restriction', 'cidrs'))))
+           OR JSONHas(rawLog, 'data', 'network', 'ip_restriction', 'cidrs'))
+            OR NOT arrayExists(k -> JSONHas(rawLog, 'data', k), ['sso', 'security', 'network', 'token_approval', 'inference_providers', 'join', 'resource_groups', 'profile', 'publisher_gating', 'regions']))))
 GROUP BY organization, actor, id
 ORDER BY first_seen

@@ -312,6 +312,7 @@ func TestDetectionScenarios(t *testing.T) {
 			if got := eventIDs(rows); !slices.Equal(got, want) {
 				t.Errorf("event_ids %v, want %v\nrows: %v", got, want, rows)
 			}
+			checkUnknownShape(t, d, rows)
 			if len(s.WithoutRaw) == 0 {
 				return
 			}
@@ -322,7 +323,28 @@ func TestDetectionScenarios(t *testing.T) {
 			if got := eventIDs(rows); !slices.Equal(got, want) {
 				t.Errorf("include_raw false: event_ids %v, want %v\nrows: %v", got, want, rows)
 			}
+			checkUnknownShape(t, d, rows)
 		})
+	}
+}
+
+// severities ranks the pack's severities.
+var severities = []string{"Low", "Medium", "High", "Critical"}
+
+// checkUnknownShape: a row with reason unknown_shape reports, in its own
+// severity column, a severity below the detection's (Low stays Low), so a
+// blind spot is seen without being mistaken for the attack.
+func checkUnknownShape(t *testing.T, d detections.Detection, rows []map[string]any) {
+	t.Helper()
+	for _, r := range rows {
+		if r["reason"] != "unknown_shape" {
+			continue
+		}
+		sev, _ := r["severity"].(string)
+		got, own := slices.Index(severities, sev), slices.Index(severities, d.Severity)
+		if got < 0 || (got >= own && own > 0) {
+			t.Errorf("unknown_shape row with severity %q, want one below the detection's %s: %v", sev, d.Severity, r)
+		}
 	}
 }
 

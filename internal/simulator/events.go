@@ -292,6 +292,10 @@ func (g *generator) payload(typ string) (any, string) {
 		return map[string]any{"repo": rp, "oid": g.hex(64), "size": 1 + g.pick(4_000_000_000)}, "Deleted LFS file from " + rp["name"].(string)
 	case "org.settings.sso.enable", "org.settings.sso.disable", "org.settings.sso":
 		return map[string]any{"provider": []string{"okta", "azure-ad", "google"}[g.pick(3)], "protocol": "saml", "domains": []string{"example.com"}}, "Updated SSO settings"
+	case "org.update_settings":
+		// The legacy event (before the June 2026 split into org.settings.*):
+		// data is the patch of one settings area.
+		return map[string]any{"profile": map[string]any{"displayName": g.org}}, "Updated organization settings"
 	case "org.sso_login":
 		return "okta", u + " logged in with SSO"
 	case "org.rotate_token":
