@@ -52,6 +52,21 @@ func (s store) checkpoint(ctx context.Context, name string) (cp time.Time, ok bo
 	return time.Unix(sec, 0).UTC(), true, nil
 }
 
+// serverNow is ClickHouse's clock: receivedAt and found_at come from it
+// (now() at insert), so a range judged on the watcher's own clock would
+// skip the rows of a server whose clock runs behind by more than settle.
+func (s store) serverNow(ctx context.Context) (time.Time, error) {
+	body, err := s.query(ctx, "SELECT toUnixTimestamp(now()) FORMAT TSV", nil)
+	if err != nil {
+		return time.Time{}, err
+	}
+	sec, err := strconv.ParseInt(strings.TrimSpace(string(body)), 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("ClickHouse's now(): %q is not a time", strings.TrimSpace(string(body)))
+	}
+	return time.Unix(sec, 0).UTC(), nil
+}
+
 // saveCheckpoint records that name judged everything before cp.
 func (s store) saveCheckpoint(ctx context.Context, name string, cp time.Time) error {
 	_, err := s.query(ctx, "INSERT INTO "+s.table(clickhouse.CheckpointsTable)+" (detection, checkpoint) SELECT {name:String}, toDateTime({cp:Int64})",

@@ -204,10 +204,16 @@ func (w *watcher) nextWake() time.Time {
 func (w *watcher) runJob(ctx context.Context, j *watchJob) error {
 	start := w.now()
 	name := j.detection.Name
-	to := start.Add(-w.wcfg.settle).Truncate(time.Second)
+	// The range ends on ClickHouse's clock, the one receivedAt and found_at
+	// are written with, whatever the skew of this host's clock.
+	serverNow, err := w.store.serverNow(ctx)
+	if err != nil {
+		return fmt.Errorf("reading ClickHouse's clock: %w", err)
+	}
+	to := serverNow.Add(-w.wcfg.settle).Truncate(time.Second)
 	if j.alert {
 		// Alerts read findings this process wrote already.
-		to = start.Truncate(time.Second)
+		to = serverNow.Truncate(time.Second)
 	}
 	from, ok, err := w.store.checkpoint(ctx, name)
 	if err != nil {

@@ -3,12 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hfauditlog/huggingfaceauditreceiver/clickhouse"
 	"github.com/hfauditlog/huggingfaceauditreceiver/detections"
 )
 
@@ -225,5 +230,47 @@ func TestWatchSchedules(t *testing.T) {
 		if next := w.nextRun(j, start); !next.After(start) || next.Sub(start) > 7*24*time.Hour {
 			t.Errorf("%s (%q): next run %v", j.detection.Name, j.detection.Schedule, next)
 		}
+	}
+}
+
+// TestRunJudgesOnClickHousesClock: receivedAt is ClickHouse's now() at
+// insert. With the watcher's host 10 minutes ahead of the server, a run
+// judged on the host's clock would end past rows the server has not
+// written yet, and the next run would start after them. The range ends at
+// the server's now - settle, and the checkpoint is saved there.
+func TestRunJudgesOnClickHousesClock(t *testing.T) {
+	server := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	host := server.Add(10 * time.Minute)
+	var judgedTo, saved string
+	ch := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		sql := r.URL.Query().Get("query") + string(body)
+		switch {
+		case strings.Contains(sql, "now()"):
+			fmt.Fprintln(w, server.Unix())
+		case strings.Contains(sql, "SELECT toUnixTimestamp(checkpoint)"):
+			fmt.Fprintln(w, server.Add(-5*time.Minute).Unix())
+		case strings.Contains(sql, "INSERT INTO"):
+			saved = r.URL.Query().Get("param_cp")
+		case strings.Contains(sql, "FORMAT JSONCompact"):
+			judgedTo = r.URL.Query().Get("param_to")
+			fmt.Fprint(w, `{"meta":[],"data":[]}`)
+		default:
+			t.Errorf("unexpected statement %q", sql)
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	}))
+	defer ch.Close()
+	cfg := config{target: clickhouse.Target{DSN: ch.URL}, database: "db"}
+	w := &watcher{store: store{target: cfg.target, database: "db"}, cfg: cfg, wcfg: watchConfig{settle: time.Minute},
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: func() time.Time { return host }, newBackoff: defaultBackoff}
+	j := &watchJob{job: job{detection: detections.Detection{Name: "huggingface-test", SQL: "SELECT 1"}}}
+	if err := w.runJob(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	want := strconv.FormatInt(server.Add(-time.Minute).Unix(), 10)
+	if judgedTo != want || saved != want {
+		t.Errorf("judged up to %s and saved checkpoint %s, want the server's now - settle (%s), not the host's (%d)",
+			judgedTo, saved, want, host.Add(-time.Minute).Unix())
 	}
 }
