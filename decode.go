@@ -562,6 +562,11 @@ func (r *eventReader) required() (string, string) {
 
 // The optional objects: each reads its known members; the first of
 // duplicate keys counts.
+//
+// The four are written out, not driven by a table of members: a call
+// through a function value makes the event escape to the heap, one
+// allocation per event (BenchmarkBuild: +40 MB and about +50% CPU per
+// 100,000 events when tried).
 
 func (r *eventReader) author(ev *auditEvent) {
 	if !r.openOptObject(ev, "author") {
