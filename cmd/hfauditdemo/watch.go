@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -121,6 +122,29 @@ func (p *process) stop(name string) error {
 // webhook, injects the attack into the Hub, prints the notifications as
 // they arrive (the chain alert last), then restarts the watcher to show
 // that nothing is sent twice. It returns the attack it injected.
+// The watcher's -settle and -initial-lookback in the demo.
+const (
+	settle          = 2 * time.Second
+	initialLookback = 5 * time.Second
+)
+
+// waitReceivedBefore waits, on ClickHouse's clock, until every row of
+// huggingface_logs was received at least age ago.
+func waitReceivedBefore(chURL string, age time.Duration) error {
+	text, err := query(chURL, "SELECT toUnixTimestamp(max(receivedAt)) - toUnixTimestamp(now()) FROM huggingface_logs FORMAT TSV")
+	if err != nil {
+		return err
+	}
+	ago, err := strconv.Atoi(strings.TrimSpace(text))
+	if err != nil {
+		return fmt.Errorf("the last receivedAt: %q", text)
+	}
+	if wait := age + time.Duration(ago)*time.Second; wait > 0 {
+		time.Sleep(wait)
+	}
+	return nil
+}
+
 func watch(dir, chURL, collector string, env []string, sim *simulator.Server) (simulator.Attack, time.Time, error) {
 	var none simulator.Attack
 	if err := clickhouse.ApplyFindings(context.Background(), clickhouse.Target{DSN: chURL}, clickhouse.Options{}, nil); err != nil {
@@ -140,6 +164,13 @@ func watch(dir, chURL, collector string, env []string, sim *simulator.Server) (s
 	defer srv.Close()
 	hookURL := "http://" + ln.Addr().String() + "/findings"
 
+	// The watcher's first run judges the -initial-lookback before now -
+	// settle. Start it once the demo's history (the collector's runs, and
+	// huggingface_logs filled from otel_logs when the schema was applied)
+	// is older than that, so the notifications are the attack's.
+	if err := waitReceivedBefore(chURL, initialLookback+settle+time.Second); err != nil {
+		return none, time.Time{}, err
+	}
 	collectorLog := filepath.Join(dir, "collector.log")
 	col, err := startProcess(collector, []string{"--config", "examples/demo.yaml"}, env, collectorLog)
 	if err != nil {
@@ -147,7 +178,8 @@ func watch(dir, chURL, collector string, env []string, sim *simulator.Server) (s
 	}
 	defer func() { _ = col.stop("the collector") }()
 	watchLog := filepath.Join(dir, "watcher.log")
-	args := []string{"-watch", "-dsn", chURL, "-database", "otel", "-every", "2s", "-settle", "2s", "-initial-lookback", "5s", "-webhook", hookURL}
+	args := []string{"-watch", "-dsn", chURL, "-database", "otel", "-every", "2s", "-settle", settle.String(),
+		"-initial-lookback", initialLookback.String(), "-webhook", hookURL}
 	step("Continuous detection: hfauditdetect %s (log: %s), the collector running (run 3)", strings.Join(args, " "), watchLog)
 	fmt.Println("  every 2 s each detection judges what reached ClickHouse since its checkpoint; new findings go to the webhook")
 	w, err := startProcess(bin, args, os.Environ(), watchLog)
