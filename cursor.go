@@ -429,6 +429,10 @@ type cursorStore struct {
 	firstDelta, nextDelta uint64
 	// baseIDs is how many IDs the base holds; deltaIDs, the deltas after it.
 	baseIDs, deltaIDs int
+	// dirty: a batch's delta could not be saved, so the cursor in memory
+	// holds IDs that storage may not; the next compaction writes the base
+	// whatever the deltas' size.
+	dirty bool
 }
 
 // A compaction rewrites every ID, so it waits until the deltas hold a
@@ -543,6 +547,9 @@ func (s *cursorStore) saveBatch(ctx context.Context, c *cursor, batch []pendingE
 	}
 	key := s.deltaKey(s.nextDelta)
 	if err := s.client.Set(ctx, key, c.marshalDelta(s.nextDelta, batch)); err != nil {
+		// The batch was delivered and will not be offered again: only a
+		// whole base can record it now (the slot may be written next time).
+		s.dirty = true
 		return fmt.Errorf("saving the checkpoint %q to storage: %w", key, err)
 	}
 	s.nextDelta++
@@ -555,10 +562,10 @@ func (s *cursorStore) saveBatch(ctx context.Context, c *cursor, batch []pendingE
 // deltas are worth it (see compactRatio). If it fails, base and deltas
 // still hold everything and the next compaction retries.
 func (s *cursorStore) compact(ctx context.Context, c *cursor) error {
-	if s.client == nil || s.nextDelta == s.firstDelta {
+	if s.client == nil || (!s.dirty && s.nextDelta == s.firstDelta) {
 		return nil
 	}
-	if s.deltaIDs*compactRatio < s.baseIDs && s.nextDelta-s.firstDelta < maxDeltas {
+	if !s.dirty && s.deltaIDs*compactRatio < s.baseIDs && s.nextDelta-s.firstDelta < maxDeltas {
 		return nil
 	}
 	ops := make([]*storage.Operation, 0, 1+s.nextDelta-s.firstDelta)
@@ -571,6 +578,7 @@ func (s *cursorStore) compact(ctx context.Context, c *cursor) error {
 	}
 	s.firstDelta = s.nextDelta
 	s.baseIDs, s.deltaIDs = c.seen.len(), 0
+	s.dirty = false
 	return nil
 }
 
