@@ -149,7 +149,9 @@ func (s *selfIdentity) droppable(ev *auditEvent) bool {
 	if s.pending == nil {
 		s.pending = map[string]struct{}{}
 	}
-	s.pending[addr] = struct{}{}
+	// ev.ip points into the batch's bytes: a copy, so the addresses kept
+	// for the life of the receiver do not keep whole batches alive.
+	s.pending[strings.Clone(addr)] = struct{}{}
 	return false
 }
 

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/plogtest"
@@ -521,4 +522,24 @@ func TestSelfExportWhoamiAskedAgainAfterTheExport(t *testing.T) {
 	got := pollRecords(t, r, sink)
 	require.Len(t, got, 1)
 	assert.True(t, isSelf(got["6650a1b2c3d4e5f600000001"]), "marked in the same poll")
+}
+
+// The self-export addresses are kept for the life of the receiver: they
+// must be copies, not strings pointing into a batch's bytes, or each one
+// would keep a whole batch alive.
+func TestSelfExportAddressesAreCopies(t *testing.T) {
+	raw := []byte(`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"org.audit_log.export","message":"m","ip":"203.0.113.7","author":{"user":"bot"},"token":{"last4":"abcd"}}`)
+	ev, err := eventDecoder{}.decode(raw)
+	require.NoError(t, err)
+	s := selfIdentity{tokenLast4: "abcd", author: "bot"}
+	require.True(t, s.matches(&ev))
+	s.droppable(&ev)
+	s.settle()
+	require.Len(t, s.addresses, 1)
+	lo, hi := uintptr(unsafe.Pointer(&raw[0])), uintptr(unsafe.Pointer(&raw[len(raw)-1]))
+	for addr := range s.addresses {
+		if p := uintptr(unsafe.Pointer(unsafe.StringData(addr))); p >= lo && p <= hi {
+			t.Errorf("address %q points into the event's bytes", addr)
+		}
+	}
 }
