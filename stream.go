@@ -21,6 +21,8 @@ type arrayScanner struct {
 	readErr  error
 	state    int
 	offset   int64 // stream offset of buf[0], for error messages
+	// open holds the brackets open in the current element, innermost last.
+	open []byte
 }
 
 const (
@@ -163,8 +165,11 @@ func (s *arrayScanner) element() (raw, id, createdAt []byte, err error) {
 		valueFor  int // member whose value comes next
 		idAt      [2]int
 		timeAt    [2]int
+		// The first of duplicate keys counts, as in the decoder.
+		idKey, timeKey bool
 	)
 	idAt[0], timeAt[0] = -1, -1
+	s.open = s.open[:0]
 	for {
 		b := s.buf[s.pos:s.end] // fill may move the data: take it afresh
 		// Skip the bytes that never matter (letters, digits, ...) at once;
@@ -202,10 +207,10 @@ func (s *arrayScanner) element() (raw, id, createdAt []byte, err error) {
 				case expectKey:
 					expectKey = false
 					key = memberOther
-					if string(str) == "_id" {
-						key = memberID
-					} else if string(str) == "createdAt" {
-						key = memberCreatedAt
+					if string(str) == "_id" && !idKey {
+						key, idKey = memberID, true
+					} else if string(str) == "createdAt" && !timeKey {
+						key, timeKey = memberCreatedAt, true
 					}
 				case valueFor != memberOther && bytes.IndexByte(str, '\\') < 0:
 					if valueFor == memberID {
@@ -223,6 +228,7 @@ func (s *arrayScanner) element() (raw, id, createdAt []byte, err error) {
 			continue
 		case '{', '[':
 			depth++
+			s.open = append(s.open, c)
 			if depth == 1 && c == '{' {
 				expectKey = true
 			}
@@ -231,6 +237,12 @@ func (s *arrayScanner) element() (raw, id, createdAt []byte, err error) {
 			if depth == 0 { // the array closes right after a scalar element
 				return s.finish(i, idAt, timeAt)
 			}
+			// A closer must match its opener: [{"a":[}, {...}] is one
+			// broken element, not two whole ones.
+			if opener := s.open[len(s.open)-1]; opener != c-2 { // '{'+2 == '}', '['+2 == ']'
+				return nil, nil, nil, s.syntax("mismatched brackets")
+			}
+			s.open = s.open[:len(s.open)-1]
 			depth--
 			if depth == 0 {
 				return s.finish(i+1, idAt, timeAt)

@@ -63,7 +63,13 @@ func TestArrayScanner(t *testing.T) {
 			{"1", "", ""}, {`"s"`, "", ""}, {`[1,{"_id":"x"}]`, "", ""}, {"true", "", ""}, {"null", "", ""},
 		}},
 		{name: "unicode", body: `[{"_id":"ü","message":"日本語 🚀"}]`, want: []scanned{{`{"_id":"ü","message":"日本語 🚀"}`, "ü", ""}}},
+		{name: "duplicate keys: the first counts, as in the decoder", body: `[{"_id":"first","createdAt":"t1","_id":"second","createdAt":"t2"}]`, want: []scanned{
+			{`{"_id":"first","createdAt":"t1","_id":"second","createdAt":"t2"}`, "first", "t1"},
+		}},
+		{name: "duplicate keys: a first non-string value counts too", body: `[{"_id":1,"_id":"second"}]`, want: []scanned{{`{"_id":1,"_id":"second"}`, "", ""}}},
 		{name: "not an array", body: `{"error":"x"}`, err: "not a JSON array"},
+		{name: "mismatched brackets", body: `[{"a":[},{"_id":"b"}],{"_id":"c"}]`, err: "mismatched brackets"},
+		{name: "an array closed by a brace", body: `[[1}]`, err: "mismatched brackets"},
 		{name: "trailing comma", body: `[{"_id":"a"},]`, err: "expected an array element"},
 		{name: "leading comma", body: `[,{"_id":"a"}]`, err: "expected an array element"},
 		{name: "missing comma", body: `[{"_id":"a"} {"_id":"b"}]`, err: "expected ',' or ']'"},
@@ -105,6 +111,7 @@ func FuzzArrayScanner(f *testing.F) {
 	for _, seed := range []string{
 		`[]`, `[{"_id":"a","createdAt":"t"}]`, `[{"a":[1,{"b":"]"}],"_id":"\""}, 2, "x"]`,
 		`[{"_id":"a\\","createdAt":"\\\"t"}]`, `[{"createdAt":"2026-11-20T10:00:00.123Z","_id":"6650a1b2c3d4e5f601234567"}]`,
+		`[{"_id":"a","_id":"b","createdAt":"t","createdAt":"u"}]`, `[{"a":[},{"_id":"b"}],{"_id":"c"}]`,
 	} {
 		f.Add([]byte(seed))
 	}
