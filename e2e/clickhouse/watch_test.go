@@ -405,12 +405,27 @@ func TestDetectWatch(t *testing.T) {
 	}
 	h.mu.Unlock()
 
-	// A checkpoint moved back two hours: the range is judged again, the
-	// findings are the same, nothing is stored or sent twice.
+	// SIGTERM: a graceful stop.
+	stopGracefully := func(p *watchProc) {
+		t.Helper()
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.cmd.Wait(); err != nil || !strings.Contains(p.text(t), `msg=Stopped`) {
+			t.Errorf("SIGTERM: %v\n%s", err, p.text(t))
+		}
+	}
+	stopGracefully(w3)
+
+	// A checkpoint moved back two hours while the watcher is stopped (a
+	// running one would write its own over it at the end of its current
+	// run): the range is judged again, the findings are the same, nothing
+	// is stored or sent twice.
 	rewound := time.Now().Add(-2 * time.Hour).UTC().Truncate(time.Second)
 	query(t, fmt.Sprintf("INSERT INTO %s.huggingface_detection_checkpoints (detection, checkpoint) VALUES ('huggingface-sso-disabled', %d)", db, rewound.Unix()))
+	w4 := start()
 	waitFor(t, time.Minute, "a run from the rewound checkpoint", func() bool {
-		for _, r := range w3.runs(t) {
+		for _, r := range w4.runs(t) {
 			if r.detection == "huggingface-sso-disabled" && r.from == rewound.Format(time.RFC3339) {
 				if r.findings < 2 || r.fresh != 0 {
 					t.Errorf("rewound run: %+v, want the SSO findings again and none new", r)
@@ -420,15 +435,9 @@ func TestDetectWatch(t *testing.T) {
 		}
 		return false
 	})
-	judged(w3, time.Now().Add(-time.Second))
-
-	// SIGTERM: a graceful stop.
-	if err := w3.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := w3.cmd.Wait(); err != nil || !strings.Contains(w3.text(t), `msg=Stopped`) {
-		t.Errorf("SIGTERM: %v\n%s", err, w3.text(t))
-	}
+	judged(w4, time.Now().Add(-time.Second))
+	judged(w4, time.Now()) // and a delivery pass after it
+	stopGracefully(w4)
 
 	// Every finding to notify reached the webhook: once, except the one in
 	// flight at the kill (twice, same dedup_key).
@@ -481,7 +490,7 @@ func TestDetectWatch(t *testing.T) {
 			t.Errorf("a secret is in the watcher's log:\n%s", txt)
 		}
 	}
-	t.Logf("%d findings delivered; the last watcher's log:\n%s", len(counts), tail(w3.text(t), 15))
+	t.Logf("%d findings delivered; the last watcher's log:\n%s", len(counts), tail(w4.text(t), 15))
 }
 
 // tail is the last n lines of s.
