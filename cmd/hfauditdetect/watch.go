@@ -197,6 +197,10 @@ func (w *watcher) nextWake() time.Time {
 	return wake
 }
 
+// finishTimeout bounds how long a run that has its findings may take to
+// store them and move its checkpoint, stop or not.
+const finishTimeout = 30 * time.Second
+
 // runJob judges [checkpoint, now - settle) for one detection, stores what it
 // found and moves its checkpoint. A crash before the checkpoint is saved
 // judges the range again: the findings are the same (dedup_key), so they
@@ -235,6 +239,12 @@ func (w *watcher) runJob(ctx context.Context, j *watchJob) error {
 	if err != nil {
 		return err
 	}
+	// From here on the run is finished even when a SIGTERM arrives: a stop
+	// that cancelled the checkpoint's insert after ClickHouse committed it
+	// would leave a judged range without its health line, and one that
+	// cancelled it before would judge the range again for nothing.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
 	keys := make([]string, len(rows))
 	for i, r := range rows {
 		keys[i] = r.DedupKey
