@@ -2,6 +2,10 @@
 -- same time or later, within window_seconds. Judged: the actors with a
 -- finding found in [from, to); their findings found before {to} make the
 -- chain (an equivalent of windowFunnel that also returns the chain's start).
+-- One alert per chain: a chain within window_seconds of one already alerted
+-- for the actor is that one (a finding found a run later, such as a late
+-- event of the first step, would otherwise move the chain's start, its
+-- dedup_key with it, and alert again).
 WITH judged AS (
     SELECT DISTINCT organization, actor
     FROM huggingface_findings FINAL
@@ -28,6 +32,18 @@ chains AS (
     FROM staged
     GROUP BY organization, actor
     HAVING chain_start > 0
+),
+alerted AS (
+    SELECT organization, actor, groupArray(toInt64(toUInt32(first_seen))) AS alerted_at
+    FROM huggingface_findings FINAL
+    WHERE detection = 'huggingface-alert-attack-chain' AND found_at < {to:DateTime}
+    GROUP BY organization, actor
+),
+fresh AS (
+    SELECT c.organization AS organization, c.actor AS actor, c.chain_start AS chain_start
+    FROM chains AS c
+    LEFT JOIN alerted AS a ON c.organization = a.organization AND c.actor = a.actor
+    WHERE NOT arrayExists(x -> abs(x - c.chain_start) <= {window_seconds:UInt32}, a.alerted_at)
 )
 SELECT
     f.organization AS organization,
@@ -41,7 +57,7 @@ SELECT
     concatWithSeparator('|', 'huggingface-alert-attack-chain', organization, actor,
         formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC')) AS dedup_key
 FROM staged AS f
-INNER JOIN chains AS c ON f.organization = c.organization AND f.actor = c.actor
+INNER JOIN fresh AS c ON f.organization = c.organization AND f.actor = c.actor
 WHERE f.step > 0 AND f.t >= c.chain_start AND f.t <= c.chain_start + {window_seconds:UInt32}
 GROUP BY organization, actor
 ORDER BY first_seen
