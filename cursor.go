@@ -562,10 +562,7 @@ func (s *cursorStore) saveBatch(ctx context.Context, c *cursor, batch []pendingE
 // deltas are worth it (see compactRatio). If it fails, base and deltas
 // still hold everything and the next compaction retries.
 func (s *cursorStore) compact(ctx context.Context, c *cursor) error {
-	if s.client == nil || (!s.dirty && s.nextDelta == s.firstDelta) {
-		return nil
-	}
-	if !s.dirty && s.deltaIDs*compactRatio < s.baseIDs && s.nextDelta-s.firstDelta < maxDeltas {
+	if s.client == nil || !s.compactDue() {
 		return nil
 	}
 	ops := make([]*storage.Operation, 0, 1+s.nextDelta-s.firstDelta)
@@ -580,6 +577,14 @@ func (s *cursorStore) compact(ctx context.Context, c *cursor) error {
 	s.baseIDs, s.deltaIDs = c.seen.len(), 0
 	s.dirty = false
 	return nil
+}
+
+// compactDue: a delta could not be saved (only the base can record its
+// batch now), or the deltas hold a quarter of the base's IDs, or maxDeltas
+// of them have piled up.
+func (s *cursorStore) compactDue() bool {
+	deltas := s.nextDelta - s.firstDelta
+	return s.dirty || (deltas > 0 && (s.deltaIDs*compactRatio >= s.baseIDs || deltas >= maxDeltas))
 }
 
 func (s *cursorStore) close(ctx context.Context) error {

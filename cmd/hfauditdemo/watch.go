@@ -118,10 +118,6 @@ func (p *process) stop(name string) error {
 	}
 }
 
-// watch runs hfauditdetect -watch next to the collector with a local
-// webhook, injects the attack into the Hub, prints the notifications as
-// they arrive (the chain alert last), then restarts the watcher to show
-// that nothing is sent twice. It returns the attack it injected.
 // The watcher's -settle and -initial-lookback in the demo.
 const (
 	settle          = 2 * time.Second
@@ -145,6 +141,10 @@ func waitReceivedBefore(chURL string, age time.Duration) error {
 	return nil
 }
 
+// watch runs hfauditdetect -watch next to the collector with a local
+// webhook, injects the attack into the Hub, prints the notifications as
+// they arrive (the chain alert last), then restarts the watcher to show
+// that nothing is sent twice. It returns the attack it injected.
 func watch(dir, chURL, collector string, env []string, sim *simulator.Server) (simulator.Attack, time.Time, error) {
 	var none simulator.Attack
 	if err := clickhouse.ApplyFindings(context.Background(), clickhouse.Target{DSN: chURL}, clickhouse.Options{}, nil); err != nil {
