@@ -12,14 +12,14 @@ SELECT
     max(eventTime) AS last_seen,
     groupUniqArray(eventName) AS event_names,
     groupUniqArray(actorIP) AS ips,
-    if(any(eventName) = 'org.update_settings' AND NOT any((JSONExtractRaw(rawLog, 'data', 'security', 'auto_join', 'enabled') = 'true')), 'unknown_shape', 'enabled') AS reason,
+    if(any(eventName) = 'org.update_settings' AND NOT any(decided), 'unknown_shape', 'enabled') AS reason,
     if(reason = 'unknown_shape', 'Low', '') AS severity,
     concatWithSeparator('|', 'huggingface-auto-join-enabled', organization, actor, formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), id) AS dedup_key
 FROM huggingface_logs FINAL
 WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
   AND (eventName IN ('org.settings.security.auto_join.enable', 'org.update_join_settings',
                      'org.join.from_domain', 'org.join.automatic')
-       OR (eventName = 'org.update_settings' AND (JSONExtractRaw(rawLog, 'data', 'security', 'auto_join', 'enabled') = 'true'
+       OR (eventName = 'org.update_settings' AND ((JSONExtractRaw(rawLog, 'data', 'security', 'auto_join', 'enabled') = 'true') AS decided
             OR NOT arrayExists(k -> JSONHas(rawLog, 'data', k), ['sso', 'security', 'network', 'token_approval', 'inference_providers', 'join', 'resource_groups', 'profile', 'publisher_gating', 'regions']))))
 GROUP BY organization, actor, id
 ORDER BY first_seen

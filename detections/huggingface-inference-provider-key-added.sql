@@ -12,13 +12,13 @@ SELECT
     max(eventTime) AS last_seen,
     groupUniqArray(eventName) AS event_names,
     groupUniqArray(actorIP) AS ips,
-    if(any(eventName) = 'org.update_settings' AND NOT any((JSONHas(rawLog, 'data', 'inference_providers', 'keys', 'add'))), 'unknown_shape', 'key_added') AS reason,
+    if(any(eventName) = 'org.update_settings' AND NOT any(decided), 'unknown_shape', 'key_added') AS reason,
     if(reason = 'unknown_shape', 'Low', '') AS severity,
     concatWithSeparator('|', 'huggingface-inference-provider-key-added', organization, actor, formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), id) AS dedup_key
 FROM huggingface_logs FINAL
 WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
   AND (eventName = 'org.settings.inference_providers.keys.add'
-       OR (eventName = 'org.update_settings' AND (JSONHas(rawLog, 'data', 'inference_providers', 'keys', 'add')
+       OR (eventName = 'org.update_settings' AND (JSONHas(rawLog, 'data', 'inference_providers', 'keys', 'add') AS decided
             OR NOT arrayExists(k -> JSONHas(rawLog, 'data', k), ['sso', 'security', 'network', 'token_approval', 'inference_providers', 'join', 'resource_groups', 'profile', 'publisher_gating', 'regions']))))
 GROUP BY organization, actor, id
 ORDER BY first_seen

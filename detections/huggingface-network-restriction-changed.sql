@@ -12,10 +12,7 @@ SELECT
     max(eventTime) AS last_seen,
     groupUniqArray(eventName) AS event_names,
     groupUniqArray(actorIP) AS ips,
-    if(any(eventName) = 'org.update_settings' AND NOT any((
-                  JSONExtractRaw(rawLog, 'data', 'network', 'ip_restriction', 'enabled') = 'false'
-               OR JSONExtractRaw(rawLog, 'data', 'network', 'auth_enforcement', 'enabled') = 'false'
-               OR JSONHas(rawLog, 'data', 'network', 'ip_restriction', 'cidrs'))), 'unknown_shape', 'changed') AS reason,
+    if(any(eventName) = 'org.update_settings' AND NOT any(decided), 'unknown_shape', 'changed') AS reason,
     if(reason = 'unknown_shape', 'Medium', '') AS severity,
     concatWithSeparator('|', 'huggingface-network-restriction-changed', organization, actor, formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), id) AS dedup_key
 FROM huggingface_logs FINAL
@@ -25,7 +22,7 @@ WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
        OR (eventName = 'org.update_settings' AND ((
               JSONExtractRaw(rawLog, 'data', 'network', 'ip_restriction', 'enabled') = 'false'
            OR JSONExtractRaw(rawLog, 'data', 'network', 'auth_enforcement', 'enabled') = 'false'
-           OR JSONHas(rawLog, 'data', 'network', 'ip_restriction', 'cidrs'))
+           OR JSONHas(rawLog, 'data', 'network', 'ip_restriction', 'cidrs')) AS decided
             OR NOT arrayExists(k -> JSONHas(rawLog, 'data', k), ['sso', 'security', 'network', 'token_approval', 'inference_providers', 'join', 'resource_groups', 'profile', 'publisher_gating', 'regions']))))
 GROUP BY organization, actor, id
 ORDER BY first_seen

@@ -12,14 +12,14 @@ SELECT
     max(eventTime) AS last_seen,
     groupUniqArray(eventName) AS event_names,
     groupUniqArray(actorIP) AS ips,
-    if(any(eventName) = 'org.update_settings' AND NOT any((JSONHas(rawLog, 'data', 'resource_groups'))), 'unknown_shape', 'changed') AS reason,
+    if(any(eventName) = 'org.update_settings' AND NOT any(decided), 'unknown_shape', 'changed') AS reason,
     if(reason = 'unknown_shape', 'Low', '') AS severity,
     concatWithSeparator('|', 'huggingface-resource-group-changed', organization, actor, formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), id) AS dedup_key
 FROM huggingface_logs FINAL
 WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
   AND (startsWith(eventName, 'resource_group.')
        OR eventName IN ('repo.update_resource_group', 'collection.update_resource_group', 'org.settings.resource_groups')
-       OR (eventName = 'org.update_settings' AND (JSONHas(rawLog, 'data', 'resource_groups')
+       OR (eventName = 'org.update_settings' AND (JSONHas(rawLog, 'data', 'resource_groups') AS decided
             OR NOT arrayExists(k -> JSONHas(rawLog, 'data', k), ['sso', 'security', 'network', 'token_approval', 'inference_providers', 'join', 'resource_groups', 'profile', 'publisher_gating', 'regions']))))
 GROUP BY organization, actor, id
 ORDER BY first_seen

@@ -12,13 +12,13 @@ SELECT
     max(eventTime) AS last_seen,
     groupUniqArray(eventName) AS event_names,
     groupUniqArray(actorIP) AS ips,
-    if(any(eventName) = 'org.update_settings' AND NOT any((JSONExtractRaw(rawLog, 'data', 'token_approval', 'enabled') = 'false')), 'unknown_shape', 'disabled') AS reason,
+    if(any(eventName) = 'org.update_settings' AND NOT any(decided), 'unknown_shape', 'disabled') AS reason,
     if(reason = 'unknown_shape', 'Medium', '') AS severity,
     concatWithSeparator('|', 'huggingface-token-approval-disabled', organization, actor, formatDateTime(first_seen, '%Y-%m-%dT%H:%i:%SZ', 'UTC'), id) AS dedup_key
 FROM huggingface_logs FINAL
 WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
   AND (eventName = 'org.token_approval.disabled'
-       OR (eventName = 'org.update_settings' AND (JSONExtractRaw(rawLog, 'data', 'token_approval', 'enabled') = 'false'
+       OR (eventName = 'org.update_settings' AND ((JSONExtractRaw(rawLog, 'data', 'token_approval', 'enabled') = 'false') AS decided
             OR NOT arrayExists(k -> JSONHas(rawLog, 'data', k), ['sso', 'security', 'network', 'token_approval', 'inference_providers', 'join', 'resource_groups', 'profile', 'publisher_gating', 'regions']))))
 GROUP BY organization, actor, id
 ORDER BY first_seen
