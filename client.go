@@ -149,18 +149,33 @@ func origin(u *url.URL) string {
 	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
-// export calls the endpoint once and hands every element of the returned
+// exportRead is what export returns besides the elements.
+type exportRead struct {
+	// quotaReset: how long until the rate-limit window resets, when the
+	// response shows it used up (else 0).
+	quotaReset time.Duration
+	// skipped: the covered elements stepped over as runs the memo knew
+	// (see runs.go); skippedCovers: one of them covers.
+	skipped       int
+	skippedCovers bool
+	// runs: the runs this read saw, for the memo (nil without one).
+	runs *coveredRuns
+}
+
+// export calls the endpoint once and hands the elements of the returned
 // array to each, in the order of the body, with the raw values of its _id
 // and createdAt (nil when the scanner could not read them as plain strings).
-// The slices are only valid during the call. It returns how long until the
-// rate-limit window resets when the response shows it used up (else 0).
-func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt []byte)) (time.Duration, error) {
+// each judges the element. Runs of covered elements that memo (nil: none)
+// knows are stepped over instead. The slices are only valid during the
+// call.
+func (c *exportClient) export(ctx context.Context, memo *runMemo, each func(raw, id, createdAt []byte) verdict) (exportRead, error) {
+	var read exportRead
 	if c.invalid != nil {
-		return 0, c.invalid
+		return read, c.invalid
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.exportURL, http.NoBody)
 	if err != nil {
-		return 0, &fetchError{class: classInvalid, msg: "building the export request", err: err}
+		return read, &fetchError{class: classInvalid, msg: "building the export request", err: err}
 	}
 	req.Header.Set("Authorization", c.authHeader)
 	req.Header.Set("Accept", "application/json")
@@ -171,7 +186,7 @@ func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt 
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, c.transportError(ctx, "requesting the audit-log export", err)
+		return read, c.transportError(ctx, "requesting the audit-log export", err)
 	}
 	defer func() {
 		// Drain a little so the connection can be reused, then close.
@@ -179,7 +194,7 @@ func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt 
 		resp.Body.Close()
 	}()
 	if resp.StatusCode != http.StatusOK {
-		return 0, c.statusError(resp)
+		return read, c.statusError(resp)
 	}
 
 	var src io.Reader = resp.Body
@@ -187,27 +202,49 @@ func (c *exportClient) export(ctx context.Context, each func(raw, id, createdAt 
 	if gzipped {
 		zr, err := gunzip(resp.Body)
 		if err != nil {
-			return 0, c.bodyError(ctx, &limitedReader{}, 0, err)
+			return read, c.bodyError(ctx, &limitedReader{}, 0, err)
 		}
 		defer zr.Close()
 		src = zr
 	}
 	// max_response_size bounds the decompressed body.
 	body := &limitedReader{r: src, left: c.maxBytes}
-	scanner := newArrayScanner(body)
-	n := 0
+	read, n, err := readElements(body, memo, each)
+	if err != nil {
+		return read, c.bodyError(ctx, body, n, err)
+	}
+	read.quotaReset = quotaReset(resp.Header)
+	return read, nil
+}
+
+// readElements reads the array in r to its end (a gzip trailer's checksum
+// is checked before io.EOF), handing each element to each and stepping over
+// the runs memo knows. It returns how many elements it read or stepped over.
+func readElements(r io.Reader, memo *runMemo, each func(raw, id, createdAt []byte) verdict) (read exportRead, n int, err error) {
+	scanner := newArrayScanner(r)
+	var runs *runReader
+	if memo != nil {
+		runs = memo.reader(scanner)
+	}
 	for {
-		// The scanner reads to the end of the body: a gzip trailer's
-		// checksum is checked before io.EOF.
 		raw, id, createdAt, err := scanner.next()
 		if err == io.EOF {
-			return quotaReset(resp.Header), nil
+			if runs != nil {
+				read.runs = runs.done()
+			}
+			return read, n, nil
 		}
 		if err != nil {
-			return 0, c.bodyError(ctx, body, n, err)
+			return read, n, err
 		}
 		n++
-		each(raw, id, createdAt)
+		v := each(raw, id, createdAt)
+		if runs != nil {
+			skipped, skippedCovers := runs.element(id, v)
+			n += skipped
+			read.skipped += skipped
+			read.skippedCovers = read.skippedCovers || skippedCovers
+		}
 	}
 }
 

@@ -51,6 +51,9 @@ type exportPass struct {
 	spool    *spool // their bytes
 	received int    // elements read
 	old      int    // elements the cursor covers
+	skipped  int    // of them, stepped over in runs (see runs.go)
+	// runs: the runs this read saw; the memo's once the pass is emitted.
+	runs *coveredRuns
 	// overlap: the export still reaches back to what was emitted before.
 	overlap bool
 	// reported: the keys of the invalid events already reported that this
@@ -74,9 +77,16 @@ func (r *auditReceiver) fetch(ctx context.Context, slot *pollSlot) (*exportPass,
 			}
 			pass = &exportPass{reported: map[string]struct{}{}, spool: r.newSpool()}
 			var err error
-			pass.quotaReset, err = r.client.export(ctx, func(raw, id, createdAt []byte) {
-				r.sift(ctx, pass, floor, raw, id, createdAt)
+			var read exportRead
+			read, err = r.client.export(ctx, r.runs, func(raw, id, createdAt []byte) verdict {
+				return r.sift(ctx, pass, floor, raw, id, createdAt)
 			})
+			pass.quotaReset = read.quotaReset
+			pass.received += read.skipped
+			pass.old += read.skipped
+			pass.skipped = read.skipped
+			pass.runs = read.runs
+			pass.overlap = pass.overlap || read.skippedCovers
 			if err == nil {
 				err = r.checkSpool(pass.spool)
 			}
@@ -130,7 +140,7 @@ func (r *auditReceiver) fetch(ctx context.Context, slot *pollSlot) (*exportPass,
 
 // sift decides for one element of the export: covered by the cursor, new
 // (kept as is, decoded and validated when emitted), or unreadable.
-func (r *auditReceiver) sift(ctx context.Context, pass *exportPass, floor int64, raw, id, createdAtRaw []byte) {
+func (r *auditReceiver) sift(ctx context.Context, pass *exportPass, floor int64, raw, id, createdAtRaw []byte) verdict {
 	pass.received++
 	createdAt, err := int64(0), errMissingKey
 	if len(id) > 0 && len(createdAtRaw) > 0 {
@@ -145,15 +155,19 @@ func (r *auditReceiver) sift(ctx context.Context, pass *exportPass, floor int64,
 			key := invalidKey(id, raw)
 			pass.reported[key] = struct{}{}
 			r.reportInvalid(ctx, key, id, err)
-			return
+			return verdictInvalid
 		}
-	}
-	if !pass.overlap && r.cursor.covers(id, createdAt) {
-		pass.overlap = true
 	}
 	if !r.cursor.isNew(id, createdAt, floor) {
 		pass.old++
-		return
+		if r.cursor.covers(id, createdAt) {
+			pass.overlap = true
+			return verdictCovers
+		}
+		return verdictCovered
+	}
+	if !pass.overlap && r.cursor.covers(id, createdAt) {
+		pass.overlap = true
 	}
 	if _, ok := r.reported[string(id)]; ok {
 		pass.reported[string(id)] = struct{}{} // found invalid when emitted
@@ -164,6 +178,7 @@ func (r *auditReceiver) sift(ctx context.Context, pass *exportPass, floor int64,
 	chunk := &pass.chunks[len(pass.chunks)-1]
 	*chunk = append(*chunk, pendingEvent{id: string(id), createdAt: createdAt})
 	pass.spool.add(raw, &(*chunk)[len(*chunk)-1])
+	return verdictNew
 }
 
 // pendingChunk is how many new events one chunk of exportPass holds.

@@ -151,3 +151,57 @@ func TestExportPass(t *testing.T) {
 		assert.Equal(t, all[19], skipped[0].ContextMap()["_id"])
 	})
 }
+
+// A steady poll steps over the runs of the window the poll before saw
+// covered or emitted (runs.go), and still finds what is new anywhere in it:
+// late arrivals in the middle, new events at either end, and events the
+// pipeline refused.
+func TestSteadyPollStepsOverRuns(t *testing.T) {
+	ctx := context.Background()
+	for _, order := range []string{simulator.OrderNewestFirst, simulator.OrderOldestFirst} {
+		t.Run(order, func(t *testing.T) {
+			h := onSim(t, simulator.Options{InitialEvents: 3000, Order: order, NoSelfExport: true})
+			r, stop := h.start()
+			r.poll(ctx) // the backfill: its runs count once it is emitted
+			fetch := func() *exportPass {
+				slot := pollSlot{l: polls}
+				defer slot.release()
+				pass, err := r.fetch(ctx, &slot)
+				require.NoError(t, err)
+				pass.spool.close()
+				return pass
+			}
+			pass := fetch()
+			assert.Equal(t, 3000, pass.received)
+			assert.Equal(t, 3000, pass.old)
+			assert.Empty(t, pass.pending)
+			assert.Equal(t, 2999, pass.skipped, "all but the first element stepped over")
+
+			want := append(h.sim.AddLate(3, 10*time.Minute), h.sim.Add(2)...)
+			pass = fetch()
+			assert.Equal(t, 3005, pass.received)
+			got := make([]string, 0, len(pass.pending))
+			for _, e := range pass.pending {
+				got = append(got, e.id)
+			}
+			assert.ElementsMatch(t, want, got, "the late and the new events, wherever they are")
+			assert.Greater(t, pass.skipped, 2000, "the unchanged runs are stepped over")
+
+			h.next.refuse(errors.New("pipeline down"))
+			r.poll(ctx)
+			pass = fetch()
+			assert.Len(t, pass.pending, 5, "refused: found again")
+			assert.Greater(t, pass.skipped, 2000)
+
+			h.next.refuse(nil)
+			r.poll(ctx)
+			pass = fetch()
+			assert.Empty(t, pass.pending)
+			assert.Equal(t, 3004, pass.skipped, "emitted: all but the first element stepped over")
+			stop()
+			accepted := h.next.accepted()
+			assert.ElementsMatch(t, h.sim.EventIDs(), accepted, "every event once")
+			assert.Len(t, accepted, 3005)
+		})
+	}
+}

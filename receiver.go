@@ -55,6 +55,8 @@ type auditReceiver struct {
 	// are still in the export window, so each is logged and counted once,
 	// however often a retried request or a re-offered batch reads it again.
 	reported map[string]struct{}
+	// runs: the runs of covered elements the last read of the export saw.
+	runs *runMemo
 	// notBefore holds back the next poll until a rate-limit window resets.
 	notBefore time.Time
 	// spoolInMemory: no spool file could be written; keep new events in memory.
@@ -103,6 +105,7 @@ func newAuditReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*
 		userAgent: userAgentProduct + "/" + version,
 		resource:  rb.Emit(),
 		reported:  map[string]struct{}{},
+		runs:      newRunMemo(),
 	}, nil
 }
 
@@ -224,6 +227,8 @@ func (r *auditReceiver) poll(ctx context.Context) {
 		r.identify(ctx)
 		err = r.emit(ctx, pass.pending, pass.spool, pcommon.NewTimestampFromTime(fetchedAt), &slot)
 		pass.spool.close()
+		// Once emitted, the new events are covered too.
+		r.runs.remember(pass.runs, err == nil)
 	}
 	slot.release()
 	if ctx.Err() != nil {

@@ -23,11 +23,17 @@ type arrayScanner struct {
 	offset   int64 // stream offset of buf[0], for error messages
 	// open holds the brackets open in the current element, innermost last.
 	open []byte
+	// start and stop are the stream offsets of the last element returned.
+	start, stop int64
+	// hold, when not negative, is a stream offset fill keeps buffered: a
+	// run's bytes that are not hashed yet (see runs.go).
+	hold int64
 }
 
 const (
 	scanStart = iota
 	scanElements
+	scanAfterComma // at an element, its comma read (after skip)
 	scanDone
 )
 
@@ -43,7 +49,7 @@ func (e *syntaxError) Error() string { return fmt.Sprintf("%s at byte %d", e.msg
 var errNotArray = errors.New("not a JSON array")
 
 func newArrayScanner(r io.Reader) *arrayScanner {
-	return &arrayScanner{r: r, buf: make([]byte, 256<<10)}
+	return &arrayScanner{r: r, buf: make([]byte, 256<<10), hold: -1}
 }
 
 // fill reads more input after buf[pos:end], moving it to the front and
@@ -52,10 +58,14 @@ func (s *arrayScanner) fill() bool {
 	if s.readErr != nil {
 		return false
 	}
-	if s.pos > 0 {
-		n := copy(s.buf, s.buf[s.pos:s.end])
-		s.offset += int64(s.pos)
-		s.pos, s.end = 0, n
+	keep := s.pos
+	if s.hold >= 0 {
+		keep = min(keep, int(s.hold-s.offset))
+	}
+	if keep > 0 {
+		n := copy(s.buf, s.buf[keep:s.end])
+		s.offset += int64(keep)
+		s.pos, s.end = s.pos-keep, n
 	}
 	if s.end == len(s.buf) {
 		s.buf = append(s.buf, make([]byte, len(s.buf))...)
@@ -123,6 +133,11 @@ func (s *arrayScanner) next() (raw, id, createdAt []byte, err error) {
 			return nil, nil, nil, s.close()
 		}
 		s.state = scanElements
+	case scanAfterComma:
+		s.state = scanElements
+		if !s.skipSpace() {
+			return nil, nil, nil, s.endErr()
+		}
 	default:
 		if !s.skipSpace() {
 			return nil, nil, nil, s.endErr()
@@ -310,6 +325,8 @@ func (s *arrayScanner) stringEnd(from int) (int, bool) {
 
 func (s *arrayScanner) finish(n int, idAt, createdAtAt [2]int) (raw, id, createdAt []byte, err error) {
 	raw = s.buf[s.pos : s.pos+n]
+	s.start = s.offset + int64(s.pos)
+	s.stop = s.start + int64(n)
 	if idAt[0] >= 0 {
 		id = raw[idAt[0]:idAt[1]]
 	}
@@ -333,4 +350,43 @@ func (s *arrayScanner) close() error {
 		return s.readErr
 	}
 	return io.EOF
+}
+
+// comma reads the white space and comma after an element, so that pos is
+// at the next one. It returns false, having read only white space, when no
+// comma follows (the array ends, or the body is broken: next says how).
+func (s *arrayScanner) comma() bool {
+	if s.state != scanElements || !s.skipSpace() || s.buf[s.pos] != ',' {
+		return false
+	}
+	s.pos++
+	s.state = scanAfterComma
+	return s.skipSpace()
+}
+
+// buffered returns the size bytes at stream offset from, reading as
+// needed; nil when the input ends first, or when they were let go already.
+func (s *arrayScanner) buffered(from, size int64) []byte {
+	if from < s.offset {
+		return nil
+	}
+	hold := s.hold
+	if hold < 0 || from < hold {
+		s.hold = from
+	}
+	defer func() { s.hold = hold }()
+	for s.offset+int64(s.end) < from+size {
+		if !s.fill() {
+			return nil
+		}
+	}
+	i := int(from - s.offset)
+	return s.buf[i : i+int(size)]
+}
+
+// skipTo moves past everything before stream offset at, which ends an
+// element: the scanner then expects a comma or the closing bracket.
+func (s *arrayScanner) skipTo(at int64) {
+	s.pos = int(at - s.offset)
+	s.state = scanElements
 }
