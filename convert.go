@@ -409,8 +409,8 @@ type batchStats struct {
 // buildLogs converts one batch. An event without a usable _id, createdAt or
 // type is skipped (logged and counted; the cursor moves past it with its
 // batch, so it is reported once); self exports are left out when configured.
-// The records point into the events' bytes.
-func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, observed pcommon.Timestamp) (plog.Logs, batchStats) {
+// raws[i] holds the bytes of batch[i]; the records point into them.
+func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, raws [][]byte, observed pcommon.Timestamp) (plog.Logs, batchStats) {
 	logs := plog.NewLogs()
 	rl := logs.ResourceLogs().AppendEmpty()
 	r.resource.CopyTo(rl.Resource())
@@ -424,7 +424,7 @@ func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, obs
 	var stats batchStats
 	for i := range batch {
 		e := &batch[i]
-		ev, err := eventDecoder{}.decode(e.raw)
+		ev, err := eventDecoder{}.decode(raws[i])
 		if err != nil {
 			r.reportInvalid(ctx, e.id, []byte(e.id), err)
 			continue
@@ -440,7 +440,7 @@ func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, obs
 			}
 			stats.fields[d.field]++
 		}
-		r.conv.appendRecord(records.AppendEmpty(), &ev, e.raw, observed, self)
+		r.conv.appendRecord(records.AppendEmpty(), &ev, raws[i], observed, self)
 	}
 	return logs, stats
 }

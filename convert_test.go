@@ -58,9 +58,9 @@ func convertFile(t *testing.T, path string, dropSelf bool) (raw []byte, r *audit
 	}
 	ev, err := eventDecoder{}.decode(raw)
 	require.NoError(t, err)
-	pending := []pendingEvent{{id: ev.id, createdAt: ev.createdAt, raw: raw}}
+	pending := []pendingEvent{{id: ev.id, createdAt: ev.createdAt}}
 	observed := pcommon.NewTimestampFromTime(time.Date(2026, 11, 20, 10, 30, 0, 0, time.UTC))
-	out, _ := r.buildLogs(t.Context(), pending, observed)
+	out, _ := r.buildLogs(t.Context(), pending, [][]byte{raw}, observed)
 	assert.NoError(t, r.Shutdown(t.Context()))
 	return raw, r, mustMarshalLogs(t, out)
 }

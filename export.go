@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
+	"math"
 	"strconv"
 	"time"
 
@@ -13,15 +14,15 @@ import (
 	"go.uber.org/zap"
 )
 
-// pendingEvent is a new event waiting to be emitted. Its bytes are raw when
-// in memory, or size bytes at off in the pass's spool file (raw is then set
-// only while its batch is emitted).
+// pendingEvent is a new event waiting to be emitted: its key, and where
+// its size bytes are: at off in the pass's spool file, or in the spool's
+// memory. A backfill holds one per new event, so it is kept small.
 type pendingEvent struct {
 	id        string
 	createdAt int64
-	raw       []byte
 	off       int64
-	size      int
+	size      int32
+	inMemory  bool
 }
 
 // errMissingKey marks an element whose _id or createdAt the scanner could
@@ -29,16 +30,27 @@ type pendingEvent struct {
 var errMissingKey = errors.New("no _id or createdAt string")
 
 // arena copies the kept events into large blocks: one allocation per
-// megabyte instead of one per event.
-type arena struct{ block []byte }
+// megabyte instead of one per event. A copy is known by its block and
+// offset, packed in one int64.
+type arena struct{ blocks [][]byte }
 
-func (a *arena) copy(b []byte) []byte {
-	if cap(a.block)-len(a.block) < len(b) {
-		a.block = make([]byte, 0, max(1<<20, len(b)))
+func (a *arena) copy(b []byte) (at int64) {
+	n := len(a.blocks)
+	if n == 0 || cap(a.blocks[n-1])-len(a.blocks[n-1]) < len(b) {
+		a.blocks = append(a.blocks, make([]byte, 0, max(1<<20, len(b))))
+		n++
 	}
-	start := len(a.block)
-	a.block = append(a.block, b...)
-	return a.block[start:len(a.block):len(a.block)]
+	block := &a.blocks[n-1]
+	at = int64(n-1)<<32 | int64(len(*block))
+	*block = append(*block, b...)
+	return at
+}
+
+// bytes returns the size bytes copied at at.
+func (a *arena) bytes(at int64, size int32) []byte {
+	block, start := a.blocks[at>>32], int(at&math.MaxUint32)
+	end := start + int(size)
+	return block[start:end:end]
 }
 
 // exportPass is what one read of the export found.
@@ -191,8 +203,9 @@ func (pass *exportPass) collect() {
 		n += len(c)
 	}
 	pass.pending = make([]pendingEvent, 0, n)
-	for _, c := range pass.chunks {
+	for i, c := range pass.chunks {
 		pass.pending = append(pass.pending, c...)
+		pass.chunks[i] = nil // the copy and the chunks are not all live at once
 	}
 	pass.chunks = nil
 }

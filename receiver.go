@@ -326,16 +326,17 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 			r.set.Logger.Warn("Checkpoint compaction failed; retrying after the next poll", zap.Error(err))
 		}
 	}()
+	raws := make([][]byte, min(r.cfg.BatchSize, len(pending)))
 	for start := 0; start < len(pending); start += r.cfg.BatchSize {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		batch := pending[start:min(start+r.cfg.BatchSize, len(pending))]
-		if err := sp.load(batch); err != nil {
+		if err := sp.load(batch, raws); err != nil {
 			return err
 		}
 		var err error
-		logs, stats := r.buildLogs(ctx, batch, observed)
+		logs, stats := r.buildLogs(ctx, batch, raws, observed)
 		if n := logs.LogRecordCount(); n > 0 {
 			err = r.consume(ctx, logs, slot)
 			switch {
@@ -358,9 +359,7 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 			r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, int64(stats.selfExports), metric.WithAttributes(attribute.String("reason", "self_export")))
 		}
 		r.cursor.advance(batch, r.cfg.LateArrivalWindow, time.Now().UnixNano())
-		for i := range batch {
-			batch[i].raw = nil // let the body go as we move on
-		}
+		clear(raws) // let the body go as we move on
 		// Saved even when a shutdown cancelled ctx during the batch: the
 		// consumer has it, so an unsaved cursor would emit it again.
 		if err := r.store.saveBatch(context.WithoutCancel(ctx), r.cursor, batch); err != nil {

@@ -3,6 +3,7 @@ package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceaud
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"os"
 
 	"go.uber.org/zap"
@@ -21,7 +22,7 @@ const spoolMemory = 1 << 20
 // when it is closed, or when the process dies.
 type spool struct {
 	mem     arena
-	memUsed int
+	memUsed int64
 	limit   int // bytes kept in memory; negative: no file at all
 	dir     string
 
@@ -60,7 +61,7 @@ func (r *auditReceiver) checkSpool(s *spool) error {
 	s.flush()
 	if s.spooled() {
 		r.set.Logger.Debug("Spooled the new events of the export to a temporary file",
-			zap.Int64("bytes", s.size), zap.Int("bytes_in_memory", s.memUsed))
+			zap.Int64("bytes", s.size), zap.Int64("bytes_in_memory", s.memUsed))
 	}
 	err := s.err
 	if err == nil {
@@ -75,18 +76,25 @@ func (r *auditReceiver) checkSpool(s *spool) error {
 	return s.err
 }
 
-// add stores raw for e: in memory (e.raw) or in the file (e.off, e.size).
+// add stores raw for e: in memory or in the file (e.off, e.size).
 func (s *spool) add(raw []byte, e *pendingEvent) {
+	if len(raw) > math.MaxInt32 {
+		if s.err == nil {
+			s.err = fmt.Errorf("an event of %d bytes is too large to keep", len(raw))
+		}
+		return
+	}
+	e.size = int32(len(raw))
 	// The file is opened once memory is full; if it cannot be, memory it is.
-	if s.file == nil && s.openErr == nil && s.limit >= 0 && s.memUsed+len(raw) > s.limit {
+	if s.file == nil && s.openErr == nil && s.limit >= 0 && s.memUsed+int64(len(raw)) > int64(s.limit) {
 		s.openErr = s.open()
 	}
 	if s.file == nil {
-		e.raw = s.mem.copy(raw)
-		s.memUsed += len(raw)
+		e.off, e.inMemory = s.mem.copy(raw), true
+		s.memUsed += int64(len(raw))
 		return
 	}
-	e.off, e.size = s.size, len(raw)
+	e.off = s.size
 	if _, err := s.w.Write(raw); err != nil && s.err == nil {
 		s.err = fmt.Errorf("spooling the export to %s: %w", s.dir, err)
 	}
@@ -122,16 +130,21 @@ func (s *spool) flush() {
 // spooled reports whether any event went to the file.
 func (s *spool) spooled() bool { return s.file != nil }
 
-// load sets raw for the events of batch that are in the file, reading them
+// load sets raws[i] to the bytes of batch[i]. Those in the file are read
 // into a new buffer: the records built from a batch point into its bytes,
 // so a buffer is never reused. Events that sit next to each other in the
 // file, as a batch does when the export is sorted either way, are read
 // with one call.
-func (s *spool) load(batch []pendingEvent) error {
+func (s *spool) load(batch []pendingEvent, raws [][]byte) error {
 	var lo, hi, total int64 = -1, 0, 0
 	for i := range batch {
 		e := &batch[i]
-		if e.raw != nil || e.size == 0 {
+		if e.inMemory {
+			raws[i] = s.mem.bytes(e.off, e.size)
+			continue
+		}
+		raws[i] = nil
+		if e.size == 0 {
 			continue
 		}
 		if lo < 0 || e.off < lo {
@@ -154,8 +167,9 @@ func (s *spool) load(batch []pendingEvent) error {
 			return fmt.Errorf("reading the spooled export: %w", err)
 		}
 		for i := range batch {
-			if e := &batch[i]; e.raw == nil && e.size > 0 {
-				e.raw = buf[e.off-lo : e.off-lo+int64(e.size) : e.off-lo+int64(e.size)]
+			if e := &batch[i]; !e.inMemory && e.size > 0 {
+				start, end := e.off-lo, e.off-lo+int64(e.size)
+				raws[i] = buf[start:end:end]
 			}
 		}
 		return nil
@@ -165,15 +179,16 @@ func (s *spool) load(batch []pendingEvent) error {
 	at := 0
 	for i := range batch {
 		e := &batch[i]
-		if e.raw != nil || e.size == 0 {
+		if e.inMemory || e.size == 0 {
 			continue
 		}
-		dst := buf[at : at+e.size : at+e.size]
+		end := at + int(e.size)
+		dst := buf[at:end:end]
 		if _, err := s.file.ReadAt(dst, e.off); err != nil {
 			return fmt.Errorf("reading the spooled export: %w", err)
 		}
-		e.raw = dst
-		at += e.size
+		raws[i] = dst
+		at = end
 	}
 	return nil
 }

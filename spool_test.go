@@ -33,7 +33,7 @@ func TestSpool(t *testing.T) {
 	require.True(t, s.spooled())
 	inMemory := 0
 	for _, e := range pending {
-		if e.raw != nil {
+		if e.inMemory {
 			inMemory++
 		}
 	}
@@ -42,36 +42,34 @@ func TestSpool(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, entries, "the spool file is unlinked while open: nothing is left behind after a crash")
 
-	check := func(batch []pendingEvent) {
+	check := func(batch []pendingEvent, loaded [][]byte) {
 		t.Helper()
-		for _, e := range batch {
+		for k, e := range batch {
 			var i int
 			_, _ = fmt.Sscan(e.id, &i)
-			assert.Equal(t, string(raws[i]), string(e.raw))
+			assert.Equal(t, string(raws[i]), string(loaded[k]))
 		}
 	}
 	// Contiguous batches (the export sorted either way), read newest first.
 	// A batch's bytes stay as they are when the next batch is read: the
 	// records built from them point into them.
 	var previous []pendingEvent
+	var previousRaws [][]byte
 	for end := len(pending); end > 0; end -= 16 {
 		batch := pending[max(0, end-16):end]
-		require.NoError(t, s.load(batch))
-		check(batch)
-		check(previous)
-		previous = batch
+		loaded := make([][]byte, len(batch))
+		require.NoError(t, s.load(batch, loaded))
+		check(batch, loaded)
+		check(previous, previousRaws)
+		previous, previousRaws = batch, loaded
 	}
 	// Scattered batches (a shuffled export).
-	for i := range pending {
-		if pending[i].size > 0 {
-			pending[i].raw = nil
-		}
-	}
 	rand.New(rand.NewPCG(1, 2)).Shuffle(len(pending), func(i, j int) { pending[i], pending[j] = pending[j], pending[i] })
 	for start := 0; start < len(pending); start += 7 {
 		batch := pending[start:min(start+7, len(pending))]
-		require.NoError(t, s.load(batch))
-		check(batch)
+		loaded := make([][]byte, len(batch))
+		require.NoError(t, s.load(batch, loaded))
+		check(batch, loaded)
 	}
 	s.close()
 	s.close()
@@ -82,7 +80,9 @@ func TestSpoolInMemory(t *testing.T) {
 	var e pendingEvent
 	s.add(make([]byte, 10<<20), &e)
 	assert.False(t, s.spooled())
-	assert.Len(t, e.raw, 10<<20)
+	loaded := make([][]byte, 1)
+	require.NoError(t, s.load([]pendingEvent{e}, loaded))
+	assert.Len(t, loaded[0], 10<<20)
 	s.close()
 
 	// No directory to spool to: kept in memory, the reason kept for the log.
@@ -91,7 +91,8 @@ func TestSpoolInMemory(t *testing.T) {
 	assert.False(t, s.spooled())
 	assert.Error(t, s.openErr)
 	assert.NoError(t, s.err)
-	assert.Equal(t, `{"a":"0123456789"}`, string(e.raw))
+	require.NoError(t, s.load([]pendingEvent{e}, loaded))
+	assert.Equal(t, `{"a":"0123456789"}`, string(loaded[0]))
 	s.close()
 }
 
@@ -161,9 +162,10 @@ func TestSpoolShortRead(t *testing.T) {
 	batch := make([]pendingEvent, 2)
 	s.add([]byte(`{"_id":"a"}`), &batch[0])
 	s.add([]byte(`{"_id":"b"}`), &batch[1])
-	require.NoError(t, s.load(batch[:1]))
-	assert.Equal(t, `{"_id":"a"}`, string(batch[0].raw))
+	loaded := make([][]byte, 1)
+	require.NoError(t, s.load(batch[:1], loaded))
+	assert.Equal(t, `{"_id":"a"}`, string(loaded[0]))
 	require.NoError(t, s.file.Truncate(batch[1].off+1))
-	err := s.load(batch[1:])
-	require.Error(t, err, "got %q", batch[1].raw)
+	err := s.load(batch[1:], loaded)
+	require.Error(t, err, "got %q", loaded[0])
 }
