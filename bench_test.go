@@ -386,7 +386,7 @@ func BenchmarkBuild(b *testing.B) {
 			break
 		}
 		require.NoError(b, err)
-		pending = append(pending, pendingEvent{id: string(id)})
+		pending = append(pending, pendingEvent{id: newEventID(id)})
 		raws = append(raws, bytes.Clone(raw))
 	}
 	r, _ := benchReceiver(b, body, nil)
@@ -422,7 +422,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 	batch := func(from int) []pendingEvent {
 		out := make([]pendingEvent, 1000)
 		for i := range out {
-			out[i] = pendingEvent{id: fmt.Sprintf("6650a1b2c3d4e5f6%08x", from+i), createdAt: ts + int64(from+i)*int64(time.Millisecond)}
+			out[i] = pendingEvent{id: newEventID(fmt.Sprintf("6650a1b2c3d4e5f6%08x", from+i)), createdAt: ts + int64(from+i)*int64(time.Millisecond)}
 		}
 		return out
 	}

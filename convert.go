@@ -426,7 +426,8 @@ func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, raw
 		e := &batch[i]
 		ev, err := eventDecoder{}.decode(raws[i])
 		if err != nil {
-			r.reportInvalid(ctx, e.id, []byte(e.id), err)
+			id := e.id.String()
+			r.reportInvalid(ctx, id, []byte(id), err)
 			continue
 		}
 		self := r.conv.self.matches(&ev)

@@ -58,7 +58,7 @@ func convertFile(t *testing.T, path string, dropSelf bool) (raw []byte, r *audit
 	}
 	ev, err := eventDecoder{}.decode(raw)
 	require.NoError(t, err)
-	pending := []pendingEvent{{id: ev.id, createdAt: ev.createdAt}}
+	pending := []pendingEvent{{id: newEventID(ev.id), createdAt: ev.createdAt}}
 	observed := pcommon.NewTimestampFromTime(time.Date(2026, 11, 20, 10, 30, 0, 0, time.UTC))
 	out, _ := r.buildLogs(t.Context(), pending, [][]byte{raw}, observed)
 	assert.NoError(t, r.Shutdown(t.Context()))

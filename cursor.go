@@ -1,6 +1,7 @@
 package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceauditreceiver"
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -86,7 +88,7 @@ func (c *cursor) covers(id []byte, createdAt int64) bool {
 func (c *cursor) advance(batch []pendingEvent, window time.Duration, now int64) {
 	for i := range batch {
 		e := &batch[i]
-		c.seen.put(e.id, e.createdAt)
+		c.seen.putID(e.id, e.createdAt)
 		c.watermark = max(c.watermark, min(e.createdAt, now))
 	}
 	floor := c.floor(window)
@@ -121,6 +123,38 @@ func parseObjectID[T string | []byte](id T) (oid objectID, ok bool) {
 }
 
 func (o objectID) String() string { return hex.EncodeToString(o[:]) }
+
+// eventID is an _id as a pending event holds it: an ObjectId in 12 bytes,
+// any other ID as its string. A backfill holds one per new event, so the
+// common case costs no allocation.
+type eventID struct {
+	oid   objectID
+	other *string // nil for an ObjectId
+}
+
+func newEventID[T string | []byte](id T) eventID {
+	if oid, ok := parseObjectID(id); ok {
+		return eventID{oid: oid}
+	}
+	s := string(id)
+	return eventID{other: &s}
+}
+
+func (id eventID) String() string {
+	if id.other != nil {
+		return *id.other
+	}
+	return id.oid.String()
+}
+
+// compare orders IDs as their strings do: an ObjectId's bytes sort as its
+// lowercase hex digits.
+func (id eventID) compare(o eventID) int {
+	if id.other == nil && o.other == nil {
+		return bytes.Compare(id.oid[:], o.oid[:])
+	}
+	return strings.Compare(id.String(), o.String())
+}
 
 // hexValue maps a lowercase hex digit to its value, anything else to 0xff.
 var hexValue = func() (t [256]byte) {
@@ -161,6 +195,14 @@ func (s *seenSet) put(id string, createdAt int64) {
 		return
 	}
 	s.other[id] = createdAt
+}
+
+func (s *seenSet) putID(id eventID, createdAt int64) {
+	if id.other == nil {
+		s.oids[id.oid] = createdAt
+		return
+	}
+	s.other[*id.other] = createdAt
 }
 
 // prune forgets the IDs created before floor and returns the oldest
@@ -251,8 +293,11 @@ func (c *cursor) marshalDelta(seq uint64, batch []pendingEvent) []byte {
 	return c.appendCheckpoint(make([]byte, 0, 32+len(batch)*20), seq, len(batch), func(add func(string, objectID, bool, int64)) {
 		for i := range batch {
 			e := &batch[i]
-			oid, ok := parseObjectID(e.id)
-			add(e.id, oid, ok, e.createdAt)
+			if e.id.other == nil {
+				add("", e.id.oid, true, e.createdAt)
+			} else {
+				add(*e.id.other, objectID{}, false, e.createdAt)
+			}
 		}
 	})
 }

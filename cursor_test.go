@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,7 +42,7 @@ func TestCursorAdvanceAndPrune(t *testing.T) {
 	c := newCursor(0)
 	assert.True(t, c.isNew([]byte("a"), at(0), c.floor(window)), "an empty cursor takes everything")
 
-	c.advance([]pendingEvent{{id: "a", createdAt: at(0)}, {id: "b", createdAt: at(0)}}, window, farFuture)
+	c.advance([]pendingEvent{{id: newEventID("a"), createdAt: at(0)}, {id: newEventID("b"), createdAt: at(0)}}, window, farFuture)
 	assert.Equal(t, at(0), c.watermark)
 	assert.False(t, c.isNew([]byte("a"), at(0), c.floor(window)))
 	assert.True(t, c.isNew([]byte("c"), at(0), c.floor(window)), "a new ID on the watermark's millisecond")
@@ -49,15 +50,15 @@ func TestCursorAdvanceAndPrune(t *testing.T) {
 	assert.False(t, c.isNew([]byte("old"), at(-2*time.Hour), c.floor(window)), "below the floor")
 
 	// Within the window nothing is pruned; past it, old IDs go.
-	c.advance([]pendingEvent{{id: "d", createdAt: at(30 * time.Minute)}}, window, farFuture)
+	c.advance([]pendingEvent{{id: newEventID("d"), createdAt: at(30 * time.Minute)}}, window, farFuture)
 	assert.Equal(t, 3, c.seen.len())
-	c.advance([]pendingEvent{{id: "e", createdAt: at(90 * time.Minute)}}, window, farFuture)
+	c.advance([]pendingEvent{{id: newEventID("e"), createdAt: at(90 * time.Minute)}}, window, farFuture)
 	assert.Equal(t, map[string]int64{"d": at(30 * time.Minute), "e": at(90 * time.Minute)}, c.seen.ids())
 	assert.True(t, c.covers([]byte("a"), at(0)), "older than the watermark: covered even when pruned")
 
 	// A late event below the new floor is pruned on the next move.
-	c.advance([]pendingEvent{{id: "f", createdAt: at(20 * time.Minute)}}, window, farFuture)
-	c.advance([]pendingEvent{{id: "g", createdAt: at(100 * time.Minute)}}, window, farFuture)
+	c.advance([]pendingEvent{{id: newEventID("f"), createdAt: at(20 * time.Minute)}}, window, farFuture)
+	c.advance([]pendingEvent{{id: newEventID("g"), createdAt: at(100 * time.Minute)}}, window, farFuture)
 	assert.NotContains(t, c.seen.ids(), "f")
 	assert.NotContains(t, c.seen.ids(), "d")
 }
@@ -69,7 +70,7 @@ func TestCursorFloorNeverDropsBelowComplete(t *testing.T) {
 	base := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).UnixNano()
 	at := func(d time.Duration) int64 { return base + int64(d) }
 	c := newCursor(0)
-	c.advance([]pendingEvent{{id: "a", createdAt: at(-3 * time.Hour)}, {id: "b", createdAt: at(0)}}, time.Hour, farFuture)
+	c.advance([]pendingEvent{{id: newEventID("a"), createdAt: at(-3 * time.Hour)}, {id: newEventID("b"), createdAt: at(0)}}, time.Hour, farFuture)
 	assert.Equal(t, at(-time.Hour), c.complete)
 	assert.Equal(t, at(-time.Hour), c.floor(24*time.Hour), "widened: the floor stays where seen is complete")
 	assert.False(t, c.isNew([]byte("a"), at(-3*time.Hour), c.floor(24*time.Hour)), "pruned, and not new again")
@@ -93,7 +94,7 @@ func TestCursorIgnoresFutureTimestampsForTheWatermark(t *testing.T) {
 	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).UnixNano()
 	c := newCursor(0)
 	future := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
-	c.advance([]pendingEvent{{id: "bad-clock", createdAt: future}}, time.Hour, now)
+	c.advance([]pendingEvent{{id: newEventID("bad-clock"), createdAt: future}}, time.Hour, now)
 	assert.Equal(t, now, c.watermark)
 	floor := c.floor(time.Hour)
 	assert.True(t, c.isNew([]byte("next"), now+int64(time.Minute), floor), "events after it are still new")
@@ -103,9 +104,9 @@ func TestCursorIgnoresFutureTimestampsForTheWatermark(t *testing.T) {
 func TestCheckpointRoundTrip(t *testing.T) {
 	c := newCursor(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	batch := []pendingEvent{
-		{id: "6650a1b2c3d4e5f601234567", createdAt: time.Date(2026, 11, 20, 10, 0, 0, 123e6, time.UTC).UnixNano()},
-		{id: "not-an-object-id", createdAt: time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC).UnixNano()},
-		{id: "6650A1B2C3D4E5F601234567", createdAt: time.Date(2026, 11, 20, 9, 59, 0, 0, time.UTC).UnixNano()},
+		{id: newEventID("6650a1b2c3d4e5f601234567"), createdAt: time.Date(2026, 11, 20, 10, 0, 0, 123e6, time.UTC).UnixNano()},
+		{id: newEventID("not-an-object-id"), createdAt: time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC).UnixNano()},
+		{id: newEventID("6650A1B2C3D4E5F601234567"), createdAt: time.Date(2026, 11, 20, 9, 59, 0, 0, time.UTC).UnixNano()},
 	}
 	c.advance(batch, time.Hour, farFuture)
 	check := func(back *cursor) {
@@ -141,10 +142,10 @@ func TestCheckpointDeltaSizeIsTheBatchs(t *testing.T) {
 	ts := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).UnixNano()
 	big := make([]pendingEvent, 100_000)
 	for i := range big {
-		big[i] = pendingEvent{id: fmt.Sprintf("6650a1b2c3d4e5f6%08x", i), createdAt: ts}
+		big[i] = pendingEvent{id: newEventID(fmt.Sprintf("6650a1b2c3d4e5f6%08x", i)), createdAt: ts}
 	}
 	c.advance(big, time.Hour, farFuture)
-	batch := []pendingEvent{{id: "6650a1b2c3d4e5f6ffffffff", createdAt: ts + 1}}
+	batch := []pendingEvent{{id: newEventID("6650a1b2c3d4e5f6ffffffff"), createdAt: ts + 1}}
 	c.advance(batch, time.Hour, farFuture)
 	assert.Less(t, len(c.marshalDelta(2, batch)), 64)
 	assert.Less(t, len(c.marshalBase(3)), 100_001*20, "20 bytes an ID at most (12 of them the ID)")
@@ -525,7 +526,7 @@ func TestCheckpointCompactsAfterMaxDeltas(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, client.Close(ctx)) })
 	ts := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).UnixNano()
 	event := func(i int) []pendingEvent {
-		return []pendingEvent{{id: fmt.Sprintf("6650a1b2c3d4e5f6%08x", i), createdAt: ts + int64(i)}}
+		return []pendingEvent{{id: newEventID(fmt.Sprintf("6650a1b2c3d4e5f6%08x", i)), createdAt: ts + int64(i)}}
 	}
 	c := newCursor(0)
 	var first []pendingEvent
@@ -593,4 +594,23 @@ func TestCheckpointUnsavedDeltaIsCompacted(t *testing.T) {
 	defer stop2()
 	r2.poll(ctx)
 	assert.Len(t, h.next.accepted(), 104, "a restart emitted again events that were not in flight")
+}
+
+// The pending events are sorted and deduplicated by their compact IDs: the
+// order and the equality must be those of the ID strings, whatever mix of
+// ObjectIds and other IDs a response holds.
+func TestEventIDOrdersAsItsString(t *testing.T) {
+	ids := []string{
+		"6650a1b2c3d4e5f601234567", "6650a1b2c3d4e5f601234568", "ffffffffffffffffffffffff",
+		"000000000000000000000000", "6650A1B2C3D4E5F601234567", "6650a1b2c3d4e5f60123456",
+		"6650a1b2c3d4e5f6012345670", "6650a1b2c3d4e5f60123456g", "", "a", "z", "6650",
+	}
+	for _, a := range ids {
+		for _, b := range ids {
+			assert.Equal(t, strings.Compare(a, b), newEventID(a).compare(newEventID(b)), "%q vs %q", a, b)
+		}
+		assert.Equal(t, a, newEventID(a).String())
+		assert.Equal(t, newEventID(a), newEventID([]byte(a)), "the same from bytes")
+	}
+	assert.Nil(t, newEventID(ids[0]).other, "an ObjectId costs no allocation")
 }

@@ -18,9 +18,9 @@ import (
 // its size bytes are: at off in the pass's spool file, or in the spool's
 // memory. A backfill holds one per new event, so it is kept small.
 type pendingEvent struct {
-	id        string
 	createdAt int64
 	off       int64
+	id        eventID
 	size      int32
 	inMemory  bool
 }
@@ -188,7 +188,7 @@ func (r *auditReceiver) sift(ctx context.Context, pass *exportPass, floor int64,
 		pass.chunks = append(pass.chunks, make([]pendingEvent, 0, pendingChunk))
 	}
 	chunk := &pass.chunks[len(pass.chunks)-1]
-	*chunk = append(*chunk, pendingEvent{id: string(id), createdAt: createdAt})
+	*chunk = append(*chunk, pendingEvent{id: newEventID(id), createdAt: createdAt})
 	pass.spool.add(raw, &(*chunk)[len(*chunk)-1])
 	return verdictNew
 }

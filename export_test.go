@@ -182,7 +182,7 @@ func TestSteadyPollStepsOverRuns(t *testing.T) {
 			assert.Equal(t, 3005, pass.received)
 			got := make([]string, 0, len(pass.pending))
 			for _, e := range pass.pending {
-				got = append(got, e.id)
+				got = append(got, e.id.String())
 			}
 			assert.ElementsMatch(t, want, got, "the late and the new events, wherever they are")
 			assert.Greater(t, pass.skipped, 2000, "the unchanged runs are stepped over")

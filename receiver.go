@@ -314,10 +314,10 @@ func (r *auditReceiver) reportStatus(ev *componentstatus.Event) {
 // the poll's hold on max_concurrent_polls.
 func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *spool, observed pcommon.Timestamp, slot *pollSlot) error {
 	slices.SortFunc(pending, func(a, b pendingEvent) int {
-		return cmp.Or(cmp.Compare(a.createdAt, b.createdAt), cmp.Compare(a.id, b.id))
+		return cmp.Or(cmp.Compare(a.createdAt, b.createdAt), a.id.compare(b.id))
 	})
 	// The same event twice in one response sorts next to itself.
-	pending = slices.CompactFunc(pending, func(a, b pendingEvent) bool { return a.id == b.id })
+	pending = slices.CompactFunc(pending, func(a, b pendingEvent) bool { return a.id.compare(b.id) == 0 })
 	// At the end of a pass, the batches' deltas are folded into one
 	// checkpoint value when they are worth it (see compact); also when the
 	// pass fails half way (the deltas hold the batches accepted until then).
@@ -344,11 +344,11 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 				r.telemetry.ReceiverHuggingfaceauditEventsEmitted.Add(ctx, int64(n))
 				// The self exports it carries are on record now.
 				r.conv.self.settle()
-				r.countDroppedFields(ctx, stats.fields, batch[0].id)
+				r.countDroppedFields(ctx, stats.fields, batch[0].id.String())
 			case consumererror.IsPermanent(err):
 				r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", "refused")))
 				r.set.Logger.Error("Batch refused permanently; dropped",
-					zap.Int("records", n), zap.String("first_id", batch[0].id), zap.String("last_id", batch[len(batch)-1].id), zap.Error(err))
+					zap.Int("records", n), zap.Stringer("first_id", batch[0].id), zap.Stringer("last_id", batch[len(batch)-1].id), zap.Error(err))
 			default:
 				return &refusedError{records: n, err: err}
 			}

@@ -26,7 +26,7 @@ func TestSpool(t *testing.T) {
 	for i := range pending {
 		raw := []byte(fmt.Sprintf(`{"_id":"%024d","n":%d}`, i, i*i))
 		raws = append(raws, raw)
-		pending[i].id = fmt.Sprint(i)
+		pending[i].id = newEventID(fmt.Sprint(i))
 		s.add(raw, &pending[i])
 	}
 	require.NoError(t, s.err)
@@ -46,7 +46,7 @@ func TestSpool(t *testing.T) {
 		t.Helper()
 		for k, e := range batch {
 			var i int
-			_, _ = fmt.Sscan(e.id, &i)
+			_, _ = fmt.Sscan(e.id.String(), &i)
 			assert.Equal(t, string(raws[i]), string(loaded[k]))
 		}
 	}
