@@ -57,11 +57,12 @@ type coveredRuns struct {
 
 // runMemo holds the runs of the last whole read of the export.
 type runMemo struct {
-	seed maphash.Seed
-	last *coveredRuns
+	seed   maphash.Seed
+	target int64 // runTarget; smaller in tests, to make many runs
+	last   *coveredRuns
 }
 
-func newRunMemo() *runMemo { return &runMemo{seed: maphash.MakeSeed()} }
+func newRunMemo() *runMemo { return &runMemo{seed: maphash.MakeSeed(), target: runTarget} }
 
 // runReader steps over remembered runs while one read of the export is
 // scanned, and records that read's runs.
@@ -101,7 +102,7 @@ func (rr *runReader) element(id []byte, v verdict) (skipped int, skippedCovers b
 		}
 	}
 	s := rr.s
-	if rr.open && s.start-rr.start >= runTarget {
+	if rr.open && s.start-rr.start >= rr.memo.target {
 		rr.close()
 	}
 	if !rr.open {

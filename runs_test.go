@@ -92,6 +92,9 @@ func TestRunsChangeNothingButTheWork(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 99))
 		chunked := seed%4 == 0
 		memo := newRunMemo()
+		if seed%2 == 1 {
+			memo.target = int64(64 + rng.IntN(2048)) // many runs, chained
+		}
 		covered := map[string]bool{}
 		var events []string
 		next := 0
@@ -214,18 +217,24 @@ func TestRunsStepOverAnUnchangedWindow(t *testing.T) {
 }
 
 // FuzzRuns reads a body, remembers its runs as emitted, then reads a second
-// body with and without them: the same elements must come out.
+// body with and without them: the same elements must come out. A target
+// other than 0 closes runs every target bytes, so that chains of runs are
+// stepped over and broken.
 func FuzzRuns(f *testing.F) {
 	e := func(id string) string {
 		return `{"_id":"` + id + `","createdAt":"2026-12-05T10:00:00.000Z","d":[1,"]"]}`
 	}
-	f.Add(`[`+e("c1")+`,`+e("c2")+`,`+e("c3")+`]`, `[`+e("c1")+`,`+e("x9")+`,`+e("c2")+`,`+e("c3")+`]`)
-	f.Add(`[`+e("c1")+`, `+e("c2")+`]`, `[`+e("c1")+`, `+e("c2")+`] x`)
-	f.Add(`[`+e("c1")+`,`+e("c2")+`]`, `[`+e("c1")+`,`+e("c2")+`,]`)
-	f.Add(`[`+e("c1")+`,`+e("c2")+`]`, `[`+e("c1")+`,`+e("c2"))
-	f.Fuzz(func(t *testing.T, first, second string) {
+	f.Add(`[`+e("c1")+`,`+e("c2")+`,`+e("c3")+`]`, `[`+e("c1")+`,`+e("x9")+`,`+e("c2")+`,`+e("c3")+`]`, uint8(0))
+	f.Add(`[`+e("c1")+`, `+e("c2")+`]`, `[`+e("c1")+`, `+e("c2")+`] x`, uint8(0))
+	f.Add(`[`+e("c1")+`,`+e("c2")+`]`, `[`+e("c1")+`,`+e("c2")+`,]`, uint8(0))
+	f.Add(`[`+e("c1")+`,`+e("c2")+`]`, `[`+e("c1")+`,`+e("c2"), uint8(0))
+	f.Add(`[`+e("c1")+`,`+e("c2")+`,`+e("c3")+`,`+e("c4")+`]`, `[`+e("c1")+`,`+e("c2")+`,`+e("c4")+`,`+e("c3")+`]`, uint8(1))
+	f.Fuzz(func(t *testing.T, first, second string, target uint8) {
 		covered := map[string]bool{}
 		memo := newRunMemo()
+		if target > 0 {
+			memo.target = int64(target) // many runs, chained
+		}
 		read := readWithRuns([]byte(first), memo, covered, false)
 		if read.errText != "" {
 			return
