@@ -88,7 +88,7 @@ func (c *cursor) covers(id []byte, createdAt int64) bool {
 func (c *cursor) advance(batch []pendingEvent, window time.Duration, now int64) {
 	for i := range batch {
 		e := &batch[i]
-		c.seen.putID(e.id, e.createdAt)
+		c.seen.put(e.id, e.createdAt)
 		c.watermark = max(c.watermark, min(e.createdAt, now))
 	}
 	floor := c.floor(window)
@@ -189,15 +189,7 @@ func (s *seenSet) has(id []byte) bool {
 	return found
 }
 
-func (s *seenSet) put(id string, createdAt int64) {
-	if oid, ok := parseObjectID(id); ok {
-		s.oids[oid] = createdAt
-		return
-	}
-	s.other[id] = createdAt
-}
-
-func (s *seenSet) putID(id eventID, createdAt int64) {
+func (s *seenSet) put(id eventID, createdAt int64) {
 	if id.other == nil {
 		s.oids[id.oid] = createdAt
 		return
@@ -251,7 +243,7 @@ const (
 )
 
 // appendCheckpoint encodes the cursor's bounds and the given entries.
-func (c *cursor) appendCheckpoint(dst []byte, seq uint64, n int, entries func(add func(id string, oid objectID, isOID bool, createdAt int64))) []byte {
+func (c *cursor) appendCheckpoint(dst []byte, seq uint64, n int, entries func(add func(id eventID, createdAt int64))) []byte {
 	dst = append(dst, checkpointMagic...)
 	dst = append(dst, checkpointVersion)
 	dst = binary.AppendVarint(dst, c.watermark)
@@ -259,15 +251,15 @@ func (c *cursor) appendCheckpoint(dst []byte, seq uint64, n int, entries func(ad
 	dst = binary.AppendVarint(dst, c.complete)
 	dst = binary.AppendUvarint(dst, seq)
 	dst = binary.AppendUvarint(dst, uint64(n))
-	entries(func(id string, oid objectID, isOID bool, createdAt int64) {
+	entries(func(id eventID, createdAt int64) {
 		dst = binary.AppendVarint(dst, createdAt-c.watermark)
-		if isOID {
+		if id.other == nil {
 			dst = append(dst, 0)
-			dst = append(dst, oid[:]...)
+			dst = append(dst, id.oid[:]...)
 			return
 		}
-		dst = binary.AppendUvarint(dst, uint64(len(id)))
-		dst = append(dst, id...)
+		dst = binary.AppendUvarint(dst, uint64(len(*id.other)))
+		dst = append(dst, *id.other...)
 	})
 	return dst
 }
@@ -278,26 +270,21 @@ func (c *cursor) marshalBase(seq uint64) []byte {
 	for id := range c.seen.other {
 		size += len(id) + 12
 	}
-	return c.appendCheckpoint(make([]byte, 0, size), seq, c.seen.len(), func(add func(string, objectID, bool, int64)) {
+	return c.appendCheckpoint(make([]byte, 0, size), seq, c.seen.len(), func(add func(eventID, int64)) {
 		for oid, ts := range c.seen.oids {
-			add("", oid, true, ts)
+			add(eventID{oid: oid}, ts)
 		}
 		for id, ts := range c.seen.other {
-			add(id, objectID{}, false, ts)
+			add(eventID{other: &id}, ts)
 		}
 	})
 }
 
 // marshalDelta encodes the cursor's bounds and the IDs of one batch.
 func (c *cursor) marshalDelta(seq uint64, batch []pendingEvent) []byte {
-	return c.appendCheckpoint(make([]byte, 0, 32+len(batch)*20), seq, len(batch), func(add func(string, objectID, bool, int64)) {
+	return c.appendCheckpoint(make([]byte, 0, 32+len(batch)*20), seq, len(batch), func(add func(eventID, int64)) {
 		for i := range batch {
-			e := &batch[i]
-			if e.id.other == nil {
-				add("", e.id.oid, true, e.createdAt)
-			} else {
-				add(*e.id.other, objectID{}, false, e.createdAt)
-			}
+			add(batch[i].id, batch[i].createdAt)
 		}
 	})
 }
@@ -439,7 +426,7 @@ func unmarshalCursorV1(b []byte, window time.Duration) (*cursor, error) {
 		return nil, err
 	}
 	for i, id := range s.SeenIDs {
-		c.seen.put(id, s.SeenCreatedAt[i])
+		c.seen.put(newEventID(id), s.SeenCreatedAt[i])
 	}
 	c.complete = c.floor(window)
 	return c, nil

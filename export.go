@@ -14,9 +14,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// pendingEvent is a new event waiting to be emitted: its key, and where
-// its size bytes are: at off in the pass's spool file, or in the spool's
-// memory. A backfill holds one per new event, so it is kept small.
+// pendingEvent is a new event waiting to be emitted. Its size bytes are at
+// off in the pass's spool file, or in the spool's memory when inMemory.
+// A backfill holds one per new event, so it is kept small.
 type pendingEvent struct {
 	createdAt int64
 	off       int64

@@ -344,7 +344,7 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 				r.telemetry.ReceiverHuggingfaceauditEventsEmitted.Add(ctx, int64(n))
 				// The self exports it carries are on record now.
 				r.conv.self.settle()
-				r.countDroppedFields(ctx, stats.fields, batch[0].id.String())
+				r.countDroppedFields(ctx, stats.fields, batch[0].id)
 			case consumererror.IsPermanent(err):
 				r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", "refused")))
 				r.set.Logger.Error("Batch refused permanently; dropped",
@@ -371,7 +371,7 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 
 // countDroppedFields counts and logs, once per batch, the fields that
 // records of an accepted batch left out for an unexpected JSON type.
-func (r *auditReceiver) countDroppedFields(ctx context.Context, fields map[string]int, firstID string) {
+func (r *auditReceiver) countDroppedFields(ctx context.Context, fields map[string]int, firstID eventID) {
 	if len(fields) == 0 {
 		return
 	}
@@ -379,5 +379,5 @@ func (r *auditReceiver) countDroppedFields(ctx context.Context, fields map[strin
 		r.telemetry.ReceiverHuggingfaceauditFieldsDropped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("field", field)))
 	}
 	r.set.Logger.Warn("Event fields of an unexpected type left out of records",
-		zap.Any("fields", fields), zap.String("batch_first_id", firstID))
+		zap.Any("fields", fields), zap.Stringer("batch_first_id", firstID))
 }
