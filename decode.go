@@ -1,10 +1,10 @@
 package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceauditreceiver"
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -107,45 +107,51 @@ func (r *eventReader) kind() string {
 func (r *eventReader) str() string {
 	r.pos++ // the opening quote
 	start := r.pos
-	q := bytes.IndexByte(r.b[start:], '"')
-	if q < 0 {
+	end := start + plainPrefix(r.b[start:])
+	switch {
+	case end == len(r.b):
 		r.fail("unterminated string")
 		return ""
-	}
-	s := r.b[start : start+q]
-	if bytes.IndexByte(s, '\\') >= 0 {
+	case r.b[end] == '\\':
+		r.pos = end // the plain part is copied as it is
 		return r.escapedStr(start)
-	}
-	if hasControl(s) {
+	case r.b[end] != '"':
+		r.pos = end
 		r.fail("control character in a string")
 		return ""
 	}
-	r.pos = start + q + 1
-	if q == 0 {
+	r.pos = end + 1
+	if end == start {
 		return ""
 	}
-	return unsafe.String(&s[0], len(s))
+	return unsafe.String(&r.b[start], end-start)
 }
 
-// hasControl reports whether s holds a byte below 0x20, which a JSON string
-// may not; eight bytes at a time.
-func hasControl(s []byte) bool {
-	const highs, limit = 0x8080808080808080, 0x20 * 0x0101010101010101
-	for len(s) >= 8 {
-		x := binary.LittleEndian.Uint64(s)
-		// A byte below 0x20 borrows into its high bit; a byte with the high
-		// bit already set does not count (^x).
-		if (x-limit)&^x&highs != 0 {
-			return true
+// plainPrefix is the length of s up to its first quote, backslash or
+// control character (a byte below 0x20, which a JSON string may not hold):
+// the bytes a string can hold as they are. It tests eight bytes at a time,
+// one pass instead of a search for each.
+func plainPrefix(s []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		// A zero byte, and a byte below 0x20, borrows into its high bit;
+		// a byte with the high bit already set does not count (&^). A
+		// borrow can only mark bytes above the first match, so the lowest
+		// mark is exact.
+		quote, backslash := x^(ones*'"'), x^(ones*'\\')
+		m := ((quote-ones)&^quote | (backslash-ones)&^backslash | (x-ones*0x20)&^x) & highs
+		if m != 0 {
+			return i + bits.TrailingZeros64(m)/8
 		}
-		s = s[8:]
 	}
-	for _, c := range s {
-		if c < 0x20 {
-			return true
+	for ; i < len(s); i++ {
+		if c := s[i]; c == '"' || c == '\\' || c < 0x20 {
+			return i
 		}
 	}
-	return false
+	return i
 }
 
 // escapedStr reads the rest of a string from the first escape on, into a
@@ -392,28 +398,21 @@ func (r *eventReader) skip() {
 // skipString validates a string without building it.
 func (r *eventReader) skipString() {
 	r.pos++
-	if q := bytes.IndexByte(r.b[r.pos:], '"'); q >= 0 && bytes.IndexByte(r.b[r.pos:r.pos+q], '\\') < 0 {
-		if hasControl(r.b[r.pos : r.pos+q]) {
-			r.fail("control character in a string")
-			return
-		}
-		r.pos += q + 1
-		return
-	}
 	for r.pos < len(r.b) {
-		c := r.b[r.pos]
-		switch {
+		r.pos += plainPrefix(r.b[r.pos:])
+		if r.pos == len(r.b) {
+			break
+		}
+		switch c := r.b[r.pos]; {
 		case c == '"':
 			r.pos++
 			return
 		case c == '\\':
 			r.skipEscape()
-			continue
-		case c < 0x20:
+		default:
 			r.fail("control character in a string")
 			return
 		}
-		r.pos++
 	}
 	r.fail("unterminated string")
 }

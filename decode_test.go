@@ -89,13 +89,31 @@ func sameJSON(want, got any) bool {
 	return want == got
 }
 
-func TestHasControl(t *testing.T) {
+// TestPlainPrefix: every byte value at every position of the word-at-a-time
+// test and of the byte-by-byte tail, with a stop byte after it, and with
+// bytes that could borrow (0x00, 0x20, 0x21, high bytes) next to it.
+func TestPlainPrefix(t *testing.T) {
+	stops := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 }
 	for i := range 256 {
-		for _, pos := range []int{0, 3, 7, 8, 13} {
-			s := bytes.Repeat([]byte("a"), 16)
-			s[pos] = byte(i)
-			require.Equal(t, i < 0x20, hasControl(s), "byte %#x at %d", i, pos)
+		for _, n := range []int{1, 5, 8, 9, 16, 21} {
+			for pos := range n {
+				for _, fill := range []byte{'a', ' ', '!', 0x80, 0xff} {
+					s := bytes.Repeat([]byte{fill}, n)
+					s[pos] = byte(i)
+					want := n
+					if stops(byte(i)) {
+						want = pos
+					}
+					if pos+1 < n {
+						s[n-1] = '"'
+						if !stops(byte(i)) {
+							want = n - 1
+						}
+					}
+					require.Equal(t, want, plainPrefix(s), "byte %#x at %d of %q", i, pos, s)
+				}
+			}
 		}
 	}
-	require.False(t, hasControl([]byte("\x7f\x80\xff\xc3\xa9 ~")))
+	require.Equal(t, 11, plainPrefix([]byte("\x7f\x80\xff\xc3\xa9 ~!#[]\x00")))
 }
