@@ -403,11 +403,11 @@ func (r *eventReader) skipString() {
 		if r.pos == len(r.b) {
 			break
 		}
-		switch c := r.b[r.pos]; {
-		case c == '"':
+		switch r.b[r.pos] {
+		case '"':
 			r.pos++
 			return
-		case c == '\\':
+		case '\\':
 			r.skipEscape()
 		default:
 			r.fail("control character in a string")
