@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 // run: the filelog receiver with its json_parser operator reading the same
 // events as JSON lines. Both collectors run the same pipeline after the
 // receiver (batch processor, debug exporter at basic verbosity), one after
-// the other, each measured from its start until its debug exporter has
+// the other, in the reverse order every other round, each measured from its start until its debug exporter has
 // counted every record: CPU-seconds (user+system) and peak RSS. The
 // receiver keeps its cursor in file_storage and then polls the unchanged
 // window a few more times (the steady polls), measured apart.
@@ -61,26 +62,48 @@ func runPeerComparison(o options) error {
 	}
 	defer stopHub()
 
-	fmt.Printf("window: %d events, body %s; %d rounds, receiver then peer\n", o.events, mib(body), o.rounds)
+	fmt.Printf("window: %d events, body %s; %d rounds, the order of the collectors reversed every other round\n", o.events, mib(body), o.rounds)
 	fmt.Printf("%-6s %-9s %-10s %-12s %-10s %-14s %s\n", "round", "side", "cpu-s", "events/cpu-s", "rss/body", "steady cpu-s", "steady/backfill")
 	var recvCPU, peerCPU, baseCPU time.Duration
+	// CPU by which side ran first in its round: the collector that runs
+	// second tends to use less, so each order is reported too.
+	var byOrder [2]struct{ recv, peer time.Duration }
 	for round := 1; round <= o.rounds; round++ {
-		if o.baseline != "" {
-			base, err := runReceiverSide(o, o.baseline, dir, hubURL, sim, round, "baseline")
-			if err != nil {
-				return fmt.Errorf("baseline: %w", err)
+		var base, recv, peer peerRun
+		sides := []func() error{
+			func() (err error) {
+				base, err = runReceiverSide(o, o.baseline, dir, hubURL, sim, round, "baseline")
+				return wrap("baseline", err)
+			},
+			func() (err error) {
+				recv, err = runReceiverSide(o, o.collector, dir, hubURL, sim, round, "receiver")
+				return wrap("receiver", err)
+			},
+			func() (err error) {
+				peer, err = runPeerSide(o, dir, lines, round)
+				return wrap("peer", err)
+			},
+		}
+		if o.baseline == "" {
+			sides = sides[1:]
+		}
+		peerFirst := round%2 == 0
+		if peerFirst {
+			slices.Reverse(sides)
+		}
+		for _, run := range sides {
+			if err := run(); err != nil {
+				return err
 			}
+		}
+		order := "receiver first"
+		if peerFirst {
+			order = "peer first"
+		}
+		if o.baseline != "" {
 			baseCPU += base.cpu
 			fmt.Printf("%-6d %-9s %-10.3f %-12.0f %-10.2f %-14.3f\n", round, "baseline", base.cpu.Seconds(),
 				float64(o.events)/base.cpu.Seconds(), float64(base.peakRSS)/float64(body), (base.steadyCPU / time.Duration(max(base.steadyPolls, 1))).Seconds())
-		}
-		recv, err := runReceiverSide(o, o.collector, dir, hubURL, sim, round, "receiver")
-		if err != nil {
-			return fmt.Errorf("receiver: %w", err)
-		}
-		peer, err := runPeerSide(o, dir, lines, round)
-		if err != nil {
-			return fmt.Errorf("peer: %w", err)
 		}
 		perPoll := recv.steadyCPU / time.Duration(max(recv.steadyPolls, 1))
 		fmt.Printf("%-6d %-9s %-10.3f %-12.0f %-10.2f %-14.3f %.1f%%\n", round, "receiver", recv.cpu.Seconds(),
@@ -89,7 +112,9 @@ func runPeerComparison(o options) error {
 			float64(o.events)/peer.cpu.Seconds(), float64(peer.peakRSS)/float64(body))
 		recvCPU += recv.cpu
 		peerCPU += peer.cpu
-		fmt.Printf("%-6d receiver/peer events per CPU-second: %.2fx\n", round, peer.cpu.Seconds()/recv.cpu.Seconds())
+		byOrder[boolIndex(peerFirst)].recv += recv.cpu
+		byOrder[boolIndex(peerFirst)].peer += peer.cpu
+		fmt.Printf("%-6d receiver/peer events per CPU-second: %.2fx (%s)\n", round, peer.cpu.Seconds()/recv.cpu.Seconds(), order)
 		if recv.profile != "" {
 			fmt.Printf("%-6d receiver CPU profile: %s\n", round, recv.profile)
 		}
@@ -98,11 +123,30 @@ func runPeerComparison(o options) error {
 	// rounds weigh each side alike.
 	fmt.Printf("all rounds: receiver/peer events per CPU-second %.2fx (CPU-s %.2f vs %.2f)\n",
 		peerCPU.Seconds()/recvCPU.Seconds(), recvCPU.Seconds(), peerCPU.Seconds())
+	for i, order := range []string{"receiver first", "peer first"} {
+		if c := byOrder[i]; c.recv > 0 {
+			fmt.Printf("  rounds with the %s: %.2fx (CPU-s %.2f vs %.2f)\n", order, c.peer.Seconds()/c.recv.Seconds(), c.recv.Seconds(), c.peer.Seconds())
+		}
+	}
 	if baseCPU > 0 {
 		fmt.Printf("all rounds: baseline/peer %.2fx; receiver CPU %.0f%% of the baseline's\n",
 			peerCPU.Seconds()/baseCPU.Seconds(), 100*recvCPU.Seconds()/baseCPU.Seconds())
 	}
 	return nil
+}
+
+func wrap(side string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", side, err)
+	}
+	return nil
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // writeLines writes the window as JSON lines, one event a line, newest
