@@ -59,6 +59,7 @@ type auditEvent struct {
 	tokenDeleted                              optBool
 	oauthClientID, oauthName                  string
 	data                                      []byte // the JSON of data; nil when absent or null
+	dataSizes                                 containerSizes
 	// dropped lists the optional fields left out for an unexpected type.
 	dropped []fieldError
 }
@@ -202,7 +203,7 @@ func (c *converter) appendRecord(lr plog.LogRecord, ev *auditEvent, raw []byte, 
 	var data pcommon.Map
 	if ev.data != nil {
 		v := attrs.PutEmpty(attrData)
-		putJSON(v, ev.data)
+		putJSON(v, ev.data, &ev.dataSizes)
 		if v.Type() == pcommon.ValueTypeMap {
 			data = v.Map()
 		}

@@ -59,6 +59,29 @@ type eventReader struct {
 	pos   int
 	depth int
 	err   error
+	// sizes: the member counts of the first objects and arrays of a value,
+	// in the order they open, when sized; containers: how many have
+	// opened. decode counts them in data, so that putJSON allocates its
+	// maps and slices once, at their size, instead of growing them one
+	// member at a time. Held by value: a pointer to the event here would
+	// move every event to the heap.
+	sizes      containerSizes
+	sized      bool
+	containers int
+}
+
+// containerSizes holds the member counts of data's first objects and
+// arrays; those after them grow as they fill.
+type containerSizes [16]int32
+
+// opened numbers the container opening at pos: its slot in sizes, or -1.
+func (r *eventReader) opened() int {
+	k := r.containers
+	r.containers++
+	if !r.sized || k >= len(r.sizes) {
+		return -1
+	}
+	return k
 }
 
 func (r *eventReader) fail(msg string) {
@@ -372,17 +395,27 @@ func (r *eventReader) skip() {
 	case kindNumber:
 		r.number()
 	case kindObject:
+		size := r.opened()
 		r.open()
-		for first := true; ; {
+		n := int32(0)
+		for first := true; ; n++ {
 			if _, ok := r.nextKey(&first); !ok {
 				break
 			}
 			r.skip()
 		}
+		if size >= 0 {
+			r.sizes[size] = n
+		}
 	case kindArray:
+		size := r.opened()
 		r.open()
-		for first := true; r.nextElement(&first); {
+		n := int32(0)
+		for first := true; r.nextElement(&first); n++ {
 			r.skip()
+		}
+		if size >= 0 {
+			r.sizes[size] = n
 		}
 	case kindTrue:
 		r.literal("true")
@@ -492,7 +525,9 @@ func (eventDecoder) decode(raw []byte) (ev auditEvent, err error) {
 		case "data":
 			start := r.pos
 			isNull := r.kind() == kindNull
+			r.sized, r.containers = true, 0
 			r.skip()
+			r.sized, ev.dataSizes = false, r.sizes
 			if !isNull {
 				ev.data = raw[start:r.pos]
 			}
@@ -748,9 +783,13 @@ func (ev *auditEvent) drop(field, got, want string) {
 
 // putJSON decodes a valid JSON value (data) into dst, keeping its
 // structure: objects become maps, arrays slices, integers int, other
-// numbers double, null an empty value. Strings point into b.
-func putJSON(dst pcommon.Value, b []byte) {
+// numbers double, null an empty value. Strings point into b. sizes, when
+// not nil, are the member counts decode found (auditEvent.dataSizes).
+func putJSON(dst pcommon.Value, b []byte, sizes *containerSizes) {
 	r := eventReader{b: b}
+	if sizes != nil {
+		r.sizes, r.sized = *sizes, true
+	}
 	r.skipSpace()
 	r.value(dst)
 }
@@ -777,7 +816,11 @@ func (r *eventReader) value(dst pcommon.Value) {
 	case kindNull:
 		r.literal("null")
 	case kindObject:
+		size := r.opened()
 		m := dst.SetEmptyMap()
+		if size >= 0 {
+			m.EnsureCapacity(int(r.sizes[size]))
+		}
 		r.open()
 		for first := true; ; {
 			key, ok := r.nextKey(&first)
@@ -787,7 +830,11 @@ func (r *eventReader) value(dst pcommon.Value) {
 			r.value(m.PutEmpty(key))
 		}
 	case kindArray:
+		size := r.opened()
 		s := dst.SetEmptySlice()
+		if size >= 0 {
+			s.EnsureCapacity(int(r.sizes[size]))
+		}
 		r.open()
 		for first := true; r.nextElement(&first); {
 			r.value(s.AppendEmpty())

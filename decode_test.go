@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -46,7 +47,7 @@ func FuzzEventDecoder(f *testing.F) {
 		}
 		if d, ok := want["data"]; ok && d != nil && once("data") {
 			v := pcommon.NewValueEmpty()
-			putJSON(v, ev.data)
+			putJSON(v, ev.data, &ev.dataSizes)
 			require.True(t, sameJSON(d, v.AsRaw()), "data %v read as %v", d, v.AsRaw())
 		}
 	})
@@ -116,4 +117,31 @@ func TestPlainPrefix(t *testing.T) {
 		}
 	}
 	require.Equal(t, 11, plainPrefix([]byte("\x7f\x80\xff\xc3\xa9 ~!#[]\x00")))
+}
+
+// TestDataSizes: decode counts the members of data's objects and arrays in
+// the order they open (other fields' objects, before or after, do not
+// count), and putJSON builds the same value with or without them.
+func TestDataSizes(t *testing.T) {
+	raw := []byte(`{"x":{"y":{},"z":[1]},"_id":"a","createdAt":"2026-11-20T10:00:00Z","type":"t",` +
+		`"data":{"a":[1,2,{"b":{}}],"c":{"d":1,"e":[],"d":2}},"author":{"user":"u"}}`)
+	ev, err := eventDecoder{}.decode(raw)
+	require.NoError(t, err)
+	require.Equal(t, containerSizes{2, 3, 1, 0, 3, 0}, ev.dataSizes)
+
+	sized, unsized := pcommon.NewValueEmpty(), pcommon.NewValueEmpty()
+	putJSON(sized, ev.data, &ev.dataSizes)
+	putJSON(unsized, ev.data, nil)
+	require.Equal(t, unsized.AsRaw(), sized.AsRaw())
+	require.Equal(t, map[string]any{"a": []any{int64(1), int64(2), map[string]any{"b": map[string]any{}}}, "c": map[string]any{"d": int64(2), "e": []any{}}}, sized.AsRaw())
+
+	// More containers than sizes: the rest grow as they fill.
+	deep := []byte(`{"_id":"a","createdAt":"2026-11-20T10:00:00Z","type":"t","data":[` + strings.Repeat(`[1,2],`, 40) + `[]]}`)
+	ev, err = eventDecoder{}.decode(deep)
+	require.NoError(t, err)
+	require.Equal(t, int32(41), ev.dataSizes[0])
+	v := pcommon.NewValueEmpty()
+	putJSON(v, ev.data, &ev.dataSizes)
+	require.Equal(t, 41, v.Slice().Len())
+	require.Equal(t, 2, v.Slice().At(39).Slice().Len())
 }
