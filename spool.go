@@ -10,11 +10,12 @@ import (
 )
 
 // spoolMemory is how many bytes of new events a pass keeps in memory before
-// it spools the rest to a file. A steady poll finds a few new events and
-// never touches the disk; a backfill of the 100,000-event window (about
-// 57 MB) keeps only an index in memory (ID, time, offset: under 100 bytes an
-// event) instead of a copy of the body.
-const spoolMemory = 1 << 20
+// it spools the rest to a file. A steady poll finds a few new events (a few
+// hundred fit) and never touches the disk; a backfill of the 100,000-event
+// window (about 57 MB) keeps only an index in memory (ID, time, offset: 48
+// bytes an event) instead of a copy of the body. Each byte kept here is
+// held until the pass ends, beside the records in flight.
+const spoolMemory = 256 << 10
 
 // spool keeps the raw bytes of the new events of one export pass until they
 // are emitted: the first spoolMemory bytes in memory, the rest in an
