@@ -22,10 +22,11 @@ import (
 // run: the filelog receiver with its json_parser operator reading the same
 // events as JSON lines. Both collectors run the same pipeline after the
 // receiver (batch processor, debug exporter at basic verbosity), one after
-// the other, in the reverse order every other round, each measured from its start until its debug exporter has
-// counted every record: CPU-seconds (user+system) and peak RSS. The
-// receiver keeps its cursor in file_storage and then polls the unchanged
-// window a few more times (the steady polls), measured apart.
+// the other (in the reverse order every other round), each measured from
+// its start until its debug exporter has counted every record: CPU-seconds
+// (user+system) and peak RSS. The receiver keeps its cursor in
+// file_storage and then polls the unchanged window a few more times (the
+// steady polls), measured apart.
 
 // peerRun is one collector's backfill.
 type peerRun struct {
@@ -65,8 +66,9 @@ func runPeerComparison(o options) error {
 	fmt.Printf("window: %d events, body %s; %d rounds, the order of the collectors reversed every other round\n", o.events, mib(body), o.rounds)
 	fmt.Printf("%-6s %-9s %-10s %-12s %-10s %-14s %s\n", "round", "side", "cpu-s", "events/cpu-s", "rss/body", "steady cpu-s", "steady/backfill")
 	var recvCPU, peerCPU, baseCPU time.Duration
-	// CPU by which side ran first in its round: the collector that runs
-	// second tends to use less, so each order is reported too.
+	// CPU by which side ran first in its round: of two receiver builds,
+	// the one that ran second tended to use less, so each order is
+	// reported too.
 	var byOrder [2]struct{ recv, peer time.Duration }
 	for round := 1; round <= o.rounds; round++ {
 		var base, recv, peer peerRun
