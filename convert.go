@@ -203,7 +203,7 @@ func (c *converter) appendRecord(lr plog.LogRecord, ev *auditEvent, raw []byte, 
 	var data pcommon.Map
 	if ev.data != nil {
 		v := attrs.PutEmpty(attrData)
-		putJSON(v, ev.data, &ev.dataSizes)
+		putJSON(v, ev.data, ev.dataSizes)
 		if v.Type() == pcommon.ValueTypeMap {
 			data = v.Map()
 		}

@@ -59,29 +59,25 @@ type eventReader struct {
 	pos   int
 	depth int
 	err   error
-	// sizes: the member counts of the first objects and arrays of a value,
-	// in the order they open, when sized; containers: how many have
-	// opened. decode counts them in data, so that putJSON allocates its
-	// maps and slices once, at their size, instead of growing them one
-	// member at a time. Held by value: a pointer to the event here would
-	// move every event to the heap.
+	// sizes: the member counts of the first objects and arrays, in the
+	// order they open; containers: how many have opened. decode counts
+	// them in data, so that putJSON allocates its maps and slices once, at
+	// their size, instead of growing them one member at a time. Held by
+	// value: a pointer to the event here would move every event to the
+	// heap.
 	sizes      containerSizes
-	sized      bool
 	containers int
 }
 
 // containerSizes holds the member counts of data's first objects and
-// arrays; those after them grow as they fill.
+// arrays; those after them, and any counted as 0, grow as they fill.
 type containerSizes [16]int32
 
-// opened numbers the container opening at pos: its slot in sizes, or -1.
+// opened numbers the container opening at pos; the first len(sizes) have
+// a slot in sizes.
 func (r *eventReader) opened() int {
-	k := r.containers
 	r.containers++
-	if !r.sized || k >= len(r.sizes) {
-		return -1
-	}
-	return k
+	return r.containers - 1
 }
 
 func (r *eventReader) fail(msg string) {
@@ -395,7 +391,7 @@ func (r *eventReader) skip() {
 	case kindNumber:
 		r.number()
 	case kindObject:
-		size := r.opened()
+		k := r.opened()
 		r.open()
 		n := int32(0)
 		for first := true; ; n++ {
@@ -404,18 +400,18 @@ func (r *eventReader) skip() {
 			}
 			r.skip()
 		}
-		if size >= 0 {
-			r.sizes[size] = n
+		if k < len(r.sizes) {
+			r.sizes[k] = n
 		}
 	case kindArray:
-		size := r.opened()
+		k := r.opened()
 		r.open()
 		n := int32(0)
 		for first := true; r.nextElement(&first); n++ {
 			r.skip()
 		}
-		if size >= 0 {
-			r.sizes[size] = n
+		if k < len(r.sizes) {
+			r.sizes[k] = n
 		}
 	case kindTrue:
 		r.literal("true")
@@ -525,9 +521,9 @@ func (eventDecoder) decode(raw []byte) (ev auditEvent, err error) {
 		case "data":
 			start := r.pos
 			isNull := r.kind() == kindNull
-			r.sized, r.containers = true, 0
+			r.sizes, r.containers = containerSizes{}, 0
 			r.skip()
-			r.sized, ev.dataSizes = false, r.sizes
+			ev.dataSizes = r.sizes
 			if !isNull {
 				ev.data = raw[start:r.pos]
 			}
@@ -783,13 +779,10 @@ func (ev *auditEvent) drop(field, got, want string) {
 
 // putJSON decodes a valid JSON value (data) into dst, keeping its
 // structure: objects become maps, arrays slices, integers int, other
-// numbers double, null an empty value. Strings point into b. sizes, when
-// not nil, are the member counts decode found (auditEvent.dataSizes).
-func putJSON(dst pcommon.Value, b []byte, sizes *containerSizes) {
-	r := eventReader{b: b}
-	if sizes != nil {
-		r.sizes, r.sized = *sizes, true
-	}
+// numbers double, null an empty value. Strings point into b. sizes are
+// the member counts decode found (auditEvent.dataSizes).
+func putJSON(dst pcommon.Value, b []byte, sizes containerSizes) {
+	r := eventReader{b: b, sizes: sizes}
 	r.skipSpace()
 	r.value(dst)
 }
@@ -816,10 +809,10 @@ func (r *eventReader) value(dst pcommon.Value) {
 	case kindNull:
 		r.literal("null")
 	case kindObject:
-		size := r.opened()
+		k := r.opened()
 		m := dst.SetEmptyMap()
-		if size >= 0 {
-			m.EnsureCapacity(int(r.sizes[size]))
+		if k < len(r.sizes) {
+			m.EnsureCapacity(int(r.sizes[k]))
 		}
 		r.open()
 		for first := true; ; {
@@ -830,10 +823,10 @@ func (r *eventReader) value(dst pcommon.Value) {
 			r.value(m.PutEmpty(key))
 		}
 	case kindArray:
-		size := r.opened()
+		k := r.opened()
 		s := dst.SetEmptySlice()
-		if size >= 0 {
-			s.EnsureCapacity(int(r.sizes[size]))
+		if k < len(r.sizes) {
+			s.EnsureCapacity(int(r.sizes[k]))
 		}
 		r.open()
 		for first := true; r.nextElement(&first); {

@@ -29,19 +29,16 @@ type pendingEvent struct {
 // not read; the slow path then says what is wrong.
 var errMissingKey = errors.New("no _id or createdAt string")
 
-// arenaBlock is the size of the arena's blocks: spoolMemory, so that a
-// pass that spools holds one.
-const arenaBlock = spoolMemory
-
-// arena copies the kept events into large blocks: one allocation per
-// block instead of one per event. A copy is known by its block and
+// arena copies the kept events into blocks of spoolMemory bytes (a pass
+// that spools holds one): one allocation per block instead of one per
+// event. A copy is known by its block and
 // offset, packed in one int64.
 type arena struct{ blocks [][]byte }
 
 func (a *arena) copy(b []byte) (at int64) {
 	n := len(a.blocks)
 	if n == 0 || cap(a.blocks[n-1])-len(a.blocks[n-1]) < len(b) {
-		a.blocks = append(a.blocks, make([]byte, 0, max(arenaBlock, len(b))))
+		a.blocks = append(a.blocks, make([]byte, 0, max(spoolMemory, len(b))))
 		n++
 	}
 	block := &a.blocks[n-1]

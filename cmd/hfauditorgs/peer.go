@@ -66,9 +66,10 @@ func runPeerComparison(o options) error {
 	fmt.Printf("window: %d events, body %s; %d rounds, the order of the collectors reversed every other round\n", o.events, mib(body), o.rounds)
 	fmt.Printf("%-6s %-9s %-10s %-12s %-10s %-14s %s\n", "round", "side", "cpu-s", "events/cpu-s", "rss/body", "steady cpu-s", "steady/backfill")
 	var recvCPU, peerCPU, baseCPU time.Duration
-	// CPU by which side ran first in its round: of two receiver builds,
-	// the one that ran second tended to use less, so each order is
-	// reported too.
+	// CPU by which side ran first in its round (odd rounds: the receiver):
+	// of two receiver builds, the one that ran second tended to use less,
+	// so each order is reported too.
+	orders := [2]string{"peer first", "receiver first"}
 	var byOrder [2]struct{ recv, peer time.Duration }
 	for round := 1; round <= o.rounds; round++ {
 		var base, recv, peer peerRun
@@ -89,18 +90,14 @@ func runPeerComparison(o options) error {
 		if o.baseline == "" {
 			sides = sides[1:]
 		}
-		peerFirst := round%2 == 0
-		if peerFirst {
+		order := round % 2
+		if orders[order] == "peer first" {
 			slices.Reverse(sides)
 		}
 		for _, run := range sides {
 			if err := run(); err != nil {
 				return err
 			}
-		}
-		order := "receiver first"
-		if peerFirst {
-			order = "peer first"
 		}
 		if o.baseline != "" {
 			baseCPU += base.cpu
@@ -114,9 +111,9 @@ func runPeerComparison(o options) error {
 			float64(o.events)/peer.cpu.Seconds(), float64(peer.peakRSS)/float64(body))
 		recvCPU += recv.cpu
 		peerCPU += peer.cpu
-		byOrder[boolIndex(peerFirst)].recv += recv.cpu
-		byOrder[boolIndex(peerFirst)].peer += peer.cpu
-		fmt.Printf("%-6d receiver/peer events per CPU-second: %.2fx (%s)\n", round, peer.cpu.Seconds()/recv.cpu.Seconds(), order)
+		byOrder[order].recv += recv.cpu
+		byOrder[order].peer += peer.cpu
+		fmt.Printf("%-6d receiver/peer events per CPU-second: %.2fx (%s)\n", round, peer.cpu.Seconds()/recv.cpu.Seconds(), orders[order])
 		if recv.profile != "" {
 			fmt.Printf("%-6d receiver CPU profile: %s\n", round, recv.profile)
 		}
@@ -125,9 +122,9 @@ func runPeerComparison(o options) error {
 	// rounds weigh each side alike.
 	fmt.Printf("all rounds: receiver/peer events per CPU-second %.2fx (CPU-s %.2f vs %.2f)\n",
 		peerCPU.Seconds()/recvCPU.Seconds(), recvCPU.Seconds(), peerCPU.Seconds())
-	for i, order := range []string{"receiver first", "peer first"} {
-		if c := byOrder[i]; c.recv > 0 {
-			fmt.Printf("  rounds with the %s: %.2fx (CPU-s %.2f vs %.2f)\n", order, c.peer.Seconds()/c.recv.Seconds(), c.recv.Seconds(), c.peer.Seconds())
+	for _, order := range []int{1, 0} {
+		if c := byOrder[order]; c.recv > 0 {
+			fmt.Printf("  rounds with the %s: %.2fx (CPU-s %.2f vs %.2f)\n", orders[order], c.peer.Seconds()/c.recv.Seconds(), c.recv.Seconds(), c.peer.Seconds())
 		}
 	}
 	if baseCPU > 0 {
@@ -142,13 +139,6 @@ func wrap(side string, err error) error {
 		return fmt.Errorf("%s: %w", side, err)
 	}
 	return nil
-}
-
-func boolIndex(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // writeLines writes the window as JSON lines, one event a line, newest
