@@ -215,3 +215,57 @@ func TestSlotFreeWhileConsumeRetries(t *testing.T) {
 	assert.Empty(t, stuck.next.accepted())
 	assert.Equal(t, 0, polls.inUse, "every slot given back")
 }
+
+// A poll that asks whoami again after its export (the first ask failed)
+// holds no slot while the Hub is slow to answer: with one slot, another
+// receiver polls in the meantime.
+func TestSlotFreeWhileWhoamiIsAskedAgain(t *testing.T) {
+	hub := &fakeHub{}
+	hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00.123Z"))
+	var asks atomic.Int32
+	answer := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/whoami-v2", func(w http.ResponseWriter, r *http.Request) {
+		if asks.Add(1) == 1 {
+			http.Error(w, `{"error":"busy"}`, http.StatusServiceUnavailable)
+			return
+		}
+		select { // the second ask hangs until the test lets it answer
+		case <-answer:
+		case <-r.Context().Done():
+		}
+		_, _ = io.WriteString(w, `{"type":"user","name":"audit-bot"}`)
+	})
+	mux.Handle("/", hub)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	slow := newHarness(t, srv.URL)
+	slow.hub = hub
+	a, _ := slow.start(func(c *Config) { c.MaxConcurrentPolls = 1 })
+	healthy := onFakeHub(t)
+	healthy.hub.set(ev("6650a1b2c3d4e5f60000000b", "2026-11-20T10:00:00.123Z"))
+	b, _ := healthy.start(func(c *Config) { c.MaxConcurrentPolls = 1 })
+
+	aDone := make(chan struct{})
+	go func() {
+		defer close(aDone)
+		a.poll(context.Background())
+	}()
+	require.Eventually(t, func() bool { return asks.Load() >= 2 }, 5*time.Second, time.Millisecond, "asked again after the export")
+	bDone := make(chan struct{})
+	go func() {
+		defer close(bDone)
+		b.poll(context.Background())
+	}()
+	select {
+	case <-bDone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the other receiver waited for whoami")
+	}
+	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000b"}, healthy.next.accepted())
+	close(answer)
+	<-aDone
+	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000a"}, slow.next.accepted())
+	assert.Equal(t, "audit-bot", a.conv.self.author)
+	assert.Equal(t, 0, polls.inUse, "every slot given back")
+}

@@ -224,7 +224,12 @@ func (r *auditReceiver) poll(ctx context.Context) {
 	if err == nil {
 		// The Hub answered the export: if whoami failed just before (the Hub
 		// was coming back), ask again so this pass can mark our exports.
-		r.identify(ctx)
+		// The ask can take whoamiTimeout: it gives the slot back first, and
+		// emit takes it again.
+		if r.conv.self.author == "" {
+			slot.release()
+			r.identify(ctx)
+		}
 		err = r.emit(ctx, pass.pending, pass.spool, pcommon.NewTimestampFromTime(fetchedAt), &slot)
 		pass.spool.close()
 		// Once emitted, the new events are covered too.
