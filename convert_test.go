@@ -543,3 +543,62 @@ func TestSelfExportAddressesAreCopies(t *testing.T) {
 		}
 	}
 }
+
+// The fast path for the Hub's time form gives what time.Parse gives, and
+// declines anything time.Parse would read differently or refuse.
+func FuzzParseHubTime(f *testing.F) {
+	for _, s := range []string{
+		"2026-11-20T10:00:00Z", "2026-11-20T10:00:00.123Z", "2026-11-20T10:00:00.123456789Z",
+		"2024-02-29T23:59:59.9Z", "2023-02-29T00:00:00Z", "2100-02-29T00:00:00Z", "2000-02-29T00:00:00Z",
+		"1900-01-01T00:00:00Z", "2199-12-31T23:59:59.999999999Z", "1899-12-31T23:59:59Z", "2200-01-01T00:00:00Z",
+		"2026-04-31T00:00:00Z", "2026-11-20T24:00:00Z", "2026-11-20T10:60:00Z", "2026-11-20T10:00:60Z",
+		"2026-11-20T10:00:00.Z", "2026-11-20T10:00:00.1234567890Z", "2026-11-20T10:00:00+00:00",
+		"2026-11-20t10:00:00z", "2026-11-20T10:00:00,5Z", "+026-11-20T10:00:00Z", "2026-1a-20T10:00:00Z",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseHubTime(s)
+		if !ok {
+			return
+		}
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatalf("%q: the fast path read %d, time.Parse refuses it: %v", s, got, err)
+		}
+		if got != want.UnixNano() {
+			t.Fatalf("%q: the fast path read %d, time.Parse %d", s, got, want.UnixNano())
+		}
+	})
+}
+
+// Days across the fast path's three centuries, at the precisions the Hub
+// writes, read as time.Parse reads them; a parse allocates nothing.
+func TestParseHubTime(t *testing.T) {
+	layouts := []string{"2006-01-02T15:04:05Z", "2006-01-02T15:04:05.0Z", "2006-01-02T15:04:05.000Z", "2006-01-02T15:04:05.000000000Z"}
+	end := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	n := 0
+	// A step of a day and a bit visits every hour, minute and second.
+	for d := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC); d.Before(end); d = d.Add(24*time.Hour + 3723*time.Second + 456789123*time.Nanosecond) {
+		for _, layout := range layouts {
+			s := d.Format(layout)
+			want, err := time.Parse(time.RFC3339Nano, s)
+			require.NoError(t, err)
+			got, ok := parseHubTime(s)
+			require.True(t, ok, s)
+			require.Equal(t, want.UnixNano(), got, s)
+			n++
+		}
+	}
+	require.Greater(t, n, 400000)
+	for _, s := range []string{"2023-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2200-01-01T00:00:00Z", "2026-11-20T10:00:00+01:00"} {
+		_, ok := parseHubTime(s)
+		assert.False(t, ok, "%s is left to time.Parse", s)
+	}
+	raw := []byte("2026-11-20T10:00:00.123Z")
+	assert.Zero(t, testing.AllocsPerRun(100, func() {
+		if _, err := parseCreatedAt(raw); err != nil {
+			t.Fatal(err)
+		}
+	}))
+}
