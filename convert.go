@@ -103,7 +103,7 @@ func parseCreatedAt[T string | []byte](s T) (int64, error) {
 
 // parseHubTime reads the form the Hub writes, 2006-01-02T15:04:05Z with
 // up to nine fraction digits, in the years 1900 to 2199, as time.Parse
-// would, in a tenth of its time: each new event's time is read twice. Any
+// would, in half its time: each new event's time is read twice. Any
 // other form, or a date that does not exist, is false: time.Parse decides.
 func parseHubTime(s string) (int64, bool) {
 	const layout = "2006-01-02T15:04:05Z"
