@@ -181,16 +181,21 @@ func selfExport(id, createdAt, user, ip string) string {
 // onHubWithWhoami is a fakeHub whose whoami-v2 fails the first failures
 // times, then names the token's user.
 func onHubWithWhoami(t *testing.T, user string, failures int) *harness {
-	hub := &fakeHub{}
 	var whoamiCalls atomic.Int32
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/whoami-v2", func(w http.ResponseWriter, _ *http.Request) {
+	return onHubWithWhoamiHandler(t, func(w http.ResponseWriter, _ *http.Request) {
 		if int(whoamiCalls.Add(1)) <= failures {
 			http.Error(w, `{"error":"busy"}`, http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = io.WriteString(w, `{"type":"user","name":"`+user+`"}`)
 	})
+}
+
+// onHubWithWhoamiHandler is a fake Hub whose whoami-v2 is served by whoami.
+func onHubWithWhoamiHandler(t *testing.T, whoami http.HandlerFunc) *harness {
+	hub := &fakeHub{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/whoami-v2", whoami)
 	mux.Handle("/", hub)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

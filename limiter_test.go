@@ -149,22 +149,7 @@ func TestSlotFreeWhileRetrying(t *testing.T) {
 	healthy.hub.set(ev("6650a1b2c3d4e5f60000000b", "2026-11-20T10:00:00.123Z"))
 	b, _ := healthy.start(func(c *Config) { c.MaxConcurrentPolls = 1 })
 
-	aDone := make(chan struct{})
-	go func() {
-		defer close(aDone)
-		a.poll(context.Background())
-	}()
-	require.Eventually(t, func() bool { return failing.hub.callCount() >= 1 }, 5*time.Second, time.Millisecond)
-	bDone := make(chan struct{})
-	go func() {
-		defer close(bDone)
-		b.poll(context.Background())
-	}()
-	select {
-	case <-bDone:
-	case <-aDone:
-		t.Fatal("the other receiver waited for the whole retrying poll")
-	}
+	aDone := pollsMeanwhile(t, a, b, func() bool { return failing.hub.callCount() >= 1 })
 	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000b"}, healthy.next.accepted())
 	<-aDone
 	assert.GreaterOrEqual(t, failing.hub.callCount(), 3, "the failing poll kept retrying")
@@ -187,26 +172,11 @@ func TestSlotFreeWhileConsumeRetries(t *testing.T) {
 	healthy.hub.set(ev("6650a1b2c3d4e5f60000000b", "2026-11-20T10:00:00.123Z"))
 	b, _ := healthy.start(func(c *Config) { c.MaxConcurrentPolls = 1 })
 
-	aDone := make(chan struct{})
-	go func() {
-		defer close(aDone)
-		a.poll(context.Background())
-	}()
-	require.Eventually(t, func() bool {
+	aDone := pollsMeanwhile(t, a, b, func() bool {
 		stuck.next.mu.Lock()
 		defer stuck.next.mu.Unlock()
 		return stuck.next.calls >= 1
-	}, 5*time.Second, time.Millisecond)
-	bDone := make(chan struct{})
-	go func() {
-		defer close(bDone)
-		b.poll(context.Background())
-	}()
-	select {
-	case <-bDone:
-	case <-aDone:
-		t.Fatal("the other receiver waited for the whole retrying poll")
-	}
+	})
 	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000b"}, healthy.next.accepted())
 	<-aDone
 	stuck.next.mu.Lock()
@@ -220,12 +190,9 @@ func TestSlotFreeWhileConsumeRetries(t *testing.T) {
 // holds no slot while the Hub is slow to answer: with one slot, another
 // receiver polls in the meantime.
 func TestSlotFreeWhileWhoamiIsAskedAgain(t *testing.T) {
-	hub := &fakeHub{}
-	hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00.123Z"))
 	var asks atomic.Int32
 	answer := make(chan struct{})
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/whoami-v2", func(w http.ResponseWriter, r *http.Request) {
+	slow := onHubWithWhoamiHandler(t, func(w http.ResponseWriter, r *http.Request) {
 		if asks.Add(1) == 1 {
 			http.Error(w, `{"error":"busy"}`, http.StatusServiceUnavailable)
 			return
@@ -236,22 +203,33 @@ func TestSlotFreeWhileWhoamiIsAskedAgain(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, `{"type":"user","name":"audit-bot"}`)
 	})
-	mux.Handle("/", hub)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	slow := newHarness(t, srv.URL)
-	slow.hub = hub
+	slow.hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00.123Z"))
 	a, _ := slow.start(func(c *Config) { c.MaxConcurrentPolls = 1 })
 	healthy := onFakeHub(t)
 	healthy.hub.set(ev("6650a1b2c3d4e5f60000000b", "2026-11-20T10:00:00.123Z"))
 	b, _ := healthy.start(func(c *Config) { c.MaxConcurrentPolls = 1 })
 
+	aDone := pollsMeanwhile(t, a, b, func() bool { return asks.Load() >= 2 })
+	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000b"}, healthy.next.accepted())
+	close(answer)
+	<-aDone
+	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000a"}, slow.next.accepted())
+	assert.Equal(t, "audit-bot", a.conv.self.author)
+	assert.Equal(t, 0, polls.inUse, "every slot given back")
+}
+
+// pollsMeanwhile starts a's poll, waits until waiting says it is waiting
+// (on a retry, on whoami), then polls b, which must finish while a's poll
+// is still under way: a holds no slot meanwhile. It returns a's done
+// channel.
+func pollsMeanwhile(t *testing.T, a, b *auditReceiver, waiting func() bool) <-chan struct{} {
+	t.Helper()
 	aDone := make(chan struct{})
 	go func() {
 		defer close(aDone)
 		a.poll(context.Background())
 	}()
-	require.Eventually(t, func() bool { return asks.Load() >= 2 }, 5*time.Second, time.Millisecond, "asked again after the export")
+	require.Eventually(t, waiting, 5*time.Second, time.Millisecond)
 	bDone := make(chan struct{})
 	go func() {
 		defer close(bDone)
@@ -259,13 +237,10 @@ func TestSlotFreeWhileWhoamiIsAskedAgain(t *testing.T) {
 	}()
 	select {
 	case <-bDone:
+	case <-aDone:
+		t.Fatal("the other receiver waited for the whole poll")
 	case <-time.After(5 * time.Second):
-		t.Fatal("the other receiver waited for whoami")
+		t.Fatal("the other receiver is still waiting for the slot")
 	}
-	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000b"}, healthy.next.accepted())
-	close(answer)
-	<-aDone
-	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000a"}, slow.next.accepted())
-	assert.Equal(t, "audit-bot", a.conv.self.author)
-	assert.Equal(t, 0, polls.inUse, "every slot given back")
+	return aDone
 }

@@ -214,22 +214,17 @@ func (r *auditReceiver) poll(ctx context.Context) {
 	if !r.waitForRateLimit(ctx) {
 		return
 	}
-	r.identify(ctx)
 	// The poll holds one of the collector's max_concurrent_polls slots
 	// while it reads the export and emits what is new.
 	slot := pollSlot{l: polls}
 	defer slot.release()
+	r.identify(ctx, &slot)
 	fetchedAt := time.Now()
 	pass, err := r.fetch(ctx, &slot)
 	if err == nil {
 		// The Hub answered the export: if whoami failed just before (the Hub
 		// was coming back), ask again so this pass can mark our exports.
-		// The ask can take whoamiTimeout: it gives the slot back first, and
-		// emit takes it again.
-		if r.conv.self.author == "" {
-			slot.release()
-			r.identify(ctx)
-		}
+		r.identify(ctx, &slot)
 		err = r.emit(ctx, pass.pending, pass.spool, pcommon.NewTimestampFromTime(fetchedAt), &slot)
 		pass.spool.close()
 		// Once emitted, the new events are covered too.
@@ -261,11 +256,13 @@ func (r *auditReceiver) poll(ctx context.Context) {
 
 // identify asks the Hub for the token's user, before each poll until it is
 // known. Until then no export event is taken for the receiver's own. The
-// call is short: it must not hold up the poll.
-func (r *auditReceiver) identify(ctx context.Context) {
+// ask can take whoamiTimeout, so it gives the poll's slot back first (emit
+// takes it again): other organizations poll meanwhile.
+func (r *auditReceiver) identify(ctx context.Context, slot *pollSlot) {
 	if r.conv.self.author != "" {
 		return
 	}
+	slot.release()
 	whoamiCtx, cancel := context.WithTimeout(ctx, whoamiTimeout)
 	defer cancel()
 	author, err := r.client.whoami(whoamiCtx, r.cfg.Endpoint)
