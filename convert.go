@@ -88,9 +88,6 @@ func parseCreatedAt[T string | []byte](s T) (int64, error) {
 	} else {
 		str = string(s)
 	}
-	if ns, ok := parseHubTime(str); ok {
-		return ns, nil
-	}
 	t, err := time.Parse(time.RFC3339Nano, str)
 	if err != nil {
 		return 0, fmt.Errorf(`"createdAt" %q is not an RFC 3339 time`, s)
@@ -99,67 +96,6 @@ func parseCreatedAt[T string | []byte](s T) (int64, error) {
 		return 0, fmt.Errorf(`"createdAt" %q is outside the years 1678 to 2262 that a timestamp holds`, s)
 	}
 	return t.UnixNano(), nil
-}
-
-// parseHubTime reads the form the Hub writes, 2006-01-02T15:04:05Z with
-// up to nine fraction digits, in the years 1900 to 2199, as time.Parse
-// would, in half its time: each new event's time is read twice. Any
-// other form, or a date that does not exist, is false: time.Parse decides.
-func parseHubTime(s string) (int64, bool) {
-	const layout = "2006-01-02T15:04:05Z"
-	if len(s) < len(layout) || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
-		s[13] != ':' || s[16] != ':' || s[len(s)-1] != 'Z' {
-		return 0, false
-	}
-	for _, i := range [...]int{0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18} {
-		if s[i]-'0' > 9 {
-			return 0, false
-		}
-	}
-	two := func(i int) int { return int(s[i]-'0')*10 + int(s[i+1]-'0') }
-	year, month, day := two(0)*100+two(2), two(5), two(8)
-	hour, minute, sec := two(11), two(14), two(17)
-	if year < 1900 || year > 2199 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
-		hour > 23 || minute > 59 || sec > 59 {
-		return 0, false
-	}
-	var nsec int64
-	if frac := s[len(layout)-1 : len(s)-1]; frac != "" {
-		// '.' and one to nine digits; fewer digits are tenths, hundredths...
-		if len(frac) < 2 || len(frac) > 10 || frac[0] != '.' {
-			return 0, false
-		}
-		for i := 1; i < 10; i++ {
-			c := byte('0')
-			if i < len(frac) {
-				if c = frac[i]; c-'0' > 9 {
-					return 0, false
-				}
-			}
-			nsec = nsec*10 + int64(c-'0')
-		}
-	}
-	// Days since 1970-01-01 in the proleptic Gregorian calendar, with the
-	// year counted from March so that a leap day ends it.
-	y, m := int64(year), int64(month)
-	if m <= 2 {
-		y--
-	}
-	era, yoe := y/400, y%400
-	doy := (153*((m+9)%12)+2)/5 + int64(day) - 1
-	days := era*146097 + yoe*365 + yoe/4 - yoe/100 + doy - 719468
-	return (((days*24+int64(hour))*60+int64(minute))*60+int64(sec))*1e9 + nsec, true
-}
-
-// daysIn is the length of a month (1 to 12) of a year.
-func daysIn(month, year int) int {
-	if month == 2 {
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	}
-	return 30 + (month+month/8)%2
 }
 
 // converter turns decoded events into log records.
