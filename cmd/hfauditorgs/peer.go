@@ -91,7 +91,7 @@ func runPeerComparison(o options) error {
 			sides = sides[1:]
 		}
 		order := round % 2
-		if orders[order] == "peer first" {
+		if order == 0 { // even rounds: the peer first
 			slices.Reverse(sides)
 		}
 		for _, run := range sides {
