@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
@@ -47,5 +49,29 @@ func TestSink(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest || sk.badBody != 1 {
 		t.Fatalf("a bad body: %d, %d", resp.StatusCode, sk.badBody)
+	}
+}
+
+// A collector that exits at start (here one that refuses its arguments, as
+// a collector refuses a bad configuration) ends the wait at once with the
+// log's path, instead of after -timeout.
+func TestMeasureStopsWhenTheCollectorExits(t *testing.T) {
+	bin, err := exec.LookPath("false")
+	if err != nil {
+		t.Skip("no false command:", err)
+	}
+	dir := t.TempDir()
+	p, err := startMeasured(bin, dir, "exits", map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.stop()
+	start := time.Now()
+	_, _, err = measureUntilCounted(p, options{events: 10, timeout: time.Minute})
+	if err == nil || !strings.Contains(err.Error(), "exited early") || !strings.Contains(err.Error(), p.log) {
+		t.Fatalf("got %v, want the early exit and the log's path", err)
+	}
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Fatalf("waited %v for a collector that had exited", waited)
 	}
 }

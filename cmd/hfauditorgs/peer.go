@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -186,12 +187,12 @@ func runReceiverSide(o options, bin, dir, hubURL string, sim *simulator.Server, 
 		},
 	}, extensions, names)
 	calls0 := sim.Calls()
-	pid, stop, err := startMeasured(bin, dir, name, cfg)
+	p, err := startMeasured(bin, dir, name, cfg)
 	if err != nil {
 		return run, err
 	}
-	defer stop()
-	if run.cpu, run.peakRSS, err = measureUntilCounted(pid, dir, name, o); err != nil {
+	defer p.stop()
+	if run.cpu, run.peakRSS, err = measureUntilCounted(p, o); err != nil {
 		return run, err
 	}
 	if o.steady > 0 {
@@ -202,9 +203,12 @@ func runReceiverSide(o options, bin, dir, hubURL string, sim *simulator.Server, 
 			if time.Now().After(deadline) {
 				return run, errors.New("timed out waiting for the steady polls")
 			}
+			if err := p.exitErr(); err != nil {
+				return run, err
+			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		cpu, err := procstat.CPUTime(pid)
+		cpu, err := procstat.CPUTime(p.pid)
 		if err != nil {
 			return run, err
 		}
@@ -222,12 +226,12 @@ func runPeerSide(o options, dir, lines string, round int) (peerRun, error) {
 			"operators": []any{map[string]any{"type": "json_parser"}},
 		},
 	}, nil, nil)
-	pid, stop, err := startMeasured(o.peer, dir, fmt.Sprintf("peer-%d", round), cfg)
+	p, err := startMeasured(o.peer, dir, fmt.Sprintf("peer-%d", round), cfg)
 	if err != nil {
 		return run, err
 	}
-	defer stop()
-	run.cpu, run.peakRSS, err = measureUntilCounted(pid, dir, fmt.Sprintf("peer-%d", round), o)
+	defer p.stop()
+	run.cpu, run.peakRSS, err = measureUntilCounted(p, o)
 	return run, err
 }
 
@@ -259,27 +263,47 @@ func pipelineConfig(receivers, extensions map[string]any, extNames []string) map
 	return cfg
 }
 
+// measuredProcess is a collector being measured.
+type measuredProcess struct {
+	pid    int
+	log    string // its stdout and stderr
+	exited chan struct{}
+	stop   func()
+}
+
+// exitErr says when the collector has exited before it was stopped: a
+// configuration it refused, a crash. Nothing is left to wait for then.
+func (p *measuredProcess) exitErr() error {
+	select {
+	case <-p.exited:
+		return fmt.Errorf("the collector exited early (log: %s)", p.log)
+	default:
+		return nil
+	}
+}
+
 // startMeasured starts the collector bin with cfg; stop ends it with
 // SIGTERM (so the pprof extension writes its profile) and waits.
-func startMeasured(bin, dir, name string, cfg map[string]any) (int, func(), error) {
+func startMeasured(bin, dir, name string, cfg map[string]any) (*measuredProcess, error) {
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	cfgPath := filepath.Join(dir, name+".yaml")
 	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	logf, err := os.Create(filepath.Join(dir, name+".log"))
+	logPath := filepath.Join(dir, name+".log")
+	logf, err := os.Create(logPath)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	cmd := exec.Command(bin, "--config", cfgPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), "HF_TOKEN="+simulator.DefaultToken)
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return 0, nil, err
+		return nil, err
 	}
 	exited := make(chan struct{})
 	go func() {
@@ -296,14 +320,14 @@ func startMeasured(bin, dir, name string, cfg map[string]any) (int, func(), erro
 		}
 		logf.Close()
 	}
-	return cmd.Process.Pid, stop, nil
+	return &measuredProcess{pid: cmd.Process.Pid, log: logPath, exited: exited, stop: stop}, nil
 }
 
 // measureUntilCounted follows the collector's log until its debug exporter
 // has counted o.events records, then reads the process's CPU time and peak
 // RSS. More records than that (a duplicate) is an error.
-func measureUntilCounted(pid int, dir, name string, o options) (time.Duration, int64, error) {
-	path := filepath.Join(dir, name+".log")
+func measureUntilCounted(p *measuredProcess, o options) (time.Duration, int64, error) {
+	path := p.log
 	deadline := time.Now().Add(o.timeout)
 	var offset int64
 	var partial []byte
@@ -311,6 +335,9 @@ func measureUntilCounted(pid int, dir, name string, o options) (time.Duration, i
 	for count < o.events {
 		if time.Now().After(deadline) {
 			return 0, 0, fmt.Errorf("timed out with %d of %d records (log: %s)", count, o.events, path)
+		}
+		if err := p.exitErr(); err != nil {
+			return 0, 0, fmt.Errorf("%w with %d of %d records", err, count, o.events)
 		}
 		time.Sleep(20 * time.Millisecond)
 		f, err := os.Open(path)
@@ -326,7 +353,7 @@ func measureUntilCounted(pid int, dir, name string, o options) (time.Duration, i
 		offset += int64(len(chunk))
 		data := append(partial, chunk...)
 		for {
-			i := indexNewline(data)
+			i := bytes.IndexByte(data, '\n')
 			if i < 0 {
 				break
 			}
@@ -347,11 +374,11 @@ func measureUntilCounted(pid int, dir, name string, o options) (time.Duration, i
 		}
 		partial = append([]byte(nil), data...)
 	}
-	cpu, err := procstat.CPUTime(pid)
+	cpu, err := procstat.CPUTime(p.pid)
 	if err != nil {
 		return 0, 0, err
 	}
-	rss, err := procstat.StatusKB(pid, "VmHWM")
+	rss, err := procstat.StatusKB(p.pid, "VmHWM")
 	if err != nil {
 		return 0, 0, err
 	}
@@ -359,15 +386,6 @@ func measureUntilCounted(pid int, dir, name string, o options) (time.Duration, i
 		return 0, 0, fmt.Errorf("%d records for %d events", count, o.events)
 	}
 	return cpu, rss, nil
-}
-
-func indexNewline(b []byte) int {
-	for i, c := range b {
-		if c == '\n' {
-			return i
-		}
-	}
-	return -1
 }
 
 var _ http.Handler = (*simulator.Server)(nil)
