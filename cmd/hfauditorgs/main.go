@@ -58,6 +58,7 @@ type options struct {
 	baseline string
 	rounds   int
 	profile  bool
+	idle     time.Duration
 	timeout  time.Duration
 	sets     []string
 	keep     bool
@@ -87,6 +88,7 @@ func main() {
 	flag.StringVar(&o.peer, "peer", "", "compare one organization's backfill with this filelog + json_parser collector (make peer builds it) instead of the organization runs")
 	flag.StringVar(&o.baseline, "baseline", "", "-peer: also measure this receiver-side collector (an older build) in each round, next to the receiver")
 	flag.IntVar(&o.rounds, "rounds", 3, "-peer: rounds of a receiver run and a peer run; every other round runs them in the reverse order")
+	flag.DurationVar(&o.idle, "idle", 0, "-peer -steady 0: after the backfill, measure the receiver's collector for this long with nothing to do (the CPU a steady poll's figure holds besides the poll)")
 	flag.BoolVar(&o.profile, "profile", false, "-peer: save the receiver collector's CPU profile (pprof extension) in the run directory (use with -keep)")
 	maxRSS := flag.Int64("max-rss", 0, "fail a run whose collector peaks above this RSS, in MiB (0: no bound)")
 	flag.Float64Var(&o.maxRSSPerBody, "max-rss-per-body", 0, "fail a run whose collector peaks above this multiple of one organization's export body (0: no bound)")
@@ -106,6 +108,10 @@ func main() {
 	}
 	if _, err := os.Stat(o.collector); err != nil {
 		fmt.Fprintf(os.Stderr, "hfauditorgs: %v (build it with make build)\n", err)
+		os.Exit(2)
+	}
+	if o.idle > 0 && (o.peer == "" || o.steady > 0) {
+		fmt.Fprintln(os.Stderr, "hfauditorgs: -idle needs -peer and -steady 0 (steady polls would run in the idle time)")
 		os.Exit(2)
 	}
 	if o.peer != "" {

@@ -33,6 +33,7 @@ import (
 type peerRun struct {
 	cpu, steadyCPU time.Duration
 	steadyPolls    int
+	idleCPU        time.Duration // over o.idle after the backfill
 	peakRSS        int64
 	profile        string
 }
@@ -115,6 +116,10 @@ func runPeerComparison(o options) error {
 		byOrder[order].recv += recv.cpu
 		byOrder[order].peer += peer.cpu
 		fmt.Printf("%-6d receiver/peer events per CPU-second: %.2fx (%s)\n", round, peer.cpu.Seconds()/recv.cpu.Seconds(), orders[order])
+		if o.idle > 0 {
+			fmt.Printf("%-6d receiver idle for %v after the backfill: %.3f CPU-s (%.1f ms a second)\n", round, o.idle, recv.idleCPU.Seconds(),
+				1000*recv.idleCPU.Seconds()/o.idle.Seconds())
+		}
 		if recv.profile != "" {
 			fmt.Printf("%-6d receiver CPU profile: %s\n", round, recv.profile)
 		}
@@ -194,6 +199,20 @@ func runReceiverSide(o options, bin, dir, hubURL string, sim *simulator.Server, 
 	defer p.stop()
 	if run.cpu, run.peakRSS, err = measureUntilCounted(p, o); err != nil {
 		return run, err
+	}
+	if o.idle > 0 {
+		// Nothing to do until the next poll, an hour away: what the
+		// process spends idle (runtime, batch timer, memory returned).
+		start, err := procstat.CPUTime(p.pid)
+		if err != nil {
+			return run, err
+		}
+		time.Sleep(o.idle)
+		end, err := procstat.CPUTime(p.pid)
+		if err != nil {
+			return run, err
+		}
+		run.idleCPU = end - start
 	}
 	if o.steady > 0 {
 		// The backfill was the first call; once the simulator has seen
