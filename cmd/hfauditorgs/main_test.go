@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,13 +53,14 @@ func TestSink(t *testing.T) {
 	}
 }
 
-// A collector that exits at start (here one that refuses its arguments, as
-// a collector refuses a bad configuration) ends the wait at once with the
-// log's path, instead of after -timeout.
+// A collector that exits at start (here a script that says what a
+// collector refusing its configuration says) ends the wait at once with the
+// log's path and its last lines, instead of after -timeout.
 func TestMeasureStopsWhenTheCollectorExits(t *testing.T) {
-	bin, err := exec.LookPath("false")
-	if err != nil {
-		t.Skip("no false command:", err)
+	bin := filepath.Join(t.TempDir(), "collector")
+	script := "#!/bin/sh\necho 'Error: invalid configuration' >&2\nexit 1\n"
+	if err := os.WriteFile(bin, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	p, err := startMeasured(bin, dir, "exits", map[string]any{})
@@ -68,8 +70,9 @@ func TestMeasureStopsWhenTheCollectorExits(t *testing.T) {
 	defer p.stop()
 	start := time.Now()
 	_, _, err = measureUntilCounted(p, options{events: 10, timeout: time.Minute})
-	if err == nil || !strings.Contains(err.Error(), "exited early") || !strings.Contains(err.Error(), p.log) {
-		t.Fatalf("got %v, want the early exit and the log's path", err)
+	if err == nil || !strings.Contains(err.Error(), "exited early") || !strings.Contains(err.Error(), p.log) ||
+		!strings.Contains(err.Error(), "invalid configuration") {
+		t.Fatalf("got %v, want the early exit, the log's path and what the collector said", err)
 	}
 	if waited := time.Since(start); waited > 10*time.Second {
 		t.Fatalf("waited %v for a collector that had exited", waited)

@@ -291,11 +291,13 @@ type measuredProcess struct {
 }
 
 // exitErr says when the collector has exited before it was stopped: a
-// configuration it refused, a crash. Nothing is left to wait for then.
+// configuration it refused, a crash. Nothing is left to wait for then. The
+// error ends with the log's last lines, as the organization runs' does.
 func (p *measuredProcess) exitErr() error {
 	select {
 	case <-p.exited:
-		return fmt.Errorf("the collector exited early (log: %s)", p.log)
+		b, _ := os.ReadFile(p.log)
+		return fmt.Errorf("the collector exited early (log: %s):\n%s", p.log, tail(b, 40))
 	default:
 		return nil
 	}
