@@ -31,8 +31,7 @@ var errMissingKey = errors.New("no _id or createdAt string")
 
 // arena copies the kept events into blocks of spoolMemory bytes (a pass
 // that spools holds one): one allocation per block instead of one per
-// event. A copy is known by its block and
-// offset, packed in one int64.
+// event. A copy is known by its block and offset, packed in one int64.
 type arena struct{ blocks [][]byte }
 
 func (a *arena) copy(b []byte) (at int64) {

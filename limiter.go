@@ -87,8 +87,9 @@ func (l *pollLimiter) release() {
 
 // pollSlot is one poll's hold on the limiter. It is taken before each
 // attempt to read the export or to hand a batch to the pipeline. It is given
-// back while a retry waits, so a rate-limit window or a stuck pipeline holds
-// nothing, and when the poll ends.
+// back while a retry waits and while whoami is asked (identify), so a
+// rate-limit window, a stuck pipeline or a slow Hub holds nothing, and when
+// the poll ends.
 type pollSlot struct {
 	l    *pollLimiter
 	held bool

@@ -342,33 +342,12 @@ func run(o options, n int) (result, error) {
 	if err := writeConfig(cfgPath, o, n, hubURL, sinkURL, fr.path); err != nil {
 		return res, err
 	}
-	logf, err := os.Create(filepath.Join(dir, "collector.log"))
+	start := time.Now()
+	p, err := startCollector(o.collector, cfgPath, filepath.Join(dir, "collector.log"))
 	if err != nil {
 		return res, err
 	}
-	defer logf.Close()
-	cmd := exec.Command(o.collector, "--config", cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), "HF_TOKEN="+simulator.DefaultToken)
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return res, err
-	}
-	exited := make(chan struct{})
-	var exitErr error
-	go func() {
-		exitErr = cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
+	stop := p.stop
 
 	total := n * o.events
 	deadline := time.Now().Add(o.timeout)
@@ -380,14 +359,13 @@ func run(o options, n int) (result, error) {
 			}
 		}
 		select {
-		case <-exited:
-			b, _ := os.ReadFile(logf.Name())
-			return res, fmt.Errorf("the collector exited (%v) after %d of %d records:\n%s", exitErr, sk.delivered(), total, tail(b, 40))
+		case <-p.exited:
+			return res, fmt.Errorf("after %d of %d records, %w", sk.delivered(), total, p.exitErr())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			stop()
-			b, _ := os.ReadFile(logf.Name())
+			b, _ := os.ReadFile(p.log)
 			return res, fmt.Errorf("timed out after %s with %d of %d records:\n%s", o.timeout, sk.delivered(), total, tail(b, 40))
 		}
 	}
@@ -395,12 +373,12 @@ func run(o options, n int) (result, error) {
 	// A moment for anything sent twice to arrive, then the collector's
 	// own figures before it shuts down.
 	time.Sleep(time.Second)
-	res.cpu, err = procstat.CPUTime(cmd.Process.Pid)
+	res.cpu, err = procstat.CPUTime(p.pid)
 	if err != nil {
 		stop()
 		return res, err
 	}
-	res.peakRSS, err = procstat.StatusKB(cmd.Process.Pid, "VmHWM")
+	res.peakRSS, err = procstat.StatusKB(p.pid, "VmHWM")
 	if err != nil {
 		stop()
 		return res, err
@@ -424,7 +402,7 @@ func run(o options, n int) (result, error) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		cpu1, err := procstat.CPUTime(cmd.Process.Pid)
+		cpu1, err := procstat.CPUTime(p.pid)
 		if err != nil {
 			stop()
 			return res, err
@@ -554,6 +532,63 @@ func serve(h http.Handler) (string, func(), error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+// measuredProcess is a collector being measured.
+type measuredProcess struct {
+	proc    *os.Process
+	pid     int
+	log     string // its stdout and stderr
+	exited  chan struct{}
+	waitErr error // how it exited, once exited is closed
+}
+
+// startCollector starts bin with the configuration at cfgPath, its output
+// in logPath.
+func startCollector(bin, cfgPath, logPath string) (*measuredProcess, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--config", cfgPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), "HF_TOKEN="+simulator.DefaultToken)
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	p := &measuredProcess{proc: cmd.Process, pid: cmd.Process.Pid, log: logPath, exited: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		logf.Close()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// stop ends the collector with SIGTERM (so the pprof extension writes its
+// profile) and waits for it, killing it after 30 s.
+func (p *measuredProcess) stop() {
+	_ = p.proc.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		_ = p.proc.Kill()
+		<-p.exited
+	}
+}
+
+// exitErr says when the collector has exited before it was stopped: a
+// configuration it refused, a crash. Nothing is left to wait for then. The
+// error ends with the log's last lines.
+func (p *measuredProcess) exitErr() error {
+	select {
+	case <-p.exited:
+		b, _ := os.ReadFile(p.log)
+		return fmt.Errorf("the collector exited early (%v; log: %s):\n%s", p.waitErr, p.log, tail(b, 40))
+	default:
+		return nil
+	}
 }
 
 func tail(b []byte, lines int) string {

@@ -9,10 +9,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/procstat"
@@ -282,29 +280,8 @@ func pipelineConfig(receivers, extensions map[string]any, extNames []string) map
 	return cfg
 }
 
-// measuredProcess is a collector being measured.
-type measuredProcess struct {
-	pid    int
-	log    string // its stdout and stderr
-	exited chan struct{}
-	stop   func()
-}
-
-// exitErr says when the collector has exited before it was stopped: a
-// configuration it refused, a crash. Nothing is left to wait for then. The
-// error ends with the log's last lines, as the organization runs' does.
-func (p *measuredProcess) exitErr() error {
-	select {
-	case <-p.exited:
-		b, _ := os.ReadFile(p.log)
-		return fmt.Errorf("the collector exited early (log: %s):\n%s", p.log, tail(b, 40))
-	default:
-		return nil
-	}
-}
-
-// startMeasured starts the collector bin with cfg; stop ends it with
-// SIGTERM (so the pprof extension writes its profile) and waits.
+// startMeasured writes cfg as the configuration of the collector run name
+// in dir and starts bin with it (startCollector).
 func startMeasured(bin, dir, name string, cfg map[string]any) (*measuredProcess, error) {
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
@@ -314,34 +291,7 @@ func startMeasured(bin, dir, name string, cfg map[string]any) (*measuredProcess,
 	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(dir, name+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, "--config", cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), "HF_TOKEN="+simulator.DefaultToken)
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, err
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		logf.Close()
-	}
-	return &measuredProcess{pid: cmd.Process.Pid, log: logPath, exited: exited, stop: stop}, nil
+	return startCollector(bin, cfgPath, filepath.Join(dir, name+".log"))
 }
 
 // measureUntilCounted follows the collector's log until its debug exporter
@@ -358,7 +308,7 @@ func measureUntilCounted(p *measuredProcess, o options) (time.Duration, int64, e
 			return 0, 0, fmt.Errorf("timed out with %d of %d records (log: %s)", count, o.events, path)
 		}
 		if err := p.exitErr(); err != nil {
-			return 0, 0, fmt.Errorf("%w with %d of %d records", err, count, o.events)
+			return 0, 0, fmt.Errorf("after %d of %d records, %w", count, o.events, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 		f, err := os.Open(path)
