@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/valyala/fastjson"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -226,14 +227,20 @@ func pollRecords(t *testing.T, r *auditReceiver, sink *consumertest.LogsSink) ma
 func startWithSink(t *testing.T, h *harness, mutate ...func(*Config)) (*auditReceiver, *consumertest.LogsSink) {
 	t.Helper()
 	sink := &consumertest.LogsSink{}
+	return startWith(t, h, sink, mutate...), sink
+}
+
+// startWith sets up a receiver of h that sends to next.
+func startWith(t *testing.T, h *harness, next consumer.Logs, mutate ...func(*Config)) *auditReceiver {
+	t.Helper()
 	ext := startFileStorage(t, h.storageDir)
-	r := h.newReceiver(sink, mutate...)
+	r := h.newReceiver(next, mutate...)
 	require.NoError(t, r.setup(t.Context(), h.host(ext)))
 	t.Cleanup(func() {
 		require.NoError(t, r.Shutdown(context.Background()))
 		require.NoError(t, ext.Shutdown(context.Background()))
 	})
-	return r, sink
+	return r
 }
 
 func isSelf(lr plog.LogRecord) bool {

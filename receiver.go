@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.opentelemetry.io/otel/attribute"
@@ -340,7 +341,10 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 		var err error
 		logs, stats := r.buildLogs(ctx, batch, raws, observed)
 		if n := logs.LogRecordCount(); n > 0 {
-			err = r.consume(ctx, logs, slot)
+			err = r.consume(ctx, logs, func() plog.Logs {
+				again, _ := r.buildLogs(ctx, batch, raws, observed)
+				return again
+			}, slot)
 			switch {
 			case err == nil:
 				r.telemetry.ReceiverHuggingfaceauditEventsEmitted.Add(ctx, int64(n))

@@ -69,13 +69,24 @@ func (e *refusedError) Unwrap() error { return e.err }
 // errors (the collector's receiver contract) and giving up at once on
 // permanent ones. Each attempt holds slot. A refused attempt gives it back
 // while it waits, so a stuck pipeline does not hold up other receivers.
-func (r *auditReceiver) consume(ctx context.Context, logs plog.Logs, slot *pollSlot) error {
+//
+// The pipeline owns the logs it was given, also when it refuses them: a
+// processor may have changed them in place, and with the
+// pdata.useProtoPooling feature gate the collector frees them when the
+// call returns. So each retry offers logs from rebuild, never the same
+// logs again.
+func (r *auditReceiver) consume(ctx context.Context, logs plog.Logs, rebuild func() plog.Logs, slot *pollSlot) error {
 	n := logs.LogRecordCount()
+	offered := false
 	return r.retrier.do(ctx,
 		func() error {
 			if err := slot.acquire(ctx); err != nil {
 				return err
 			}
+			if offered {
+				logs = rebuild()
+			}
+			offered = true
 			obsCtx := r.obsrecv.StartLogsOp(ctx)
 			err := r.next.ConsumeLogs(obsCtx, logs)
 			r.obsrecv.EndLogsOp(obsCtx, dataFormat, n, err)
