@@ -384,18 +384,7 @@ func BenchmarkScan(b *testing.B) {
 // from memory, in batches of 1,000 as emit does (no HTTP, no cursor).
 func BenchmarkBuild(b *testing.B) {
 	body := fullWindow(b)
-	var pending []pendingEvent
-	var raws [][]byte
-	s := newArrayScanner(bytes.NewReader(body))
-	for {
-		raw, id, _, err := s.next()
-		if err == io.EOF {
-			break
-		}
-		require.NoError(b, err)
-		pending = append(pending, pendingEvent{id: newEventID(id)})
-		raws = append(raws, bytes.Clone(raw))
-	}
+	pending, raws := windowEvents(b, body)
 	r, _ := benchReceiver(b, body, nil)
 	var m measurement
 	b.ReportAllocs()
@@ -412,6 +401,53 @@ func BenchmarkBuild(b *testing.B) {
 		})
 	}
 	m.report(b, benchEvents, body)
+}
+
+// BenchmarkRecordsCopy: pdata's own deep copy of the 100,000 records that
+// Build makes, in the same batches: what allocating these records costs
+// any receiver, without reading a byte of JSON. Build against it is what
+// decoding and converting add to the records' own cost.
+func BenchmarkRecordsCopy(b *testing.B) {
+	body := fullWindow(b)
+	pending, raws := windowEvents(b, body)
+	r, _ := benchReceiver(b, body, nil)
+	var built []plog.Logs
+	for start := 0; start < len(pending); start += 1000 {
+		end := min(start+1000, len(pending))
+		logs, _ := r.buildLogs(context.Background(), pending[start:end], raws[start:end], 0)
+		built = append(built, logs)
+	}
+	var m measurement
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		m.measure(func() {
+			n := 0
+			for _, logs := range built {
+				c := plog.NewLogs()
+				logs.CopyTo(c)
+				n += c.LogRecordCount()
+			}
+			require.Equal(b, benchEvents, n)
+		})
+	}
+	m.report(b, benchEvents, body)
+}
+
+// windowEvents splits body into its events, each in its own buffer.
+func windowEvents(b *testing.B, body []byte) ([]pendingEvent, [][]byte) {
+	var pending []pendingEvent
+	var raws [][]byte
+	s := newArrayScanner(bytes.NewReader(body))
+	for {
+		raw, id, _, err := s.next()
+		if err == io.EOF {
+			return pending, raws
+		}
+		require.NoError(b, err)
+		pending = append(pending, pendingEvent{id: newEventID(id)})
+		raws = append(raws, bytes.Clone(raw))
+	}
 }
 
 // BenchmarkCheckpoint: saving the cursor in file_storage when the seen set
