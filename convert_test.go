@@ -212,13 +212,10 @@ func pollRecords(t *testing.T, r *auditReceiver, sink *consumertest.LogsSink) ma
 	r.poll(t.Context())
 	out := map[string]plog.LogRecord{}
 	for _, ld := range sink.AllLogs() {
-		for i := 0; i < ld.ResourceLogs().Len(); i++ {
-			lrs := ld.ResourceLogs().At(i).ScopeLogs().At(0).LogRecords()
-			for j := 0; j < lrs.Len(); j++ {
-				uid, _ := lrs.At(j).Attributes().Get(attrRecordUID)
-				out[uid.Str()] = lrs.At(j)
-			}
-		}
+		forEachRecord(ld, func(lr plog.LogRecord) {
+			uid, _ := lr.Attributes().Get(attrRecordUID)
+			out[uid.Str()] = lr
+		})
 	}
 	return out
 }

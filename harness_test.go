@@ -195,17 +195,24 @@ func (c *recordingConsumer) refuse(err error) {
 
 func recordIDs(ld plog.Logs) []string {
 	var ids []string
+	forEachRecord(ld, func(lr plog.LogRecord) {
+		v, _ := lr.Attributes().Get(attrRecordUID)
+		ids = append(ids, v.Str())
+	})
+	return ids
+}
+
+// forEachRecord calls f with every log record of ld, in order.
+func forEachRecord(ld plog.Logs, f func(plog.LogRecord)) {
 	for i := 0; i < ld.ResourceLogs().Len(); i++ {
 		sls := ld.ResourceLogs().At(i).ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
 			lrs := sls.At(j).LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
-				v, _ := lrs.At(k).Attributes().Get(attrRecordUID)
-				ids = append(ids, v.Str())
+				f(lrs.At(k))
 			}
 		}
 	}
-	return ids
 }
 
 // harness builds receivers against one Hub that share one storage

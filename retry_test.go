@@ -112,15 +112,3 @@ func copyLogs(ld plog.Logs) plog.Logs {
 	ld.CopyTo(out)
 	return out
 }
-
-func forEachRecord(ld plog.Logs, f func(plog.LogRecord)) {
-	for i := 0; i < ld.ResourceLogs().Len(); i++ {
-		sls := ld.ResourceLogs().At(i).ScopeLogs()
-		for j := 0; j < sls.Len(); j++ {
-			lrs := sls.At(j).LogRecords()
-			for k := 0; k < lrs.Len(); k++ {
-				f(lrs.At(k))
-			}
-		}
-	}
-}
