@@ -73,20 +73,15 @@ func (e *refusedError) Unwrap() error { return e.err }
 // The pipeline owns the logs it was given, also when it refuses them: a
 // processor may have changed them in place, and with the
 // pdata.useProtoPooling feature gate the collector frees them when the
-// call returns. So each retry offers logs from rebuild, never the same
-// logs again.
+// call returns. So a retry offers logs from rebuild, never the same logs
+// again.
 func (r *auditReceiver) consume(ctx context.Context, logs plog.Logs, rebuild func() plog.Logs, slot *pollSlot) error {
 	n := logs.LogRecordCount()
-	offered := false
 	return r.retrier.do(ctx,
 		func() error {
 			if err := slot.acquire(ctx); err != nil {
 				return err
 			}
-			if offered {
-				logs = rebuild()
-			}
-			offered = true
 			obsCtx := r.obsrecv.StartLogsOp(ctx)
 			err := r.next.ConsumeLogs(obsCtx, logs)
 			r.obsrecv.EndLogsOp(obsCtx, dataFormat, n, err)
@@ -96,6 +91,7 @@ func (r *auditReceiver) consume(ctx context.Context, logs plog.Logs, rebuild fun
 			return ctx.Err() == nil && !consumererror.IsPermanent(err), 0
 		},
 		func(err error, wait time.Duration) {
+			logs = rebuild()
 			slot.release()
 			r.set.Logger.Warn("Batch refused; retrying", zap.Int("records", n), zap.Duration("wait", wait), zap.Error(err))
 		})

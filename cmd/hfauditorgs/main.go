@@ -347,14 +347,13 @@ func run(o options, n int) (result, error) {
 	if err != nil {
 		return res, err
 	}
-	stop := p.stop
+	defer p.stop()
 
 	total := n * o.events
 	deadline := time.Now().Add(o.timeout)
 	for sk.delivered() < total {
 		if o.exporter == "file" {
 			if err := fr.poll(sk); err != nil {
-				stop()
 				return res, err
 			}
 		}
@@ -364,9 +363,8 @@ func run(o options, n int) (result, error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			stop()
-			b, _ := os.ReadFile(p.log)
-			return res, fmt.Errorf("timed out after %s with %d of %d records:\n%s", o.timeout, sk.delivered(), total, tail(b, 40))
+			p.stop() // the log then ends with what the collector said on its way out
+			return res, fmt.Errorf("timed out after %s with %d of %d records:\n%s", o.timeout, sk.delivered(), total, p.logTail())
 		}
 	}
 	res.deliver = time.Since(start)
@@ -375,12 +373,10 @@ func run(o options, n int) (result, error) {
 	time.Sleep(time.Second)
 	res.cpu, err = procstat.CPUTime(p.pid)
 	if err != nil {
-		stop()
 		return res, err
 	}
 	res.peakRSS, err = procstat.StatusKB(p.pid, "VmHWM")
 	if err != nil {
-		stop()
 		return res, err
 	}
 	if o.steady > 0 {
@@ -397,19 +393,18 @@ func run(o options, n int) (result, error) {
 		calls0 := calls()
 		for calls() < calls0+(o.steady+1)*n {
 			if time.Now().After(deadline) {
-				stop()
 				return res, fmt.Errorf("timed out waiting for %d steady polls", o.steady)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 		cpu1, err := procstat.CPUTime(p.pid)
 		if err != nil {
-			stop()
 			return res, err
 		}
 		res.steadyPolls, res.steadyCPU = o.steady*n, cpu1-res.cpu
 	}
-	stop()
+	// Stopped before the counts are read: nothing more may arrive.
+	p.stop()
 	if o.maxRSS > 0 && res.peakRSS > o.maxRSS {
 		res.problems = append(res.problems, fmt.Sprintf("peak RSS %s is above the bound of %s", mib(res.peakRSS), mib(o.maxRSS)))
 	}
@@ -567,7 +562,8 @@ func startCollector(bin, cfgPath, logPath string) (*measuredProcess, error) {
 }
 
 // stop ends the collector with SIGTERM (so the pprof extension writes its
-// profile) and waits for it, killing it after 30 s.
+// profile) and waits for it, killing it after 30 s. Once it has exited,
+// stop returns at once.
 func (p *measuredProcess) stop() {
 	_ = p.proc.Signal(syscall.SIGTERM)
 	select {
@@ -584,17 +580,15 @@ func (p *measuredProcess) stop() {
 func (p *measuredProcess) exitErr() error {
 	select {
 	case <-p.exited:
-		b, _ := os.ReadFile(p.log)
-		return fmt.Errorf("the collector exited early (%v; log: %s):\n%s", p.waitErr, p.log, tail(b, 40))
+		return fmt.Errorf("the collector exited early (%v; log: %s):\n%s", p.waitErr, p.log, p.logTail())
 	default:
 		return nil
 	}
 }
 
-func tail(b []byte, lines int) string {
+// logTail is the last 40 lines of the collector's log.
+func (p *measuredProcess) logTail() string {
+	b, _ := os.ReadFile(p.log)
 	l := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(l) > lines {
-		l = l[len(l)-lines:]
-	}
-	return strings.Join(l, "\n")
+	return strings.Join(l[max(0, len(l)-40):], "\n")
 }
