@@ -89,6 +89,10 @@ type exportClient struct {
 	authHeader   string
 	userAgent    string
 	maxBytes     int64
+	// secrets are what the requests carry that must not be shown: the
+	// token and the values of http::headers. An error body that echoes
+	// them is shown without them.
+	secrets []string
 	// invalid is set when no request can succeed (a header Go refuses to
 	// send); export then fails at once instead of retrying.
 	invalid *fetchError
@@ -109,6 +113,12 @@ func newExportClient(cfg *Config, client *http.Client, token, userAgent string) 
 		authHeader:   "Bearer " + token,
 		userAgent:    userAgent,
 		maxBytes:     cfg.MaxResponseSize,
+		secrets:      []string{token},
+	}
+	for _, value := range cfg.HTTP.Headers.Iter {
+		if len(value) >= minSecretLen {
+			c.secrets = append(c.secrets, string(value))
+		}
 	}
 	if !httpguts.ValidHeaderFieldValue(c.authHeader) {
 		c.invalid = &fetchError{class: classInvalid, msg: `the token cannot be sent in an HTTP header (it has white space or control characters inside it); set "token" to the token alone`}
@@ -198,8 +208,7 @@ func (c *exportClient) export(ctx context.Context, memo *runMemo, each func(raw,
 	}
 
 	var src io.Reader = resp.Body
-	gzipped := strings.EqualFold(strings.TrimSpace(resp.Header.Get("Content-Encoding")), "gzip")
-	if gzipped {
+	if isGzipped(resp.Header) {
 		zr, err := gunzip(resp.Body)
 		if err != nil {
 			return read, c.bodyError(ctx, &limitedReader{}, 0, err)
@@ -266,7 +275,7 @@ func (c *exportClient) whoami(ctx context.Context, endpoint string) (string, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("whoami-v2 answered %d%s", resp.StatusCode, hubErrorDetail(resp.Body))
+		return "", fmt.Errorf("whoami-v2 answered %d%s", resp.StatusCode, c.hubErrorDetail(resp))
 	}
 	var who struct {
 		Name string `json:"name"`
@@ -319,7 +328,7 @@ func (c *exportClient) bodyError(ctx context.Context, body *limitedReader, n int
 }
 
 func (c *exportClient) statusError(resp *http.Response) error {
-	detail := hubErrorDetail(resp.Body)
+	detail := c.hubErrorDetail(resp)
 	org := c.organization
 	switch code := resp.StatusCode; {
 	case code == http.StatusUnauthorized:
@@ -337,8 +346,24 @@ func (c *exportClient) statusError(resp *http.Response) error {
 	}
 }
 
-// hubErrorDetail reads the Hub's {"error": "..."} body, bounded, for the log.
-func hubErrorDetail(body io.Reader) string {
+// minSecretLen: shorter http::headers values are not taken for secrets
+// (redacting "1" or "gzip" would garble the message, and reveal nothing).
+const minSecretLen = 8
+
+// hubErrorDetail reads the Hub's {"error": "..."} body, bounded and
+// decompressed, for the log. A proxy or a Hub that echoes the request back
+// would put the token in it: the secrets are cut out before anything is
+// shown.
+func (c *exportClient) hubErrorDetail(resp *http.Response) string {
+	body := io.LimitReader(resp.Body, 64<<10)
+	if isGzipped(resp.Header) {
+		zr, err := gunzip(body)
+		if err != nil {
+			return " (the Hub's error body is not readable gzip)"
+		}
+		defer zr.Close()
+		body = zr
+	}
 	b, _ := io.ReadAll(io.LimitReader(body, 4<<10))
 	var hubErr struct {
 		Error string `json:"error"`
@@ -347,13 +372,21 @@ func hubErrorDetail(body io.Reader) string {
 	if json.Unmarshal(b, &hubErr) == nil && hubErr.Error != "" {
 		msg = hubErr.Error
 	}
+	for _, secret := range c.secrets {
+		msg = strings.ReplaceAll(msg, secret, "[REDACTED]")
+	}
 	if msg == "" {
 		return ""
 	}
 	if len(msg) > 200 {
-		msg = msg[:200] + "..."
+		msg = strings.ToValidUTF8(msg[:200], "") + "..."
 	}
 	return " (the Hub said: " + strconv.Quote(msg) + ")"
+}
+
+// isGzipped: the body is gzip-compressed.
+func isGzipped(h http.Header) bool {
+	return strings.EqualFold(strings.TrimSpace(h.Get("Content-Encoding")), "gzip")
 }
 
 // stripURL drops the *url.Error wrapper: its text repeats the request URL,

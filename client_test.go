@@ -3,6 +3,7 @@ package huggingfaceauditreceiver
 import (
 	"context"
 	"encoding/pem"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -292,4 +293,42 @@ func TestDataAfterTheArray(t *testing.T) {
 	r.poll(ctx)
 	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000a", "6650a1b2c3d4e5f60000000b"}, h.next.accepted())
 	assert.Equal(t, componentstatus.StatusOK, h.lastStatus().Status())
+}
+
+// A Hub, or a proxy in front of it, that echoes the request in its error
+// body would hand the token to the log, the error and the status: the
+// token and the http::headers values are cut out of what is shown, plain
+// or gzipped, on the export and on whoami.
+func TestErrorBodyEchoingTheRequestHidesTheSecrets(t *testing.T) {
+	const headerSecret = "proxy-secret-Hx81kd"
+	for _, gz := range []bool{false, true} {
+		for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusInternalServerError, http.StatusTeapot} {
+			t.Run(fmt.Sprintf("%d gzip=%v", status, gz), func(t *testing.T) {
+				echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					body := fmt.Sprintf(`{"error":"bad request; you sent Authorization: %s and X-Proxy-Auth: %s"}`,
+						r.Header.Get("Authorization"), r.Header.Get("X-Proxy-Auth"))
+					if gz {
+						body = string(gzipped(t, body))
+						w.Header().Set("Content-Encoding", "gzip")
+					}
+					w.WriteHeader(status)
+					_, _ = w.Write([]byte(body))
+				})
+				srv := httptest.NewServer(echo)
+				t.Cleanup(srv.Close)
+				h := newHarness(t, srv.URL)
+				r, _ := h.start(func(c *Config) {
+					c.HTTP.Headers = configopaque.MapList{{Name: "X-Proxy-Auth", Value: headerSecret}}
+				})
+				r.poll(context.Background())
+				_, whoamiErr := r.client.whoami(context.Background(), r.cfg.Endpoint)
+				require.Error(t, whoamiErr)
+
+				shown := h.logText() + "\n" + h.lastStatus().Err().Error() + "\n" + whoamiErr.Error()
+				assert.Contains(t, shown, "you sent Authorization: Bearer [REDACTED] and X-Proxy-Auth: [REDACTED]", "the rest of the Hub's message is kept")
+				assert.NotContains(t, shown, testToken)
+				assert.NotContains(t, shown, headerSecret)
+			})
+		}
+	}
 }
