@@ -42,7 +42,8 @@ const (
 // the token only travels in the Authorization header.
 type fetchError struct {
 	class string
-	// wait is how long the Hub asked us to wait (429), 0 if it did not say.
+	// wait is how long the Hub asked us to wait (429, 5xx), 0 if it did
+	// not say.
 	wait time.Duration
 	msg  string
 	err  error
@@ -340,6 +341,10 @@ func (c *exportClient) statusError(resp *http.Response) error {
 	case code == http.StatusTooManyRequests:
 		return rateLimitedError(resp.Header, detail)
 	case code >= 500:
+		// A 503 often says when to come back; sooner would be wasted.
+		if wait := rateLimitWait(resp.Header, time.Now()); wait > 0 {
+			return &fetchError{class: classServer, wait: wait, msg: fmt.Sprintf("%d from the Hub: server error, retrying in %s as the Hub asked%s", code, wait, detail)}
+		}
 		return &fetchError{class: classServer, msg: fmt.Sprintf("%d from the Hub: server error, will retry%s", code, detail)}
 	default:
 		return &fetchError{class: classClient, msg: fmt.Sprintf("%d from the Hub for the audit-log export of %s%s", code, org, detail)}

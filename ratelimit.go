@@ -2,6 +2,7 @@ package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceaud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -39,9 +40,10 @@ type rateLimit struct {
 }
 
 // parseRateLimit reads the item of the export policy and ignores the rest.
+// A header sent as several lines is one list (RFC 9110, section 5.3).
 func parseRateLimit(h http.Header) rateLimit {
 	var rl rateLimit
-	for _, item := range strings.Split(h.Get("RateLimit"), ",") {
+	for _, item := range strings.Split(strings.Join(h.Values("RateLimit"), ","), ",") {
 		params := strings.Split(item, ";")
 		if strings.Trim(strings.TrimSpace(params[0]), `"`) != exportPolicy {
 			continue
@@ -51,8 +53,8 @@ func parseRateLimit(h http.Header) rateLimit {
 			if !ok {
 				continue
 			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
+			n, ok := parseSeconds(v)
+			if !ok {
 				continue
 			}
 			switch k {
@@ -72,13 +74,23 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	if ra == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(ra); err == nil && secs >= 0 {
+	if secs, ok := parseSeconds(ra); ok {
 		return seconds(secs)
 	}
 	if at, err := http.ParseTime(ra); err == nil {
 		return max(0, at.Sub(now))
 	}
 	return 0
+}
+
+// parseSeconds reads a delay in seconds (digits only). One too large for
+// an int is the largest: a wait that long is capped, not ignored.
+func parseSeconds(v string) (int, bool) {
+	n, err := strconv.ParseUint(v, 10, 63)
+	if errors.Is(err, strconv.ErrRange) {
+		return math.MaxInt64, true
+	}
+	return int(n), err == nil
 }
 
 // seconds converts n seconds to a Duration, saturating instead of
@@ -90,7 +102,7 @@ func seconds(n int) time.Duration {
 	return time.Duration(n) * time.Second
 }
 
-// rateLimitWait is how long a 429 asks us to wait: the longer of the export
+// rateLimitWait is how long a 429 or a 5xx asks us to wait: the longer of the export
 // policy's reset and Retry-After; 0 when the headers say nothing.
 func rateLimitWait(h http.Header, now time.Time) time.Duration {
 	return max(parseRateLimit(h).reset, retryAfter(h, now))

@@ -51,11 +51,24 @@ func TestRateLimitWait(t *testing.T) {
 		{"a reset too large for a Duration saturates", `"api";r=0;t=99999999999999`, "", time.Duration(math.MaxInt64)},
 		{"white space and other parameters", ` "api" ; r=0 ; t=12 ; pk=:abc=: `, "", 12 * time.Second},
 		{"garbage", `"api";r=x;t=soon`, "later", 0},
+		{"negative", `"api";r=0;t=-5`, "-5", 0},
+		{"a Retry-After too large for an int is the longest wait, not none", "", "99999999999999999999", time.Duration(math.MaxInt64)},
+		{"a reset too large for an int is the longest wait, not none", `"api";r=0;t=99999999999999999999`, "", time.Duration(math.MaxInt64)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, rateLimitWait(rateLimitHeaders(tt.rateLimit, tt.retry), now))
 		})
 	}
+}
+
+// A RateLimit header sent as several lines is one list: the api item on
+// the second line counts.
+func TestRateLimitOnSeveralLines(t *testing.T) {
+	h := http.Header{}
+	h.Add("RateLimit", `"resolvers";r=900;t=280`)
+	h.Add("RateLimit", `"api";r=0;t=40`)
+	assert.Equal(t, 40*time.Second, quotaReset(h))
+	assert.Equal(t, 40*time.Second, rateLimitWait(h, time.Now()))
 }
 
 // How long a successful response makes the next poll wait.
@@ -145,6 +158,37 @@ func TestRateLimitIsHonoured(t *testing.T) {
 		assert.Equal(t, 2, h.hub.callCount(), "no request spent on a 429")
 		assert.Len(t, h.logs.FilterMessage("Deferring the next poll").All(), 1, "logged once")
 		assert.Equal(t, []componentstatus.Status{componentstatus.StatusOK}, h.statusSequence())
+	})
+
+	t.Run("a 503 with Retry-After is retried no sooner than it asks", func(t *testing.T) {
+		h := onFakeHub(t)
+		h.hub.set(ev("6650a1b2c3d4e5f60000000a", "2026-11-20T10:00:00Z"))
+		h.hub.setStatus(http.StatusServiceUnavailable)
+		h.hub.setHeader("Retry-After", "2")
+		r, _ := h.start(func(c *Config) { c.RetryOnFailure.MaxElapsedTime = 10 * time.Second })
+		go func() {
+			require.Eventually(t, func() bool { return h.hub.callCount() > 0 }, 5*time.Second, time.Millisecond)
+			h.hub.setStatus(0)
+		}()
+		start := time.Now()
+		r.poll(ctx)
+		assert.GreaterOrEqual(t, time.Since(start), 2*time.Second, "never sooner than Retry-After")
+		assert.Equal(t, 2, h.hub.callCount())
+		assert.Len(t, h.next.accepted(), 1)
+		assert.Contains(t, h.logText(), "503 from the Hub: server error, retrying in 2s as the Hub asked")
+	})
+
+	t.Run("a 503 asking for more than the retry budget holds the next poll, capped", func(t *testing.T) {
+		h := onFakeHub(t)
+		h.hub.setStatus(http.StatusServiceUnavailable)
+		h.hub.setHeader("Retry-After", "99999999999999999999")
+		r, _ := h.start(func(c *Config) { c.PollInterval = 5 * time.Minute })
+		r.poll(ctx)
+		assert.Equal(t, 1, h.hub.callCount(), "not retried within the poll: the wait is beyond the retry budget")
+		wait := time.Until(r.notBefore)
+		assert.LessOrEqual(t, wait, 15*time.Minute, "capped at max(poll_interval, 15m)")
+		assert.Greater(t, wait, 14*time.Minute)
+		assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, h.statusSequence())
 	})
 
 	t.Run("Shutdown ends the wait", func(t *testing.T) {

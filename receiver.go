@@ -291,7 +291,7 @@ func (r *auditReceiver) reportPollError(err error) {
 		return
 	case isFetch && fe.needsAction():
 		r.set.Logger.Error("Export refused", zap.String(attrErrorType, fe.class), zap.Error(err))
-	case isFetch && fe.class == classRateLimited && fe.wait > 0:
+	case isFetch && fe.wait > 0:
 		r.deferPolls(fe.wait, fe.Error())
 	case isFetch:
 		r.set.Logger.Error("Poll failed", zap.String(attrErrorType, fe.class), zap.Error(err))
