@@ -168,6 +168,11 @@ func (cfg *Config) Validate() error {
 		if strings.EqualFold(name, "Authorization") {
 			errs = append(errs, fmt.Errorf(`"http::headers" sets %q, which would replace the Authorization header that carries "token"; remove the header and set the Hub token in "token"`, name))
 		}
+		// The Hub records the User-Agent of each export; the receiver's own
+		// is how its export events are recognised (see self_exports).
+		if strings.EqualFold(name, "User-Agent") {
+			errs = append(errs, fmt.Errorf(`"http::headers" sets %q, which would replace the receiver's User-Agent, by which its own export events are recognised; remove the header`, name))
+		}
 	}
 	// An authenticator also rewrites the Authorization header.
 	if cfg.HTTP.Auth.HasValue() {
@@ -265,19 +270,24 @@ func validateProxy(endpoint, proxyURL string, allowInsecureHTTP bool) error {
 }
 
 // endpointForMessage quotes the endpoint for an error message without its
-// user information, which may hold a password or a token. Any other
-// endpoint with an '@' (one that does not parse, or has no scheme) is not
-// shown.
+// user information, query and fragment, which may hold a password or a
+// token. What still has an '@' (an endpoint that does not parse, or has no
+// scheme) is not shown.
 func endpointForMessage(endpoint string, u *url.URL, parseErr error) string {
-	switch {
-	case parseErr == nil && u.User != nil:
+	shown := endpoint
+	if parseErr == nil {
 		redacted := *u
 		redacted.User = nil
-		return strconv.Quote(redacted.String())
-	case strings.Contains(endpoint, "@"):
+		redacted.RawQuery, redacted.ForceQuery, redacted.Fragment, redacted.RawFragment = "", false, "", ""
+		shown = redacted.String()
+	} else {
+		shown, _, _ = strings.Cut(shown, "?")
+		shown, _, _ = strings.Cut(shown, "#")
+	}
+	if strings.Contains(shown, "@") {
 		return "(not shown: it has an '@', maybe user information)"
 	}
-	return strconv.Quote(endpoint)
+	return strconv.Quote(shown)
 }
 
 // isLoopback: "localhost" or a loopback IP address (no name resolution). A

@@ -131,6 +131,11 @@ func TestConfigValidate(t *testing.T) {
 		{name: "endpoint without scheme", mutate: func(c *Config) { c.Endpoint = "huggingface.co" }, wantErr: []string{`"endpoint" "huggingface.co" must be the Hub's base URL`}},
 		{name: "endpoint ftp", mutate: func(c *Config) { c.Endpoint = "ftp://huggingface.co" }, wantErr: []string{"must be the Hub's base URL"}},
 		{name: "endpoint with query", mutate: func(c *Config) { c.Endpoint = "https://huggingface.co/?q=x" }, wantErr: []string{"must not carry a query"}},
+		{name: "endpoint with a secret in its query", mutate: func(c *Config) { c.Endpoint = "https://huggingface.co/?t=hunter2" },
+			wantErr: []string{`"endpoint" "https://huggingface.co/" must not carry a query`}},
+		{name: "endpoint with a secret in its fragment", mutate: func(c *Config) { c.Endpoint = "https://huggingface.co/#hunter2" }, wantErr: []string{"must not carry a query or fragment"}},
+		{name: "endpoint that does not parse, with a secret in its query", mutate: func(c *Config) { c.Endpoint = "https://huggingface.co:port/?t=hunter2" },
+			wantErr: []string{`"endpoint" "https://huggingface.co:port/" must be the Hub's base URL`}},
 		{name: "http endpoint set", mutate: func(c *Config) { c.HTTP.Endpoint = "https://x" }, wantErr: []string{`"http::endpoint" is not used`}},
 		{name: "plain http to another host", mutate: func(c *Config) { c.Endpoint = "http://hub.internal.example:8080" },
 			wantErr: []string{`"endpoint" "http://hub.internal.example:8080" is plain http`, "allow_insecure_http: true"}},
@@ -161,6 +166,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "header with a newline", mutate: func(c *Config) { c.HTTP.Headers.Set("X-Team", "sec\nurity") }, wantErr: []string{`"http::headers" "X-Team" is not a valid HTTP header`}},
 		{name: "Authorization in http::headers", mutate: func(c *Config) { c.HTTP.Headers.Set("authorization", "Bearer hf_secret_token_abcd") },
 			wantErr: []string{`"http::headers" sets "authorization", which would replace the Authorization header that carries "token"`}},
+		{name: "User-Agent in http::headers", mutate: func(c *Config) { c.HTTP.Headers.Set("user-agent", "curl/8.0") },
+			wantErr: []string{`"http::headers" sets "user-agent", which would replace the receiver's User-Agent`}},
 		{name: "an authenticator in http::auth", mutate: func(c *Config) {
 			c.HTTP.Auth = configoptional.Some(configauth.Config{AuthenticatorID: component.MustNewID("bearertokenauth")})
 		}, wantErr: []string{`"http::auth" (authenticator "bearertokenauth") would replace the Authorization header that carries "token"`}},
