@@ -431,7 +431,10 @@ func BenchmarkRecordsCopy(b *testing.B) {
 func buildBatches(r *auditReceiver, pending []pendingEvent, raws [][]byte, f func(plog.Logs)) {
 	for start := 0; start < len(pending); start += 1000 {
 		end := min(start+1000, len(pending))
-		logs, _ := r.buildLogs(context.Background(), pending[start:end], raws[start:end], 0)
+		logs, _, err := r.buildLogs(context.Background(), pending[start:end], raws[start:end], 0)
+		if err != nil {
+			panic(err) // the window is valid JSON
+		}
 		f(logs)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -330,5 +331,50 @@ func TestErrorBodyEchoingTheRequestHidesTheSecrets(t *testing.T) {
 				assert.NotContains(t, shown, headerSecret)
 			})
 		}
+	}
+}
+
+// An element that is not JSON (a missing colon, a raw control character in
+// a string, a bare word) means the response is broken, as a body that is
+// not JSON does: the poll fails (malformed), nothing from that event on is
+// emitted, and the cursor stays before it, so the event arrives once the Hub
+// answers whole. (Valid JSON that is no usable event is skipped instead:
+// TestSchemaDriftKeepsTheEvent.)
+func TestAnEventThatIsNotJSONFailsThePoll(t *testing.T) {
+	const (
+		a = "6650a1b2c3d4e5f60000000a"
+		b = "6650a1b2c3d4e5f60000000b"
+		c = "6650a1b2c3d4e5f60000000c"
+	)
+	good := ev(b, "2026-11-20T10:00:01Z")
+	for name, broken := range map[string]string{
+		"missing colon":              strings.Replace(good, `"message":"m"`, `"message" "m"`, 1),
+		"raw tab in a string":        strings.Replace(good, `"message":"m"`, "\"message\":\"m\tm\"", 1),
+		"raw tab in the _id":         strings.Replace(good, b, "6650a1b2c3d4\te5f60000000b", 1),
+		"a bare word for a value":    strings.Replace(good, `"message":"m"`, `"message":tru`, 1),
+		"missing colon after _id":    strings.Replace(good, `"_id":`, `"_id" `, 1),
+		"a bare word for the event":  "tru",
+		"unclosed object in data":    strings.Replace(good, `"message":"m"`, `"message":"m","data":{"x":[1,}`, 1),
+		"trailing comma in an array": strings.Replace(good, `"message":"m"`, `"message":"m","data":[1,]`, 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			h := onFakeHub(t)
+			h.hub.set(ev(a, "2026-11-20T10:00:00Z"), broken, ev(c, "2026-11-20T10:00:02Z"))
+			r, _ := h.start(func(cfg *Config) { cfg.BatchSize = 1 })
+			r.poll(ctx)
+			r.poll(ctx)
+			got := h.next.accepted()
+			assert.Subset(t, []string{a}, got, "nothing from the broken event on")
+			assert.Equal(t, componentstatus.StatusRecoverableError, h.lastStatus().Status())
+			assert.Contains(t, h.logText(), "not valid JSON")
+			assert.Positive(t, h.counted("otelcol_receiver_huggingfaceaudit_failed_requests"))
+			assert.Empty(t, h.logs.FilterMessage("Skipping an invalid event").All(), "not skipped as invalid")
+
+			h.hub.set(ev(a, "2026-11-20T10:00:00Z"), good, ev(c, "2026-11-20T10:00:02Z"))
+			r.poll(ctx)
+			assert.Equal(t, []string{a, b, c}, h.next.accepted(), "each event once, in order")
+			assert.Equal(t, componentstatus.StatusOK, h.lastStatus().Status())
+		})
 	}
 }

@@ -410,8 +410,9 @@ type batchStats struct {
 // buildLogs converts one batch. An event without a usable _id, createdAt or
 // type is skipped (logged and counted; the cursor moves past it with its
 // batch, so it is reported once); self exports are left out when configured.
+// An event that is not JSON fails the batch (see malformedEvent).
 // raws[i] holds the bytes of batch[i]; the records point into them.
-func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, raws [][]byte, observed pcommon.Timestamp) (plog.Logs, batchStats) {
+func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, raws [][]byte, observed pcommon.Timestamp) (plog.Logs, batchStats, error) {
 	logs := plog.NewLogs()
 	rl := logs.ResourceLogs().AppendEmpty()
 	r.resource.CopyTo(rl.Resource())
@@ -426,6 +427,9 @@ func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, raw
 	for i := range batch {
 		e := &batch[i]
 		ev, err := eventDecoder{}.decode(raws[i])
+		if isSyntaxError(err) {
+			return logs, stats, r.malformedEvent([]byte(e.id.String()), err)
+		}
 		if err != nil {
 			id := e.id.String()
 			r.reportInvalid(ctx, id, []byte(id), err)
@@ -444,7 +448,7 @@ func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, raw
 		}
 		r.conv.appendRecord(records.AppendEmpty(), &ev, raws[i], observed, self)
 	}
-	return logs, stats
+	return logs, stats, nil
 }
 
 func last4(token string) string {

@@ -61,7 +61,8 @@ func convertFile(t *testing.T, path string, dropSelf bool) (raw []byte, r *audit
 	require.NoError(t, err)
 	pending := []pendingEvent{{id: newEventID(ev.id), createdAt: ev.createdAt}}
 	observed := pcommon.NewTimestampFromTime(time.Date(2026, 11, 20, 10, 30, 0, 0, time.UTC))
-	out, _ := r.buildLogs(t.Context(), pending, [][]byte{raw}, observed)
+	out, _, err := r.buildLogs(t.Context(), pending, [][]byte{raw}, observed)
+	require.NoError(t, err)
 	assert.NoError(t, r.Shutdown(t.Context()))
 	return raw, r, mustMarshalLogs(t, out)
 }
@@ -317,18 +318,19 @@ func TestDropSelfExportsKeepsEachNewAddress(t *testing.T) {
 // (schema drift elsewhere is TestSchemaDriftKeepsTheEvent's).
 func TestDecodeEventRejectsUnusableEvents(t *testing.T) {
 	tests := map[string]struct{ raw, err string }{
-		"not an object":     {`["x"]`, "the event is a JSON array, not an object"},
-		"not JSON":          {`<html>`, "the event is not JSON"},
-		"missing _id":       {`{"createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":"m","author":{}}`, `required "_id" is missing`},
-		"numeric createdAt": {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":1700000000,"type":"repo.create"}`, `"createdAt" is a JSON number, want string`},
-		"unparsable time":   {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"yesterday","type":"repo.create"}`, `"createdAt" "yesterday" is not an RFC 3339 time`},
-		"year 2263":         {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2263-01-01T00:00:00Z","type":"repo.create"}`, `outside the years 1678 to 2262`},
-		"missing type":      {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z"}`, `required "type" is missing`},
-		"empty type":        {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":""}`, `required "type" is empty`},
-		"invalid JSON":      {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","data":{"a":tru}}`, "invalid JSON"},
-		"trailing bytes":    {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create"} x`, "data after the event"},
-		"bad escape":        {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":"\x"}`, "invalid escape"},
-		"deep data":         {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","data":` + strings.Repeat("[", 400) + strings.Repeat("]", 400) + `}`, "nested too deeply"},
+		"not an object":                   {`["x"]`, "the event is a JSON array, not an object"},
+		"not JSON":                        {`<html>`, "invalid JSON at byte 0 of the event"},
+		"a bare word":                     {`tru`, "invalid JSON at byte 0 of the event: invalid literal"},
+		"missing _id":                     {`{"createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":"m","author":{}}`, `required "_id" is missing`},
+		"numeric createdAt":               {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":1700000000,"type":"repo.create"}`, `"createdAt" is a JSON number, want string`},
+		"unparsable time":                 {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"yesterday","type":"repo.create"}`, `"createdAt" "yesterday" is not an RFC 3339 time`},
+		"year 2263":                       {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2263-01-01T00:00:00Z","type":"repo.create"}`, `outside the years 1678 to 2262`},
+		"missing type":                    {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z"}`, `required "type" is missing`},
+		"empty type":                      {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":""}`, `required "type" is empty`},
+		"invalid JSON":                    {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","data":{"a":tru}}`, "invalid JSON"},
+		"trailing bytes":                  {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create"} x`, "data after the event"},
+		"bad escape":                      {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":"\x"}`, "invalid escape"},
+		"deeper than encoding/json reads": {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","data":` + nestedArray(maxDepth) + `}`, "the event is nested more than 10000 levels deep"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -338,6 +340,9 @@ func TestDecodeEventRejectsUnusableEvents(t *testing.T) {
 		})
 	}
 }
+
+// nestedArray is an array n levels deep.
+func nestedArray(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
 
 func TestReadOnlyRule(t *testing.T) {
 	for typ, want := range map[string]bool{
@@ -378,9 +383,10 @@ func TestResourceAttributes(t *testing.T) {
 // field is counted. Only a bad _id, createdAt or type makes an event
 // unusable (skipped, counted as invalid).
 func TestSchemaDriftKeepsTheEvent(t *testing.T) {
+	const dataMember = `"data":{"repo":{"name":"acme/m","type":"model"}}`
 	const full = `"type":"repo.update","message":"m","author":{"_id":"64f0a1b2c3d4e5f6a7b8c9d0","user":"alice","avatarUrl":"a","type":"user","deleted":false},` +
 		`"ip":"203.0.113.7","userAgent":"ua","location":{"formatted":"Paris, FR","country":"FR","city":"Paris"},` +
-		`"token":{"type":"access_token","id":"t1","role":"write","last4":"Zq7w","deleted":false},"oauth":{"clientId":"c1","name":"app"},"data":{"repo":{"name":"acme/m","type":"model"}}`
+		`"token":{"type":"access_token","id":"t1","role":"write","last4":"Zq7w","deleted":false},"oauth":{"clientId":"c1","name":"app"},` + dataMember
 	// set replaces top-level members of full (or adds them): key, value, ...
 	set := func(kv ...string) string {
 		v, err := fastjson.Parse("{" + full + "}")
@@ -436,6 +442,13 @@ func TestSchemaDriftKeepsTheEvent(t *testing.T) {
 		{"data deeply nested", set("data", `{"a":{"b":{"c":[{"d":[1e300,-0,"é\u0000"]}]}}}`), nil, nil, []string{attrData}},
 		{"optional fields null", set("location", `null`), nil, []string{attrLocationCity}, []string{attrUserName}},
 		{"unknown fields", set("newField", `{"any":[1,2]}`), nil, nil, []string{attrUserName}},
+		// Nesting, built by hand (fastjson reads 300 levels at most).
+		{"data as deep as a record holds", strings.Replace(full, dataMember, `"data":`+nestedArray(maxDataDepth), 1), nil, nil, []string{attrData}},
+		{"data deeper than a record holds", strings.Replace(full, dataMember, `"data":`+nestedArray(maxDataDepth+100), 1),
+			[]string{"data: nested 400 levels deep, more than the 300 a record holds"}, []string{attrData}, []string{attrUserName}},
+		{"a city nested 400 deep", strings.Replace(full, `"city":"Paris"`, `"city":`+nestedArray(400), 1),
+			[]string{"location.city: a JSON array, want string"}, []string{attrLocationCity}, []string{attrLocationCountry}},
+		{"an unknown field nested 5,000 deep", full + `,"newField":` + nestedArray(5000), nil, nil, []string{attrData}},
 	}
 	unusable := []struct{ name, event string }{
 		{"_id a number", `{"_id":5,"createdAt":"2026-11-20T10:00:00Z","type":"repo.create"}`},
@@ -448,6 +461,7 @@ func TestSchemaDriftKeepsTheEvent(t *testing.T) {
 		{"type a number", `{"_id":"6650a1b2c3d4e5f6000000f5","createdAt":"2026-11-20T10:00:00Z","type":5}`},
 		{"type missing", `{"_id":"6650a1b2c3d4e5f6000000f6","createdAt":"2026-11-20T10:00:00Z"}`},
 		{"not an object", `["6650a1b2c3d4e5f6000000f7"]`},
+		{"nested deeper than encoding/json reads", `{"_id":"6650a1b2c3d4e5f6000000f8","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","data":` + nestedArray(maxDepth) + `}`},
 	}
 
 	ctx := context.Background()

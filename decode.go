@@ -20,8 +20,19 @@ import (
 // string with escape sequences is copied, unescaped. data is kept as its
 // byte range and decoded into the record's attribute by putJSON.
 
-// maxDepth bounds nesting (encoding/json allows 10,000; fastjson 300).
-const maxDepth = 300
+// maxDepth bounds nesting, as encoding/json does: an event nested deeper
+// is valid JSON that no reader takes, so it is unusable (errTooDeep), not a
+// malformed response. maxDataDepth bounds the data a record holds: deeper
+// data stays in huggingface.raw only (a decode error), so that no exporter
+// or store downstream meets nesting it refuses (ClickHouse reads JSON up to
+// 1,000 levels; an OTLP attribute takes three protobuf messages a level).
+const (
+	maxDepth     = 10_000
+	maxDataDepth = 300
+)
+
+// errTooDeep: the event is nested deeper than maxDepth.
+var errTooDeep = fmt.Errorf("the event is nested more than %d levels deep", maxDepth)
 
 // optBool is an optional boolean field: absent, false or true.
 type optBool uint8
@@ -58,7 +69,9 @@ type eventReader struct {
 	b     []byte
 	pos   int
 	depth int
-	err   error
+	// deepest is the greatest depth reached so far.
+	deepest int
+	err     error
 	// sizes: the member counts of the first objects and arrays, in the
 	// order they open; containers: how many have opened. decode counts
 	// them in data, so that putJSON allocates its maps and slices once, at
@@ -85,6 +98,14 @@ func (r *eventReader) fail(msg string) {
 		r.err = &jsonError{offset: r.pos, msg: msg}
 	}
 	r.pos = len(r.b)
+}
+
+// isSyntaxError: the event's bytes are not JSON, which only a broken
+// response explains (an event the Hub wrote is JSON). Valid JSON that is
+// no usable event is another error.
+func isSyntaxError(err error) bool {
+	var jsonErr *jsonError
+	return errors.As(err, &jsonErr)
 }
 
 func (r *eventReader) skipSpace() {
@@ -324,9 +345,13 @@ func (r *eventReader) literal(word string) {
 // its elements with nextElement.
 func (r *eventReader) open() {
 	if r.depth++; r.depth > maxDepth {
-		r.fail("nested too deeply")
+		if r.err == nil {
+			r.err = errTooDeep
+		}
+		r.pos = len(r.b)
 		return
 	}
+	r.deepest = max(r.deepest, r.depth)
 	r.pos++
 }
 
@@ -475,8 +500,10 @@ func (eventDecoder) decode(raw []byte) (ev auditEvent, err error) {
 	r := eventReader{b: raw}
 	r.skipSpace()
 	if k := r.kind(); k != kindObject {
-		if k == "" {
-			return ev, errors.New("the event is not JSON")
+		r.skip()
+		r.end()
+		if r.err != nil {
+			return ev, r.err
 		}
 		return ev, fmt.Errorf("the event is a JSON %s, not an object", k)
 	}
@@ -522,19 +549,19 @@ func (eventDecoder) decode(raw []byte) (ev auditEvent, err error) {
 			start := r.pos
 			isNull := r.kind() == kindNull
 			r.sizes, r.containers = containerSizes{}, 0
+			outer := r.depth
+			r.deepest = outer
 			r.skip()
 			ev.dataSizes = r.sizes
-			if !isNull {
+			switch {
+			case r.deepest-outer > maxDataDepth:
+				ev.dropped = append(ev.dropped, fieldError{"data", fmt.Sprintf("nested %d levels deep, more than the %d a record holds", r.deepest-outer, maxDataDepth)})
+			case !isNull:
 				ev.data = raw[start:r.pos]
 			}
 		}
 	}
-	if r.err == nil {
-		r.skipSpace()
-		if r.pos != len(raw) {
-			r.fail("data after the event")
-		}
-	}
+	r.end()
 	if r.err != nil {
 		return ev, r.err
 	}
@@ -548,6 +575,16 @@ func (eventDecoder) decode(raw []byte) (ev auditEvent, err error) {
 		return ev, err
 	}
 	return ev, requiredErr("type", ev.typ, tKind)
+}
+
+// end checks that nothing but white space follows the event.
+func (r *eventReader) end() {
+	if r.err == nil {
+		r.skipSpace()
+		if r.pos != len(r.b) {
+			r.fail("data after the event")
+		}
+	}
 }
 
 // topLevelField numbers the event's known fields (0: unknown).

@@ -73,6 +73,8 @@ type exportPass struct {
 	reported map[string]struct{}
 	// quotaReset: the response showed the rate limit used up until then.
 	quotaReset time.Duration
+	// malformed: an element is not JSON, so the response is broken.
+	malformed error
 }
 
 // fetch reads the export (retrying transient failures) and returns the
@@ -99,6 +101,9 @@ func (r *auditReceiver) fetch(ctx context.Context, slot *pollSlot) (*exportPass,
 			pass.skipped = read.skipped
 			pass.runs = read.runs
 			pass.overlap = pass.overlap || read.skippedCovers
+			if err == nil {
+				err = pass.malformed
+			}
 			if err == nil {
 				err = r.checkSpool(pass.spool)
 			}
@@ -163,6 +168,12 @@ func (r *auditReceiver) sift(ctx context.Context, pass *exportPass, floor int64,
 		var ev auditEvent
 		ev, err = eventDecoder{}.decode(raw)
 		id, createdAt = []byte(ev.id), ev.createdAt
+		if isSyntaxError(err) {
+			if pass.malformed == nil {
+				pass.malformed = r.malformedEvent(id, err)
+			}
+			return verdictInvalid
+		}
 		if err != nil {
 			key := invalidKey(id, raw)
 			pass.reported[key] = struct{}{}
@@ -223,6 +234,18 @@ func (r *auditReceiver) reportInvalid(ctx context.Context, key string, id []byte
 		fields = append(fields, zap.ByteString("_id", id))
 	}
 	r.set.Logger.Warn("Skipping an invalid event", fields...)
+}
+
+// malformedEvent: an element of the export is not JSON. The Hub writes
+// JSON, so the response is broken (a proxy, a cut-and-retried transfer):
+// like a body that is not JSON it is retried, and nothing from that
+// event on is emitted until a response holds it whole.
+func (r *auditReceiver) malformedEvent(id []byte, err error) *fetchError {
+	at := ""
+	if len(id) > 0 {
+		at = " (_id " + strconv.Quote(string(id)) + ")"
+	}
+	return &fetchError{class: classMalformed, msg: "the export of " + r.cfg.Organization + " has an event that is not valid JSON" + at, err: err}
 }
 
 // invalidKey names an event the cursor cannot hold (no readable _id or

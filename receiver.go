@@ -338,11 +338,15 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 		if err := sp.load(batch, raws); err != nil {
 			return err
 		}
-		var err error
-		logs, stats := r.buildLogs(ctx, batch, raws, observed)
+		logs, stats, err := r.buildLogs(ctx, batch, raws, observed)
+		if err != nil {
+			// Nothing of this batch is offered: the cursor stays before it.
+			r.telemetry.ReceiverHuggingfaceauditFailedRequests.Add(ctx, 1, metric.WithAttributes(attribute.String(attrErrorType, classMalformed)))
+			return err
+		}
 		if n := logs.LogRecordCount(); n > 0 {
 			err = r.consume(ctx, logs, func() plog.Logs {
-				again, _ := r.buildLogs(ctx, batch, raws, observed)
+				again, _, _ := r.buildLogs(ctx, batch, raws, observed)
 				return again
 			}, slot)
 			switch {
