@@ -72,15 +72,18 @@ type fieldError struct {
 
 func (e fieldError) String() string { return e.field + ": " + e.msg }
 
-// The times a record's timestamp (Unix ns in an int64) can hold.
+// The times a record's timestamp can hold: OTLP counts nanoseconds after
+// 1970-01-01T00:00:00Z in a uint64, 0 meaning unknown, and the cursor holds
+// Unix ns in an int64.
 var (
-	minCreatedAt = time.Unix(0, math.MinInt64)
+	minCreatedAt = time.Unix(0, 1)
 	maxCreatedAt = time.Unix(0, math.MaxInt64)
 )
 
 // parseCreatedAt parses RFC 3339 (the Hub writes UTC with milliseconds) into
-// Unix ns. A time outside 1677-09-21 to 2262-04-11 has no Unix ns value: it is
-// invalid, as an unparsable one is. s is not kept.
+// Unix ns. A time a record's timestamp cannot hold (up to 1970-01-01, after
+// 2262-04-11) is invalid, as an unparsable one is: a record stamped 0 or
+// wrapped around would be filed under the wrong time. s is not kept.
 func parseCreatedAt[T string | []byte](s T) (int64, error) {
 	var str string
 	if b, ok := any(s).([]byte); ok {
@@ -93,7 +96,7 @@ func parseCreatedAt[T string | []byte](s T) (int64, error) {
 		return 0, fmt.Errorf(`"createdAt" %q is not an RFC 3339 time`, s)
 	}
 	if t.Before(minCreatedAt) || t.After(maxCreatedAt) {
-		return 0, fmt.Errorf(`"createdAt" %q is outside the years 1678 to 2262 that a timestamp holds`, s)
+		return 0, fmt.Errorf(`"createdAt" %q is outside 1970-01-01T00:00:00Z (excluded) to 2262-04-11 that a log record's timestamp holds`, s)
 	}
 	return t.UnixNano(), nil
 }

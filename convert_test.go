@@ -318,19 +318,21 @@ func TestDropSelfExportsKeepsEachNewAddress(t *testing.T) {
 // (schema drift elsewhere is TestSchemaDriftKeepsTheEvent's).
 func TestDecodeEventRejectsUnusableEvents(t *testing.T) {
 	tests := map[string]struct{ raw, err string }{
-		"not an object":                   {`["x"]`, "the event is a JSON array, not an object"},
-		"not JSON":                        {`<html>`, "invalid JSON at byte 0 of the event"},
-		"a bare word":                     {`tru`, "invalid JSON at byte 0 of the event: invalid literal"},
-		"missing _id":                     {`{"createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":"m","author":{}}`, `required "_id" is missing`},
-		"numeric createdAt":               {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":1700000000,"type":"repo.create"}`, `"createdAt" is a JSON number, want string`},
-		"unparsable time":                 {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"yesterday","type":"repo.create"}`, `"createdAt" "yesterday" is not an RFC 3339 time`},
-		"year 2263":                       {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2263-01-01T00:00:00Z","type":"repo.create"}`, `outside the years 1678 to 2262`},
-		"missing type":                    {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z"}`, `required "type" is missing`},
-		"empty type":                      {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":""}`, `required "type" is empty`},
-		"invalid JSON":                    {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","data":{"a":tru}}`, "invalid JSON"},
-		"trailing bytes":                  {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create"} x`, "data after the event"},
-		"bad escape":                      {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":"\x"}`, "invalid escape"},
-		"deeper than encoding/json reads": {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","data":` + nestedArray(maxDepth) + `}`, "the event is nested more than 10000 levels deep"},
+		"not an object":                        {`["x"]`, "the event is a JSON array, not an object"},
+		"not JSON":                             {`<html>`, "invalid JSON at byte 0 of the event"},
+		"a bare word":                          {`tru`, "invalid JSON at byte 0 of the event: invalid literal"},
+		"missing _id":                          {`{"createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":"m","author":{}}`, `required "_id" is missing`},
+		"numeric createdAt":                    {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":1700000000,"type":"repo.create"}`, `"createdAt" is a JSON number, want string`},
+		"unparsable time":                      {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"yesterday","type":"repo.create"}`, `"createdAt" "yesterday" is not an RFC 3339 time`},
+		"year 2263":                            {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2263-01-01T00:00:00Z","type":"repo.create"}`, `is outside 1970-01-01T00:00:00Z (excluded) to 2262-04-11`},
+		"1969":                                 {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"1969-12-31T23:59:59.999Z","type":"repo.create"}`, `"createdAt" "1969-12-31T23:59:59.999Z" is outside 1970-01-01T00:00:00Z (excluded)`},
+		"the Unix epoch, an unknown timestamp": {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"1970-01-01T00:00:00Z","type":"repo.create"}`, `is outside 1970-01-01T00:00:00Z (excluded)`},
+		"missing type":                         {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z"}`, `required "type" is missing`},
+		"empty type":                           {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":""}`, `required "type" is empty`},
+		"invalid JSON":                         {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","data":{"a":tru}}`, "invalid JSON"},
+		"trailing bytes":                       {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create"} x`, "data after the event"},
+		"bad escape":                           {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":"\x"}`, "invalid escape"},
+		"deeper than encoding/json reads":      {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","data":` + nestedArray(maxDepth) + `}`, "the event is nested more than 10000 levels deep"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -458,6 +460,8 @@ func TestSchemaDriftKeepsTheEvent(t *testing.T) {
 		{"createdAt not RFC 3339", `{"_id":"6650a1b2c3d4e5f6000000f2","createdAt":"yesterday","type":"repo.create"}`},
 		{"createdAt past 2262", `{"_id":"6650a1b2c3d4e5f6000000f3","createdAt":"9999-12-31T00:00:00Z","type":"repo.create"}`},
 		{"createdAt before 1678", `{"_id":"6650a1b2c3d4e5f6000000f4","createdAt":"1500-01-01T00:00:00Z","type":"repo.create"}`},
+		{"createdAt before 1970", `{"_id":"6650a1b2c3d4e5f6000000f9","createdAt":"1969-07-20T20:17:40Z","type":"repo.create"}`},
+		{"createdAt the Unix epoch", `{"_id":"6650a1b2c3d4e5f6000000fa","createdAt":"1970-01-01T00:00:00.000Z","type":"repo.create"}`},
 		{"type a number", `{"_id":"6650a1b2c3d4e5f6000000f5","createdAt":"2026-11-20T10:00:00Z","type":5}`},
 		{"type missing", `{"_id":"6650a1b2c3d4e5f6000000f6","createdAt":"2026-11-20T10:00:00Z"}`},
 		{"not an object", `["6650a1b2c3d4e5f6000000f7"]`},
