@@ -97,7 +97,7 @@ func TestHTTPErrors(t *testing.T) {
 				assert.Equal(t, h.sim.EventIDs(), h.next.accepted(), "a retried failure still delivers the poll")
 			} else {
 				assert.Empty(t, h.next.accepted())
-				assert.Nil(t, savedCursor(t, r), "the cursor stays where it was")
+				assertNothingSaved(t, r)
 			}
 			assert.NotContains(t, h.logText(), string(r.cfg.Token), "the token never appears in a log line")
 			assert.NotContains(t, h.logText(), testToken)
@@ -284,7 +284,7 @@ func TestDataAfterTheArray(t *testing.T) {
 	r, _ := h.start()
 	r.poll(ctx)
 	assert.Empty(t, h.next.accepted())
-	assert.Nil(t, savedCursor(t, r), "the cursor stays where it was")
+	assertNothingSaved(t, r)
 	assert.Greater(t, h.hub.callCount(), 1, "retried within the poll")
 	metadatatest.AssertEqualReceiverHuggingfaceauditFailedRequests(t, h.tel, points(int64(h.hub.callCount()), "error.type", classMalformed), ignoreTime)
 	assert.Contains(t, h.logText(), "data after the closing ']'")

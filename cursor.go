@@ -645,7 +645,15 @@ func openCursor(ctx context.Context, host component.Host, cfg *Config, self comp
 		if cfg.InitialLookback > 0 {
 			since = time.Now().Add(-cfg.InitialLookback).UnixNano()
 		}
-		return store, newCursor(since), nil
+		c = newCursor(since)
+		// Saved at once: initial_lookback counts from the first start, also
+		// for a restart before anything was emitted. If the save fails, the
+		// first compaction writes it.
+		store.dirty = true
+		if err := store.compact(ctx, c); err != nil {
+			logger.Warn("Saving the new checkpoint failed; retrying after the next poll", zap.Error(err))
+		}
+		return store, c, nil
 	}
 	logger.Info("Resuming from the stored checkpoint",
 		zap.String("watermark", formatNanos(c.watermark)), zap.Int("ids_at_boundary", c.seen.len()))

@@ -217,7 +217,7 @@ func TestCheckpoint(t *testing.T) {
 		h.next.fail(errTemporary)
 		r.poll(ctx)
 		assert.Empty(t, h.next.accepted())
-		assert.Nil(t, savedCursor(t, r), "nothing saved")
+		assertNothingSaved(t, r)
 		r.poll(ctx)
 		assert.Equal(t, h.sim.EventIDs(), h.next.accepted())
 	})
@@ -241,6 +241,41 @@ func TestCheckpoint(t *testing.T) {
 		require.True(t, ok, "lag is a float64 gauge")
 		require.Len(t, gauge.DataPoints, 1)
 		assert.InDelta(t, time.Since(now.Add(-30*time.Minute)).Seconds(), gauge.DataPoints[0].Value, 60, "seconds since the newest emitted event")
+	})
+
+	// initial_lookback counts from the first start, even when nothing was
+	// emitted before a restart: an event created after that start must not
+	// fall below a lookback counted again from the restart.
+	t.Run("initial_lookback holds across a restart before the first event", func(t *testing.T) {
+		first := "6650a1b2c3d4e5f60000000a"
+		for _, tc := range []struct {
+			name    string
+			refused bool // the first run's pipeline refuses the first event
+		}{{"an empty export", false}, {"a pipeline that refuses", true}} {
+			t.Run(tc.name, func(t *testing.T) {
+				const lookback = 2 * time.Second
+				h := onFakeHub(t)
+				var events, want []string
+				if tc.refused {
+					events = []string{ev(first, time.Now().UTC().Format(time.RFC3339Nano))}
+					want = []string{first}
+					h.next.refuse(errTemporary)
+				}
+				h.hub.set(events...)
+				r, stop := h.start(func(c *Config) { c.InitialLookback = lookback })
+				r.poll(ctx)
+				assert.Empty(t, h.next.accepted())
+				stop()
+				h.next.refuse(nil)
+				events = append(events, ev("6650a1b2c3d4e5f60000000b", time.Now().UTC().Format(time.RFC3339Nano)))
+				want = append(want, "6650a1b2c3d4e5f60000000b")
+				time.Sleep(lookback + 500*time.Millisecond) // the restart comes more than lookback later
+				h.hub.set(events...)
+				r2, _ := h.start(func(c *Config) { c.InitialLookback = lookback })
+				r2.poll(ctx)
+				assert.Equal(t, want, h.next.accepted(), "created after the first start's lookback began")
+			})
+		}
 	})
 
 	t.Run("an unreadable checkpoint starts over", func(t *testing.T) {
@@ -450,7 +485,9 @@ func TestCheckpointDeltasCarryAPassCutShort(t *testing.T) {
 
 	all := h.sim.EventIDs()
 	require.NotNil(t, atThirdBatch)
-	assert.Nil(t, baseAtThirdBatch, "no base yet in the first pass")
+	base, err := decodeCheckpoint(baseAtThirdBatch)
+	require.NoError(t, err)
+	assert.Zero(t, base.count, "the base is the new cursor's, saved at start: the first pass is in deltas")
 	assert.Equal(t, 20, atThirdBatch.seen.len(), "the two accepted batches")
 	assert.True(t, atThirdBatch.seen.has([]byte(all[19])))
 	assert.False(t, atThirdBatch.seen.has([]byte(all[20])))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
@@ -370,6 +371,16 @@ func savedCursor(t *testing.T, r *auditReceiver) *cursor {
 	c, err := store.load(context.Background(), r.cfg.LateArrivalWindow)
 	require.NoError(t, err)
 	return c
+}
+
+// assertNothingSaved: the saved cursor is the one saved at start, with
+// nothing emitted.
+func assertNothingSaved(t *testing.T, r *auditReceiver) {
+	t.Helper()
+	c := savedCursor(t, r)
+	require.NotNil(t, c, "a new cursor is saved at start")
+	assert.Zero(t, c.watermark, "the cursor stays where it was")
+	assert.Zero(t, c.seen.len(), "the cursor stays where it was")
 }
 
 // points are the data points a counter should have: values with their
