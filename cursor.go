@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"strconv"
 	"strings"
 	"time"
@@ -227,7 +228,7 @@ func (s *seenSet) prune(floor int64) (oldest int64) {
 // cursor's new bounds), so a batch's save costs what the batch added, not
 // the whole seen set. Both use the same binary form:
 //
-//	"HFCK" 2                            magic and version
+//	"HFCK" 3                            magic and version
 //	watermark since complete            varint (Unix ns)
 //	seq                                 uvarint: base: the first delta that
 //	                                    applies; delta: its own number
@@ -235,15 +236,30 @@ func (s *seenSet) prune(floor int64) (oldest int64) {
 //	  createdAt - watermark             varint
 //	  n                                 uvarint: 0 = a 12-byte ObjectId
 //	                                    follows, else an n-byte ID
+//	CRC-32C of all the above            4 bytes, little endian
 //
-// Version 1 (JSON, one value) is still read: see unmarshalCursorV1.
+// A value that fails its checksum is unreadable: a flipped bit in storage
+// could otherwise move the watermark years ahead, and nothing would be
+// emitted again, in silence. Version 2 (the same without the checksum) is
+// still read, with its bounds checked against the clock instead; version 1
+// (JSON, one value) too: see unmarshalCursorV1.
 const (
 	checkpointMagic   = "HFCK"
-	checkpointVersion = 2
+	checkpointVersion = 3
+	checkpointV2      = 2
 )
+
+// castagnoli is the CRC-32C table (hardware-assisted on amd64 and arm64).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// maxClockSkew: a version 2 checkpoint whose bounds lie further ahead of
+// the clock is taken for corrupt. (The watermark never passes the time of
+// the poll that set it.)
+const maxClockSkew = 24 * time.Hour
 
 // appendCheckpoint encodes the cursor's bounds and the given entries.
 func (c *cursor) appendCheckpoint(dst []byte, seq uint64, n int, entries func(add func(id eventID, createdAt int64))) []byte {
+	start := len(dst)
 	dst = append(dst, checkpointMagic...)
 	dst = append(dst, checkpointVersion)
 	dst = binary.AppendVarint(dst, c.watermark)
@@ -261,7 +277,7 @@ func (c *cursor) appendCheckpoint(dst []byte, seq uint64, n int, entries func(ad
 		dst = binary.AppendUvarint(dst, uint64(len(*id.other)))
 		dst = append(dst, *id.other...)
 	})
-	return dst
+	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
 }
 
 // marshalBase encodes the whole cursor; deltas from seq on apply to it.
@@ -301,15 +317,36 @@ func decodeCheckpoint(b []byte) (cp checkpoint, err error) {
 	if len(b) < len(checkpointMagic)+1 || string(b[:len(checkpointMagic)]) != checkpointMagic {
 		return cp, errors.New("not a checkpoint")
 	}
-	if v := b[len(checkpointMagic)]; v != checkpointVersion {
+	body := b[len(checkpointMagic)+1:]
+	switch v := b[len(checkpointMagic)]; v {
+	case checkpointVersion:
+		if len(body) < 4 {
+			return cp, errTruncated
+		}
+		sum := binary.LittleEndian.Uint32(body[len(body)-4:])
+		if crc32.Checksum(b[:len(b)-4], castagnoli) != sum {
+			return cp, errors.New("the checkpoint fails its checksum: storage changed it")
+		}
+		body = body[:len(body)-4]
+	case checkpointV2:
+	default:
 		return cp, fmt.Errorf("unknown checkpoint version %d", v)
 	}
-	r := checkpointReader{b: b[len(checkpointMagic)+1:]}
+	r := checkpointReader{b: body}
 	cp.watermark, cp.since, cp.complete = r.varint(), r.varint(), r.varint()
 	cp.seq = r.uvarint()
 	count := r.uvarint()
 	if r.err != nil {
 		return cp, r.err
+	}
+	if b[len(checkpointMagic)] == checkpointV2 {
+		// No checksum: bounds the clock rules out betray a corrupt value.
+		limit := time.Now().Add(maxClockSkew).UnixNano()
+		for _, bound := range []int64{cp.watermark, cp.since, cp.complete} {
+			if bound < 0 || bound > limit {
+				return cp, fmt.Errorf("the checkpoint holds a time the clock rules out (%d): it is corrupt", bound)
+			}
+		}
 	}
 	if count > uint64(len(r.b)) { // every entry takes at least two bytes
 		return cp, fmt.Errorf("the checkpoint claims %d IDs in %d bytes", count, len(r.b))

@@ -130,10 +130,74 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	check(back)
 
-	for _, bad := range [][]byte{base[:len(base)-1], append(slices.Clone(base), 0), []byte("HFCK\x03"), []byte("HFCK\x02\x00"), []byte("junk")} {
+	for _, bad := range [][]byte{base[:len(base)-1], append(slices.Clone(base), 0), []byte("HFCK\x04"), []byte("HFCK\x03"), []byte("HFCK\x02\x00"), []byte("junk")} {
 		_, err := s.decodeBase(bad, time.Hour)
 		assert.Error(t, err, "%q", bad)
 	}
+}
+
+// Storage that changes a checkpoint (a flipped bit, a torn write) makes it
+// unreadable, never a different cursor: a watermark flipped years ahead
+// would stop emission in silence. Every single-bit flip and every byte
+// overwritten is caught by the checksum.
+func TestCheckpointCorruptionIsCaught(t *testing.T) {
+	c := newCursor(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	batch := []pendingEvent{
+		{id: newEventID("6650a1b2c3d4e5f601234567"), createdAt: time.Date(2026, 11, 20, 10, 0, 0, 123e6, time.UTC).UnixNano()},
+		{id: newEventID("not-an-object-id"), createdAt: time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC).UnixNano()},
+	}
+	c.advance(batch, time.Hour, farFuture)
+	for name, value := range map[string][]byte{"base": c.marshalBase(3), "delta": c.marshalDelta(3, batch)} {
+		t.Run(name, func(t *testing.T) {
+			_, err := decodeCheckpoint(value)
+			require.NoError(t, err)
+			for i := range value {
+				for _, flip := range []byte{0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0xff, 0x5a} {
+					bad := slices.Clone(value)
+					bad[i] ^= flip
+					var s cursorStore
+					_, err := s.decodeBase(bad, time.Hour)
+					require.Error(t, err, "byte %d ^ %#x", i, flip)
+					_, _, err = applyDelta(nil, bad)
+					require.Error(t, err, "byte %d ^ %#x", i, flip)
+				}
+			}
+		})
+	}
+}
+
+// A version 2 checkpoint (no checksum) is still read; one whose bounds lie
+// ahead of the clock is taken for corrupt and the receiver starts over,
+// saying so.
+func TestCheckpointVersion2(t *testing.T) {
+	v2 := func(c *cursor) []byte {
+		b := c.marshalBase(1)
+		b = b[:len(b)-4] // the checksum
+		b[len(checkpointMagic)] = checkpointV2
+		return b
+	}
+	c := newCursor(0)
+	c.advance([]pendingEvent{{id: newEventID("6650a1b2c3d4e5f601234567"), createdAt: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).UnixNano()}}, time.Hour, farFuture)
+	var s cursorStore
+	back, err := s.decodeBase(v2(c), time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, c.watermark, back.watermark)
+	assert.Equal(t, c.seen.ids(), back.seen.ids())
+
+	ahead := newCursor(0)
+	ahead.watermark = time.Now().Add(3 * 365 * 24 * time.Hour).UnixNano()
+	_, err = s.decodeBase(v2(ahead), time.Hour)
+	require.ErrorContains(t, err, "a time the clock rules out")
+
+	ctx := context.Background()
+	h := onSim(t, simulator.Options{InitialEvents: 5, NoSelfExport: true})
+	r, stop := h.start()
+	require.NoError(t, r.store.client.Set(ctx, r.store.key, v2(ahead)))
+	stop()
+	r2, _ := h.start()
+	r2.poll(ctx)
+	assert.Len(t, h.next.accepted(), 5, "started over")
+	assert.Len(t, h.logs.FilterMessageSnippet("Stored checkpoint unreadable; starting over").All(), 1)
 }
 
 // A batch's save costs what the batch added, however large the seen set.
@@ -423,7 +487,7 @@ func TestChangingTheLateArrivalWindowDoesNotReEmit(t *testing.T) {
 }
 
 // A checkpoint written before version 2 (one JSON value) is read, and
-// rewritten in version 2 by the next poll that emits.
+// rewritten in the current version by the next poll that emits.
 func TestCheckpointVersion1IsMigrated(t *testing.T) {
 	ctx := context.Background()
 	h := onSim(t, simulator.Options{InitialEvents: 20, NoSelfExport: true})
@@ -452,7 +516,7 @@ func TestCheckpointVersion1IsMigrated(t *testing.T) {
 
 	stored, err := r2.store.client.Get(ctx, r2.store.key)
 	require.NoError(t, err)
-	assert.True(t, bytes.HasPrefix(stored, []byte(checkpointMagic+"\x02")), "rewritten as version 2")
+	assert.True(t, bytes.HasPrefix(stored, []byte(checkpointMagic+"\x03")), "rewritten as version 3")
 	c := savedCursor(t, r2)
 	assert.Equal(t, r2.cursor.seen.ids(), c.seen.ids())
 	assert.Equal(t, r2.cursor.complete, c.complete)
