@@ -342,7 +342,7 @@ func (c *exportClient) statusError(resp *http.Response) error {
 		return rateLimitedError(resp.Header, detail)
 	case code >= 500:
 		// A 503 often says when to come back; sooner would be wasted.
-		if wait := rateLimitWait(resp.Header, time.Now()); wait > 0 {
+		if wait := serverErrorWait(resp.Header, time.Now()); wait > 0 {
 			return &fetchError{class: classServer, wait: wait, msg: fmt.Sprintf("%d from the Hub: server error, retrying in %s as the Hub asked%s", code, wait, detail)}
 		}
 		return &fetchError{class: classServer, msg: fmt.Sprintf("%d from the Hub: server error, will retry%s", code, detail)}

@@ -102,7 +102,14 @@ func seconds(n int) time.Duration {
 	return time.Duration(n) * time.Second
 }
 
-// rateLimitWait is how long a 429 or a 5xx asks us to wait: the longer of the export
+// serverErrorWait is how long a 5xx asks us to wait: its Retry-After, or
+// the export policy's reset when the response shows it used up (a quota
+// that is left says nothing about when the Hub is back); 0 otherwise.
+func serverErrorWait(h http.Header, now time.Time) time.Duration {
+	return max(quotaReset(h), retryAfter(h, now))
+}
+
+// rateLimitWait is how long a 429 asks us to wait: the longer of the export
 // policy's reset and Retry-After; 0 when the headers say nothing.
 func rateLimitWait(h http.Header, now time.Time) time.Duration {
 	return max(parseRateLimit(h).reset, retryAfter(h, now))

@@ -71,6 +71,16 @@ func TestRateLimitOnSeveralLines(t *testing.T) {
 	assert.Equal(t, 40*time.Second, rateLimitWait(h, time.Now()))
 }
 
+// How long a 5xx makes us wait: Retry-After, or the reset of a used-up
+// quota; a quota that is left is no reason to wait.
+func TestServerErrorWait(t *testing.T) {
+	now := time.Now()
+	assert.Equal(t, 9*time.Second, serverErrorWait(rateLimitHeaders(`"api";r=0;t=9`, ""), now))
+	assert.Zero(t, serverErrorWait(rateLimitHeaders(`"api";r=500;t=200`, ""), now))
+	assert.Equal(t, 3*time.Second, serverErrorWait(rateLimitHeaders(`"api";r=500;t=200`, "3"), now))
+	assert.Zero(t, serverErrorWait(rateLimitHeaders("", ""), now))
+}
+
 // How long a successful response makes the next poll wait.
 func TestQuotaReset(t *testing.T) {
 	for _, tt := range []struct {
