@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/extension/extensiontest"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
@@ -324,6 +325,21 @@ func startFileStorage(t testing.TB, dir string) component.Component {
 	require.NoError(t, err)
 	require.NoError(t, ext.Start(ctx, componenttest.NewNopHost()))
 	return ext
+}
+
+// wrappedStorage is a storage extension whose clients wrap wraps, to
+// watch or break what the receiver does with them.
+type wrappedStorage struct {
+	storage.Extension
+	wrap func(storage.Client) storage.Client
+}
+
+func (s wrappedStorage) GetClient(ctx context.Context, kind component.Kind, id component.ID, name string) (storage.Client, error) {
+	c, err := s.Extension.GetClient(ctx, kind, id, name)
+	if err != nil {
+		return nil, err
+	}
+	return s.wrap(c), nil
 }
 
 // statusHost records the component status the receiver reports, and holds

@@ -33,8 +33,7 @@ func TestCursorModel(t *testing.T) {
 			storageFaults := seed%3 == 2
 			ctx := context.Background()
 			h := onFakeHub(t)
-			fails := &failures{}
-			faults := &faultyStorage{rng: rng, failed: fails}
+			faults := &faultSwitch{rng: rng}
 			var events []string       // the export, in the Hub's order
 			want := map[string]bool{} // usable events: _id
 			clock := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
@@ -59,8 +58,7 @@ func TestCursorModel(t *testing.T) {
 			var stop func()
 			start := func() {
 				batch := 1 + rng.IntN(7)
-				ext := &faultyStorage{Extension: startFileStorage(t, h.storageDir).(storage.Extension), rng: rng, on: faults.on, failed: fails}
-				faults = ext
+				ext := faults.storage(startFileStorage(t, h.storageDir))
 				r = h.newReceiver(h.next.consumer(t), func(c *Config) {
 					c.BatchSize = batch
 					c.LateArrivalWindow = window
@@ -134,7 +132,7 @@ func TestCursorModel(t *testing.T) {
 				}
 			}
 			// With faults, a failed write re-sends at most its batch.
-			assert.LessOrEqual(t, len(got)-len(want), fails.count*7)
+			assert.LessOrEqual(t, len(got)-len(want), faults.failed*7)
 		})
 	}
 }
@@ -146,32 +144,30 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-// faultyStorage is a storage extension whose writes fail at random while
-// on; failed counts them.
-type faultyStorage struct {
-	storage.Extension
+// faultSwitch makes storage writes fail at random while on, counting them.
+type faultSwitch struct {
 	rng    *rand.Rand
 	on     bool
-	failed *failures
+	failed int
 }
 
-type failures struct{ count int }
-
-func (s *faultyStorage) GetClient(ctx context.Context, kind component.Kind, id component.ID, name string) (storage.Client, error) {
-	c, err := s.Extension.GetClient(ctx, kind, id, name)
-	return &faultyClient{Client: c, s: s}, err
+// storage wraps a storage extension so that its clients' writes obey f.
+func (f *faultSwitch) storage(ext component.Component) storage.Extension {
+	return wrappedStorage{Extension: ext.(storage.Extension), wrap: func(c storage.Client) storage.Client {
+		return &faultyClient{Client: c, f: f}
+	}}
 }
 
 type faultyClient struct {
 	storage.Client
-	s *faultyStorage
+	f *faultSwitch
 }
 
 var errStorageFault = errors.New("injected storage fault")
 
 func (c *faultyClient) fail() bool {
-	if c.s.on && c.s.rng.IntN(3) == 0 {
-		c.s.failed.count++
+	if c.f.on && c.f.rng.IntN(3) == 0 {
+		c.f.failed++
 		return true
 	}
 	return false

@@ -2,6 +2,7 @@ package huggingfaceauditreceiver
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"testing"
@@ -188,19 +189,6 @@ func TestRateLimitIsHonoured(t *testing.T) {
 		assert.Contains(t, h.logText(), "503 from the Hub: server error, retrying in 2s as the Hub asked")
 	})
 
-	t.Run("a 503 asking for more than the retry budget holds the next poll, capped", func(t *testing.T) {
-		h := onFakeHub(t)
-		h.hub.setStatus(http.StatusServiceUnavailable)
-		h.hub.setHeader("Retry-After", "99999999999999999999")
-		r, _ := h.start(func(c *Config) { c.PollInterval = 5 * time.Minute })
-		r.poll(ctx)
-		assert.Equal(t, 1, h.hub.callCount(), "not retried within the poll: the wait is beyond the retry budget")
-		wait := time.Until(r.notBefore)
-		assert.LessOrEqual(t, wait, 15*time.Minute, "capped at max(poll_interval, 15m)")
-		assert.Greater(t, wait, 14*time.Minute)
-		assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, h.statusSequence())
-	})
-
 	t.Run("Shutdown ends the wait", func(t *testing.T) {
 		h := onFakeHub(t)
 		r, _ := h.start()
@@ -221,22 +209,32 @@ func TestNoSilentStall(t *testing.T) {
 	ctx := context.Background()
 	deferredBy := func(r *auditReceiver) time.Duration { return time.Until(r.notBefore) }
 
-	t.Run("Retry-After of 30 days on a 429", func(t *testing.T) {
-		h := onFakeHub(t)
-		h.hub.setStatus(http.StatusTooManyRequests)
-		h.hub.setHeader("Retry-After", "2592000")
-		r, _ := h.start(func(c *Config) { c.PollInterval = 5 * time.Minute })
-		r.poll(ctx)
-		assert.Equal(t, 1, h.hub.callCount(), "not retried within the poll: the wait is beyond the retry budget")
-		wait := deferredBy(r)
-		assert.LessOrEqual(t, wait, 15*time.Minute, "capped at max(poll_interval, 15m)")
-		assert.Greater(t, wait, 14*time.Minute)
-		logged := h.logs.FilterMessage("Deferring the next poll").All()
-		require.Len(t, logged, 1)
-		assert.Equal(t, 720*time.Hour, logged[0].ContextMap()["asked"])
-		assert.Contains(t, logged[0].ContextMap()["reason"], "429 from the Hub")
-		assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, h.statusSequence())
-	})
+	for _, tc := range []struct {
+		name       string
+		status     int
+		retryAfter string
+		asked      time.Duration
+	}{
+		{"Retry-After of 30 days on a 429", http.StatusTooManyRequests, "2592000", 720 * time.Hour},
+		{"Retry-After too large for an int on a 503", http.StatusServiceUnavailable, "99999999999999999999", math.MaxInt64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := onFakeHub(t)
+			h.hub.setStatus(tc.status)
+			h.hub.setHeader("Retry-After", tc.retryAfter)
+			r, _ := h.start(func(c *Config) { c.PollInterval = 5 * time.Minute })
+			r.poll(ctx)
+			assert.Equal(t, 1, h.hub.callCount(), "not retried within the poll: the wait is beyond the retry budget")
+			wait := deferredBy(r)
+			assert.LessOrEqual(t, wait, 15*time.Minute, "capped at max(poll_interval, 15m)")
+			assert.Greater(t, wait, 14*time.Minute)
+			logged := h.logs.FilterMessage("Deferring the next poll").All()
+			require.Len(t, logged, 1)
+			assert.Equal(t, tc.asked, logged[0].ContextMap()["asked"])
+			assert.Contains(t, logged[0].ContextMap()["reason"], fmt.Sprintf("%d from the Hub", tc.status))
+			assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, h.statusSequence())
+		})
+	}
 
 	t.Run("RateLimit t of 31 years on a 200", func(t *testing.T) {
 		h := onFakeHub(t)
