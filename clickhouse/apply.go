@@ -21,18 +21,28 @@ type Target struct {
 	Client *http.Client
 }
 
-// Endpoint returns the DSN without user information, safe to print.
+// Endpoint returns the DSN without user information, safe to print. A
+// query that does not parse is left out (a password in it may not be
+// found), and a DSN that still has an '@' (a typo such as "http:/u:pw@h",
+// or a '/' or '#' in a password) is not shown at all.
 func (t Target) Endpoint() string {
 	u, err := url.Parse(t.DSN)
 	if err != nil {
 		return "(invalid DSN)"
 	}
 	u.User = nil
-	if q := u.Query(); q.Has("password") {
+	switch q, err := url.ParseQuery(u.RawQuery); {
+	case err != nil:
+		u.RawQuery = "(query not shown)"
+	case q.Has("password"):
 		q.Set("password", "redacted")
 		u.RawQuery = q.Encode()
 	}
-	return u.String()
+	shown := u.String()
+	if strings.Contains(shown, "@") {
+		return "(DSN not shown: it has an '@' outside its user information; check its form, http(s)://user:password@host:8123)"
+	}
+	return shown
 }
 
 // Result describes one applied statement.

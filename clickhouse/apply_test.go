@@ -101,3 +101,33 @@ func TestQuery(t *testing.T) {
 		t.Fatalf("Endpoint() = %q", e)
 	}
 }
+
+// Endpoint is printed by the tools and quoted in errors. DSNs that Go
+// parses another way than meant (a typo in the scheme, a query that does
+// not parse, a '/' or '#' in a password) never show the password.
+func TestEndpointNeverShowsThePassword(t *testing.T) {
+	const secret = "S3cretPw"
+	for _, dsn := range []string{
+		"http:/default:" + secret + "@127.0.0.1:1",             // one slash missing
+		"https//default:" + secret + "@127.0.0.1:1",            // colon missing
+		"http:default:" + secret + "@127.0.0.1:1",              // both slashes missing
+		"http://127.0.0.1:1/?user=u&password=" + secret + ";x", // ';' in a query password
+		"http://127.0.0.1:1/?password=" + secret + "%zz",       // '%' in a query password
+		"http://u:2024/" + secret + "@127.0.0.1:1",             // '/' in the password
+		"http://u:2024#" + secret + "@127.0.0.1:1",             // '#' in the password
+		"http://u:2024?" + secret + "@127.0.0.1:1",             // '?' in the password
+	} {
+		t.Run(dsn, func(t *testing.T) {
+			tg := Target{DSN: dsn}
+			if ep := tg.Endpoint(); strings.Contains(ep, secret) {
+				t.Errorf("Endpoint() = %q shows the password", ep)
+			}
+			if _, _, _, err := tg.resolve(); err != nil && strings.Contains(err.Error(), secret) {
+				t.Errorf("resolve error %q shows the password", err)
+			}
+		})
+	}
+	if got := (Target{DSN: "http://h:8123/?max_threads=2"}).Endpoint(); got != "http://h:8123/?max_threads=2" {
+		t.Errorf("a plain DSN is shown as is, got %q", got)
+	}
+}
