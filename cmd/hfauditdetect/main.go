@@ -179,7 +179,9 @@ func parseArgsAlerts(args []string, pack, alerts []detections.Detection, now tim
 		return config{}, fmt.Errorf("%w: %v", errReported, err)
 	}
 	if fs.NArg() > 0 {
-		return config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+		// Not shown: after a boolean flag given "true" apart, the rest of
+		// the command line (a -password, a -slack URL) lands here.
+		return config{}, fmt.Errorf("%d unexpected arguments after the flags (not shown: they may hold a secret); a boolean flag takes its value after '=', as -watch=true", fs.NArg())
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -88,9 +88,13 @@ func TestParseArgsErrors(t *testing.T) {
 		{[]string{"-since", "-1h"}, "want a positive duration"},
 		{[]string{"-format", "csv"}, "want table or json"},
 		{[]string{"-database", ""}, "-database must not be empty"},
-		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"extra"}, "1 unexpected arguments"},
+		{[]string{"-watch", "true", "-slack", "https://hooks.slack.com/services/T0/B0/S3cretTok"}, "3 unexpected arguments after the flags (not shown"},
 	} {
 		_, err := parse(t, tc.args...)
+		if err != nil && strings.Contains(err.Error(), "S3cret") {
+			t.Errorf("%q: the error shows a secret: %v", tc.args, err)
+		}
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want it to contain %q", tc.args, err, tc.want)
 		}

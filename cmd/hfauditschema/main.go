@@ -59,7 +59,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "hfauditschema: unexpected arguments %q\n", fs.Args())
+		// Not shown: after a boolean flag given "true" apart, the rest of
+		// the command line (a -password) lands here.
+		fmt.Fprintf(stderr, "hfauditschema: %d unexpected arguments after the flags (not shown: they may hold a secret); a boolean flag takes its value after '=', as -drop-old=true\n", fs.NArg())
 		return 2
 	}
 	days, err := parseTTL(*ttl)

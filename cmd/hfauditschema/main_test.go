@@ -73,6 +73,16 @@ func TestRun(t *testing.T) {
 	if code := run([]string{"-ttl", "1y"}, &out, &errb); code != 2 {
 		t.Fatalf("bad -ttl: exit %d", code)
 	}
+	// A boolean flag given "true" apart ends the flags: the rest, a
+	// password here, is not echoed. Nor is a DSN whose typo hides its
+	// user information from the URL parser.
+	for _, args := range [][]string{{"-drop-old", "true", "-password", "pw-S3cret"}, {"-dsn", "http:/default:pw-S3cret@127.0.0.1:1"}} {
+		out.Reset()
+		errb.Reset()
+		if code := run(args, &out, &errb); code == 0 || strings.Contains(out.String()+errb.String(), "S3cret") {
+			t.Fatalf("%q: exit %d, output shows the password:\n%s%s", args, code, out.String(), errb.String())
+		}
+	}
 }
 
 func TestRunCluster(t *testing.T) {
