@@ -160,6 +160,13 @@ func (cfg *Config) Validate() error {
 	} else if err := validateProxy(cfg.Endpoint, cfg.HTTP.ProxyURL, cfg.AllowInsecureHTTP); err != nil {
 		errs = append(errs, err)
 	}
+	// confighttp would fail at start with an error that quotes the URL,
+	// password included.
+	if cfg.HTTP.ProxyURL != "" {
+		if _, err := url.ParseRequestURI(cfg.HTTP.ProxyURL); err != nil {
+			errs = append(errs, errors.New(`"http::proxy_url" is not a valid URL (not shown: it may hold a password); percent-encode '%', '#', '/', '@' and spaces in its user information`))
+		}
+	}
 	for name, value := range cfg.HTTP.Headers.Iter {
 		if !httpguts.ValidHeaderFieldName(name) || !httpguts.ValidHeaderFieldValue(string(value)) {
 			errs = append(errs, fmt.Errorf(`"http::headers" %q is not a valid HTTP header (name or value has white space or control characters)`, name))

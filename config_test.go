@@ -156,6 +156,8 @@ func TestConfigValidate(t *testing.T) {
 			c.Endpoint, c.HTTP.ProxyURL, c.AllowInsecureHTTP = "http://127.0.0.1:8080", "http://proxy.internal.example:3128", true
 		}},
 		{name: "plain http to loopback through a loopback proxy", mutate: func(c *Config) { c.Endpoint, c.HTTP.ProxyURL = "http://localhost:8080", "http://127.0.0.1:3128" }},
+		{name: "a proxy URL that does not parse", mutate: func(c *Config) { c.HTTP.ProxyURL = "http://proxyuser:50%off-hunter2@proxy.internal.example:3128" },
+			wantErr: []string{`"http::proxy_url" is not a valid URL (not shown`}},
 		{name: "https through a proxy", mutate: func(c *Config) { c.HTTP.ProxyURL = "http://proxy.internal.example:3128" }},
 		{name: "plain http to a .localhost name", mutate: func(c *Config) { c.Endpoint = "http://hub.localhost:8080" }, wantErr: []string{"is plain http"}},
 		{name: "token with a trailing newline", mutate: func(c *Config) { c.Token = "hf_secret_token_abcd\n" }},
