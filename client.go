@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -114,11 +115,11 @@ func newExportClient(cfg *Config, client *http.Client, token, userAgent string) 
 		authHeader:   "Bearer " + token,
 		userAgent:    userAgent,
 		maxBytes:     cfg.MaxResponseSize,
-		secrets:      []string{token},
 	}
+	c.addSecret(token)
 	for _, value := range cfg.HTTP.Headers.Iter {
 		if len(value) >= minSecretLen {
-			c.secrets = append(c.secrets, string(value))
+			c.addSecret(string(value))
 		}
 	}
 	if !httpguts.ValidHeaderFieldValue(c.authHeader) {
@@ -377,9 +378,7 @@ func (c *exportClient) hubErrorDetail(resp *http.Response) string {
 	if json.Unmarshal(b, &hubErr) == nil && hubErr.Error != "" {
 		msg = hubErr.Error
 	}
-	for _, secret := range c.secrets {
-		msg = strings.ReplaceAll(msg, secret, "[REDACTED]")
-	}
+	msg = c.redact(msg)
 	if msg == "" {
 		return ""
 	}
@@ -387,6 +386,41 @@ func (c *exportClient) hubErrorDetail(resp *http.Response) string {
 		msg = strings.ToValidUTF8(msg[:200], "") + "..."
 	}
 	return " (the Hub said: " + strconv.Quote(msg) + ")"
+}
+
+// addSecret records a secret as sent and as an echo in JSON may escape it
+// ('&', '<', '>', quotes).
+func (c *exportClient) addSecret(secret string) {
+	c.secrets = append(c.secrets, secret)
+	for _, escapeHTML := range []bool{true, false} {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(escapeHTML)
+		_ = enc.Encode(secret) // a quoted string and a newline
+		quoted := strings.TrimSpace(b.String())
+		if escaped := quoted[1 : len(quoted)-1]; escaped != secret && !slices.Contains(c.secrets, escaped) {
+			c.secrets = append(c.secrets, escaped)
+		}
+	}
+}
+
+// minSecretPrefix: a message that ends in this much of a secret's start
+// was cut inside it.
+const minSecretPrefix = 4
+
+// redact cuts the secrets out of msg, and the start of one that msg ends
+// in (a body cut inside an echoed token).
+func (c *exportClient) redact(msg string) string {
+	for _, secret := range c.secrets {
+		msg = strings.ReplaceAll(msg, secret, "[REDACTED]")
+		for n := len(secret) - 1; n >= minSecretPrefix; n-- {
+			if strings.HasSuffix(msg, secret[:n]) {
+				msg = msg[:len(msg)-n] + "[REDACTED]"
+				break
+			}
+		}
+	}
+	return msg
 }
 
 // isGzipped: the body is gzip-compressed.

@@ -2,6 +2,7 @@ package huggingfaceauditreceiver
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net"
@@ -375,6 +376,41 @@ func TestAnEventThatIsNotJSONFailsThePoll(t *testing.T) {
 			r.poll(ctx)
 			assert.Equal(t, []string{a, b, c}, h.next.accepted(), "each event once, in order")
 			assert.Equal(t, componentstatus.StatusOK, h.lastStatus().Status())
+		})
+	}
+}
+
+// The echo may not be verbatim: Go's JSON encoder writes '&' as \u0026,
+// and a body cut inside the token ends with its start. Neither shows.
+func TestErrorBodyEchoingTheRequestInPartsHidesTheSecrets(t *testing.T) {
+	const headerSecret = "k&S3cretHdr-98765"
+	for name, echo := range map[string]http.HandlerFunc{
+		"a header value escaped in JSON": func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]any{"api-key": r.Header.Get("Api-Key")})
+		},
+		"a body cut inside the token": func(w http.ResponseWriter, r *http.Request) {
+			auth := r.Header.Get("Authorization")
+			w.Header().Set("Content-Length", "4096")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte("invalid credentials: " + auth[:len(auth)-4]))
+			w.(http.Flusher).Flush()
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			_ = conn.Close()
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(echo)
+			t.Cleanup(srv.Close)
+			h := newHarness(t, srv.URL)
+			r, _ := h.start(func(c *Config) {
+				c.HTTP.Headers = configopaque.MapList{{Name: "Api-Key", Value: headerSecret}}
+			})
+			r.poll(context.Background())
+			shown := h.logText() + "\n" + h.lastStatus().Err().Error()
+			assert.Contains(t, shown, "[REDACTED]")
+			assert.NotContains(t, shown, "S3cretHdr")
+			assert.NotContains(t, shown, testToken[:len(testToken)-4])
 		})
 	}
 }
