@@ -82,6 +82,19 @@ func post(ctx context.Context, client *http.Client, u string, headers map[string
 	return se
 }
 
+// sameOriginRedirects follows a channel's redirect only to its own scheme
+// and host: elsewhere, the channel's headers (an API key) and the Referer
+// Go sets (the webhook URL, which is its secret) would go along.
+func sameOriginRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if !strings.EqualFold(req.URL.Scheme, via[0].URL.Scheme) || !strings.EqualFold(req.URL.Host, via[0].URL.Host) {
+		return errors.New("redirect to another host refused: the channel's URL and headers go to its own host only")
+	}
+	return nil
+}
+
 // webhook POSTs each finding as its JSON object (the -format json fields
 // and dedup_key).
 type webhook struct {

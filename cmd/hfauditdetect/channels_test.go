@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 )
@@ -123,5 +125,61 @@ func TestOTLPSend(t *testing.T) {
 	}
 	if body := lr.Body().Map().AsRaw(); body["actor"] != "vera" || body["dedup_key"] != ssoFinding.DedupKey {
 		t.Errorf("body %v", body)
+	}
+}
+
+// A channel that redirects to another host is refused before anything
+// goes there: the channel's headers (an API key) and the Referer Go would
+// set (the webhook URL, its secret) stay with its own host. A redirect
+// within the host is followed.
+func TestChannelRedirects(t *testing.T) {
+	const secret = "otlp-api-key-S3cret"
+	var mu sync.Mutex
+	var leaked []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		leaked = append(leaked, r.Header.Get("Api-Key")+" "+r.Header.Get("Referer"))
+		mu.Unlock()
+	}))
+	defer other.Close()
+	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1) // another host
+	first := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/moved" {
+			return // within the host: 200
+		}
+		target := otherURL + "/v1/logs"
+		if r.URL.Path == "/same-host" {
+			target = "/moved"
+		}
+		http.Redirect(w, r, target, http.StatusPermanentRedirect)
+	}))
+	defer first.Close()
+
+	var fc fileConfig
+	fc.Channels.OTLP = append(fc.Channels.OTLP, struct {
+		Endpoint configopaque.String            `mapstructure:"endpoint"`
+		Headers  map[string]configopaque.String `mapstructure:"headers"`
+	}{Endpoint: configopaque.String(first.URL + "/v1/logs"), Headers: map[string]configopaque.String{"Api-Key": secret}})
+	var cfg config
+	webhooks := []string{first.URL + "/services/T0/B0/webhook-S3cret", first.URL + "/same-host"}
+	if err := watchChannels(&cfg, fc, webhooks, "", "", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range cfg.wcfg.channels {
+		err := ch.Send(context.Background(), ssoFinding)
+		if strings.HasSuffix(channelURL(ch), "/same-host") {
+			if err != nil {
+				t.Errorf("a redirect within the host: %v", err)
+			}
+			continue
+		}
+		if err == nil || strings.Contains(err.Error(), "S3cret") || strings.Contains(err.Error(), "localhost") {
+			t.Errorf("%s: error %v, want a refusal that names no URL", ch.ID(), err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(leaked) > 0 {
+		t.Errorf("requests reached the other host: %q", leaked)
 	}
 }

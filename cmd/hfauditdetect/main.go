@@ -357,7 +357,7 @@ func applyFileConfig(cfg *config, fc fileConfig, set map[string]bool, every, set
 // watchChannels builds the channels of the flags and of the -config file.
 // Two channels with the same URL are one.
 func watchChannels(cfg *config, fc fileConfig, webhooks []string, slackURL, otlpURL string, timeout time.Duration) error {
-	client := &http.Client{Timeout: timeout}
+	client := &http.Client{Timeout: timeout, CheckRedirect: sameOriginRedirects}
 	var chans []channel
 	for _, u := range webhooks {
 		chans = append(chans, webhook{url: u, client: client})
