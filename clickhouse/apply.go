@@ -2,6 +2,7 @@ package clickhouse // import "github.com/hfauditlog/huggingfaceauditreceiver/cli
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -173,11 +174,25 @@ func (t Target) post(ctx context.Context, sql string, params url.Values) ([]byte
 		if msg == "" {
 			msg = resp.Status
 		}
-		return nil, nil, &ServerError{Status: resp.StatusCode, Message: msg}
+		return nil, nil, &ServerError{Status: resp.StatusCode, Message: redact(msg, user, pass, u.Query().Get("password"))}
 	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, nil, err
 	}
 	return body, resp.Header, nil
+}
+
+// redact cuts the passwords (in the Basic credentials, and a password
+// setting) out of msg: a proxy in front of ClickHouse may echo the
+// request. A password under 4 characters is left: cutting it everywhere
+// would garble the message.
+func redact(msg, user string, passwords ...string) string {
+	var pairs []string
+	for _, p := range passwords {
+		if len(p) >= 4 {
+			pairs = append(pairs, base64.StdEncoding.EncodeToString([]byte(user+":"+p)), "[REDACTED]", url.QueryEscape(p), "[REDACTED]", p, "[REDACTED]")
+		}
+	}
+	return strings.NewReplacer(pairs...).Replace(msg)
 }

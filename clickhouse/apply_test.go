@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -129,5 +130,28 @@ func TestEndpointNeverShowsThePassword(t *testing.T) {
 	}
 	if got := (Target{DSN: "http://h:8123/?max_threads=2"}).Endpoint(); got != "http://h:8123/?max_threads=2" {
 		t.Errorf("a plain DSN is shown as is, got %q", got)
+	}
+}
+
+// A proxy in front of ClickHouse that echoes the request in its error
+// does not put the password in the error.
+func TestServerErrorHidesThePassword(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = io.WriteString(w, "bad gateway for "+r.Header.Get("Authorization")+" "+r.URL.RawQuery)
+	}))
+	defer srv.Close()
+	for _, target := range []Target{
+		{DSN: srv.URL, User: "alice", Password: "pw-S3cret"},
+		{DSN: strings.Replace(srv.URL, "http://", "http://alice:pw-S3cret@", 1)},
+		{DSN: srv.URL + "/?user=alice&password=pw-S3cret%2B1"},
+	} {
+		_, err := target.Query(context.Background(), "SELECT 1", nil)
+		if err == nil || !strings.Contains(err.Error(), "bad gateway for ") {
+			t.Fatalf("error %v, want the echo with the credentials cut out", err)
+		}
+		if strings.Contains(err.Error(), "S3cret") || strings.Contains(err.Error(), base64.StdEncoding.EncodeToString([]byte("alice:pw-S3cret"))) {
+			t.Fatalf("the password is in the error: %v", err)
+		}
 	}
 }
