@@ -436,6 +436,7 @@ func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, raw
 		if err != nil {
 			id := e.id.String()
 			r.reportInvalid(ctx, id, []byte(id), err)
+			e.unusable = true
 			continue
 		}
 		self := r.conv.self.matches(&ev)

@@ -81,16 +81,19 @@ func (c *cursor) covers(id []byte, createdAt int64) bool {
 	return c.seen.has(id)
 }
 
-// advance records emitted events and forgets IDs that fell below the floor,
+// advance records a batch's events and forgets IDs that fell below the floor,
 // which becomes where seen is complete. The watermark never passes now: one
 // event stamped in the future (a clock gone wrong) would otherwise put every
 // later event below the floor. Such an event stays in seen until the floor
-// passes it.
+// passes it. An unusable event is remembered too (it is reported once) but
+// moves nothing: it was never emitted.
 func (c *cursor) advance(batch []pendingEvent, window time.Duration, now int64) {
 	for i := range batch {
 		e := &batch[i]
 		c.seen.put(e.id, e.createdAt)
-		c.watermark = max(c.watermark, min(e.createdAt, now))
+		if !e.unusable {
+			c.watermark = max(c.watermark, min(e.createdAt, now))
+		}
 	}
 	floor := c.floor(window)
 	c.complete = floor

@@ -715,3 +715,26 @@ func TestEventIDOrdersAsItsString(t *testing.T) {
 	}
 	assert.Nil(t, newEventID(ids[0]).other, "an ObjectId costs no allocation")
 }
+
+// An unusable event that the scanner could key (found invalid only when
+// its batch is built) is remembered, so it is reported once, but does not
+// move the watermark: a later event within late_arrival_window of the
+// newest emitted one is still delivered.
+func TestUnusableEventDoesNotMoveTheWatermark(t *testing.T) {
+	ctx := context.Background()
+	h := onFakeHub(t)
+	tA := time.Now().UTC().Truncate(time.Millisecond).Add(-3 * time.Hour)
+	a := ev("6650a1b2c3d4e5f600000001", tA.Format(time.RFC3339Nano))
+	noType := `{"_id":"6650a1b2c3d4e5f600000009","createdAt":"` + tA.Add(2*time.Hour).Format(time.RFC3339Nano) + `","message":"m"}`
+	h.hub.set(a, noType)
+	r, _ := h.start(func(c *Config) { c.LateArrivalWindow = time.Hour })
+	r.poll(ctx)
+	assert.Equal(t, []string{"6650a1b2c3d4e5f600000001"}, h.next.accepted())
+	assert.Equal(t, tA.UnixNano(), r.cursor.watermark)
+
+	late := ev("6650a1b2c3d4e5f600000002", tA.Add(30*time.Minute).Format(time.RFC3339Nano))
+	h.hub.set(a, noType, late)
+	r.poll(ctx)
+	assert.Equal(t, []string{"6650a1b2c3d4e5f600000001", "6650a1b2c3d4e5f600000002"}, h.next.accepted())
+	assert.Len(t, h.logs.FilterMessageSnippet("Skipping an invalid event").All(), 1, "reported once")
+}

@@ -23,6 +23,10 @@ type pendingEvent struct {
 	id        eventID
 	size      int32
 	inMemory  bool
+	// unusable: found invalid when its batch was built. The cursor
+	// remembers it (it is reported once) but it does not move the
+	// watermark: it was never emitted.
+	unusable bool
 }
 
 // errMissingKey marks an element whose _id or createdAt the scanner could
