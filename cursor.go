@@ -255,10 +255,24 @@ const (
 // castagnoli is the CRC-32C table (hardware-assisted on amd64 and arm64).
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// maxClockSkew: a version 2 checkpoint whose bounds lie further ahead of
-// the clock is taken for corrupt. (The watermark never passes the time of
-// the poll that set it.)
+// maxClockSkew: a checkpoint whose bounds lie further ahead of the clock
+// is not used. The watermark never passes the time of the poll that set it,
+// nor since the time of the first start: such a bound was corrupted (a
+// version without a checksum), or written while the clock was wrong. Used,
+// it would hold back every event until the clock caught up, in silence;
+// refused, it is logged and the receiver starts over.
 const maxClockSkew = 24 * time.Hour
+
+// checkBounds refuses bounds the clock rules out (see maxClockSkew).
+func checkBounds(bounds ...int64) error {
+	limit := time.Now().Add(maxClockSkew).UnixNano()
+	for _, bound := range bounds {
+		if bound < 0 || bound > limit {
+			return fmt.Errorf("the checkpoint holds %s, a time the clock rules out: it is corrupt, or was written while the clock was wrong", formatNanos(bound))
+		}
+	}
+	return nil
+}
 
 // appendCheckpoint encodes the cursor's bounds and the given entries.
 func (c *cursor) appendCheckpoint(dst []byte, seq uint64, n int, entries func(add func(id eventID, createdAt int64))) []byte {
@@ -342,14 +356,8 @@ func decodeCheckpoint(b []byte) (cp checkpoint, err error) {
 	if r.err != nil {
 		return cp, r.err
 	}
-	if b[len(checkpointMagic)] == checkpointV2 {
-		// No checksum: bounds the clock rules out betray a corrupt value.
-		limit := time.Now().Add(maxClockSkew).UnixNano()
-		for _, bound := range []int64{cp.watermark, cp.since, cp.complete} {
-			if bound < 0 || bound > limit {
-				return cp, fmt.Errorf("the checkpoint holds a time the clock rules out (%d): it is corrupt", bound)
-			}
-		}
+	if err := checkBounds(cp.watermark, cp.since, cp.complete); err != nil {
+		return cp, err
 	}
 	if count > uint64(len(r.b)) { // every entry takes at least two bytes
 		return cp, fmt.Errorf("the checkpoint claims %d IDs in %d bytes", count, len(r.b))
@@ -465,10 +473,14 @@ func unmarshalCursorV1(b []byte, window time.Duration) (*cursor, error) {
 	if c.since, err = parseNanos(s.Since); err != nil {
 		return nil, err
 	}
+	if err := checkBounds(c.watermark, c.since); err != nil {
+		return nil, err
+	}
 	for i, id := range s.SeenIDs {
 		c.seen.put(newEventID(id), s.SeenCreatedAt[i])
 	}
 	c.complete = c.floor(window)
+	c.oldestSeen = c.seen.prune(c.complete)
 	return c, nil
 }
 
@@ -501,8 +513,9 @@ type cursorStore struct {
 	firstDelta, nextDelta uint64
 	// baseIDs is how many IDs the base holds; deltaIDs, the deltas after it.
 	baseIDs, deltaIDs int
-	// dirty: a batch's delta could not be saved, so the cursor in memory
-	// holds IDs that storage may not; the next compaction writes the base
+	// dirty: storage does not hold the cursor as it is in memory (a
+	// batch's delta could not be saved, a new cursor is not saved yet) or
+	// holds it in an older version; the next compaction writes the base
 	// whatever the deltas' size.
 	dirty bool
 }
@@ -575,12 +588,15 @@ func (s *cursorStore) decodeBase(b []byte, window time.Duration) (*cursor, error
 		return nil, nil
 	}
 	if len(b) > 0 && b[0] == '{' {
-		return unmarshalCursorV1(b, window)
+		c, err := unmarshalCursorV1(b, window)
+		s.dirty = err == nil // rewritten in the current version
+		return c, err
 	}
 	cp, err := decodeCheckpoint(b)
 	if err != nil {
 		return nil, err
 	}
+	s.dirty = b[len(checkpointMagic)] != checkpointVersion
 	c := &cursor{watermark: cp.watermark, since: cp.since, complete: cp.complete, seen: newSeenSet(cp.count)}
 	if err := cp.apply(&c.seen); err != nil {
 		return nil, err

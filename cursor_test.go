@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -737,4 +739,82 @@ func TestUnusableEventDoesNotMoveTheWatermark(t *testing.T) {
 	r.poll(ctx)
 	assert.Equal(t, []string{"6650a1b2c3d4e5f600000001", "6650a1b2c3d4e5f600000002"}, h.next.accepted())
 	assert.Len(t, h.logs.FilterMessageSnippet("Skipping an invalid event").All(), 1, "reported once")
+}
+
+// A checkpoint whose times lie more than a day ahead of the clock (a
+// corrupt digit in a version without a checksum, or a first start while
+// the clock was years ahead) would hold back every event in silence: it is
+// reported as unreadable and the receiver starts over.
+func TestCheckpointAheadOfTheClockStartsOver(t *testing.T) {
+	ctx := context.Background()
+	ahead := time.Now().AddDate(5, 0, 0)
+	v1, err := json.Marshal(storedCursorV1{Version: 1, Watermark: formatNanos(ahead.UnixNano()), SeenIDs: []string{}, SeenCreatedAt: []int64{}})
+	require.NoError(t, err)
+	aheadWatermark := newCursor(0)
+	aheadWatermark.watermark = ahead.UnixNano()
+	for name, stored := range map[string][]byte{
+		"version 1, its watermark ahead":                           v1,
+		"version 3, since from a first start with the clock ahead": newCursor(ahead.Add(-time.Hour).UnixNano()).marshalBase(1),
+		"version 3, its watermark ahead":                           aheadWatermark.marshalBase(1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := onFakeHub(t)
+			lookback := func(c *Config) { c.InitialLookback = time.Hour }
+			r, stop := h.start(lookback)
+			require.NoError(t, r.store.client.Set(ctx, r.store.key, stored))
+			stop()
+			recent := ev("6650a1b2c3d4e5f600000002", time.Now().UTC().Add(-time.Minute).Format(time.RFC3339Nano))
+			h.hub.set(recent)
+			r2, _ := h.start(lookback)
+			r2.poll(ctx)
+			assert.Equal(t, []string{"6650a1b2c3d4e5f600000002"}, h.next.accepted())
+			assert.Len(t, h.logs.FilterMessageSnippet("Stored checkpoint unreadable; starting over").All(), 1)
+		})
+	}
+}
+
+// A save that failed is made again at the end of the next poll, whatever
+// its outcome: a new cursor whose save at start failed, and whose first
+// poll failed too, still holds initial_lookback from the first start
+// after a restart. A base of an older version is rewritten in the current
+// one by the first poll.
+func TestCheckpointSavedAtTheEndOfEveryPoll(t *testing.T) {
+	ctx := context.Background()
+	t.Run("a failed save at start", func(t *testing.T) {
+		h := onFakeHub(t)
+		lookback := func(c *Config) { c.InitialLookback = 2 * time.Second }
+		h.hub.set(ev("6650a1b2c3d4e5f600000001", time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano)))
+		faults := &faultSwitch{rng: rand.New(rand.NewPCG(1, 1)), on: true, always: true}
+		ext := faults.storage(startFileStorage(t, h.storageDir))
+		r := h.newReceiver(h.next.consumer(t), lookback)
+		require.NoError(t, r.setup(ctx, h.host(ext)))
+		require.Len(t, h.logs.FilterMessageSnippet("Saving the new checkpoint failed").All(), 1)
+		faults.on = false
+		h.hub.setStatus(http.StatusUnauthorized)
+		r.poll(ctx)
+		require.NoError(t, r.Shutdown(ctx))
+		require.NoError(t, ext.Shutdown(ctx))
+
+		time.Sleep(3 * time.Second) // the restart comes more than the lookback later
+		h.hub.setStatus(0)
+		r2, _ := h.start(lookback)
+		r2.poll(ctx)
+		assert.Equal(t, []string{"6650a1b2c3d4e5f600000001"}, h.next.accepted())
+	})
+	t.Run("a version 2 base", func(t *testing.T) {
+		h := onFakeHub(t)
+		c := newCursor(0)
+		c.advance([]pendingEvent{{id: newEventID("6650a1b2c3d4e5f600000001"), createdAt: time.Now().Add(-time.Minute).UnixNano()}}, time.Hour, time.Now().UnixNano())
+		v2 := c.marshalBase(1)
+		v2 = v2[:len(v2)-4]
+		v2[len(checkpointMagic)] = checkpointV2
+		r, stop := h.start()
+		require.NoError(t, r.store.client.Set(ctx, r.store.key, v2))
+		stop()
+		r2, _ := h.start()
+		r2.poll(ctx)
+		stored, err := r2.store.client.Get(ctx, r2.store.key)
+		require.NoError(t, err)
+		assert.Equal(t, byte(checkpointVersion), stored[len(checkpointMagic)], "rewritten by the first poll, which emitted nothing")
+	})
 }

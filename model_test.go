@@ -146,8 +146,10 @@ func maxTime(a, b time.Time) time.Time {
 
 // faultSwitch makes storage writes fail at random while on, counting them.
 type faultSwitch struct {
-	rng    *rand.Rand
-	on     bool
+	rng *rand.Rand
+	on  bool
+	// always: every write fails while on, not one in three.
+	always bool
 	failed int
 }
 
@@ -166,7 +168,7 @@ type faultyClient struct {
 var errStorageFault = errors.New("injected storage fault")
 
 func (c *faultyClient) fail() bool {
-	if c.f.on && c.f.rng.IntN(3) == 0 {
+	if c.f.on && (c.f.always || c.f.rng.IntN(3) == 0) {
 		c.f.failed++
 		return true
 	}

@@ -231,6 +231,13 @@ func (r *auditReceiver) poll(ctx context.Context) {
 		// Once emitted, the new events are covered too.
 		r.runs.remember(pass.runs, err == nil)
 	}
+	// At the end of every poll, the batches' deltas are folded into one
+	// checkpoint value when they are worth it (see compact), also when the
+	// pass failed half way; a save that failed before (at start, or a
+	// batch's) is made again, whatever this poll's outcome.
+	if cerr := r.store.compact(context.WithoutCancel(ctx), r.cursor); cerr != nil {
+		r.set.Logger.Warn("Checkpoint compaction failed; retrying after the next poll", zap.Error(cerr))
+	}
 	slot.release()
 	if ctx.Err() != nil {
 		return
@@ -321,14 +328,6 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 	})
 	// The same event twice in one response sorts next to itself.
 	pending = slices.CompactFunc(pending, func(a, b pendingEvent) bool { return a.id.compare(b.id) == 0 })
-	// At the end of a pass, the batches' deltas are folded into one
-	// checkpoint value when they are worth it (see compact); also when the
-	// pass fails half way (the deltas hold the batches accepted until then).
-	defer func() {
-		if err := r.store.compact(context.WithoutCancel(ctx), r.cursor); err != nil {
-			r.set.Logger.Warn("Checkpoint compaction failed; retrying after the next poll", zap.Error(err))
-		}
-	}()
 	raws := make([][]byte, min(r.cfg.BatchSize, len(pending)))
 	for start := 0; start < len(pending); start += r.cfg.BatchSize {
 		if err := ctx.Err(); err != nil {
