@@ -332,7 +332,9 @@ func TestDecodeEventRejectsUnusableEvents(t *testing.T) {
 		"invalid JSON":                         {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","data":{"a":tru}}`, "invalid JSON"},
 		"trailing bytes":                       {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create"} x`, "data after the event"},
 		"bad escape":                           {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","message":"\x"}`, "invalid escape"},
-		"deeper than encoding/json reads":      {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","data":` + nestedArray(maxDepth) + `}`, "the event is nested more than 10000 levels deep"},
+		"bad JSON deep inside":                 {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","x":` + strings.Repeat("[", 20_000) + "1 2" + strings.Repeat("]", 20_000) + `}`, "invalid JSON"},
+		"bad JSON after a deep value":          {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","x":` + nestedArray(20_000) + `,"y":tru}`, "invalid JSON"},
+		"a deep value left open":               {`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","x":` + strings.Repeat(`{"a":[`, 2_000) + `}`, "invalid JSON"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -451,6 +453,9 @@ func TestSchemaDriftKeepsTheEvent(t *testing.T) {
 		{"a city nested 400 deep", strings.Replace(full, `"city":"Paris"`, `"city":`+nestedArray(400), 1),
 			[]string{"location.city: a JSON array, want string"}, []string{attrLocationCity}, []string{attrLocationCountry}},
 		{"an unknown field nested 5,000 deep", full + `,"newField":` + nestedArray(5000), nil, nil, []string{attrData}},
+		{"an unknown field nested 50,000 deep, objects and arrays", full + `,"newField":` + strings.Repeat(`{"a":[1,{},[],`, 50_000) + "null" + strings.Repeat("]}", 50_000), nil, nil, []string{attrData}},
+		{"data nested 20,000 deep", strings.Replace(full, dataMember, `"data":`+nestedArray(20_000), 1),
+			[]string{"data: nested 20000 levels deep, more than the 300 a record holds"}, []string{attrData}, []string{attrUserName}},
 	}
 	unusable := []struct{ name, event string }{
 		{"_id a number", `{"_id":5,"createdAt":"2026-11-20T10:00:00Z","type":"repo.create"}`},
@@ -465,7 +470,6 @@ func TestSchemaDriftKeepsTheEvent(t *testing.T) {
 		{"type a number", `{"_id":"6650a1b2c3d4e5f6000000f5","createdAt":"2026-11-20T10:00:00Z","type":5}`},
 		{"type missing", `{"_id":"6650a1b2c3d4e5f6000000f6","createdAt":"2026-11-20T10:00:00Z"}`},
 		{"not an object", `["6650a1b2c3d4e5f6000000f7"]`},
-		{"nested deeper than encoding/json reads", `{"_id":"6650a1b2c3d4e5f6000000f8","createdAt":"2026-11-20T10:00:00Z","type":"repo.create","data":` + nestedArray(maxDepth) + `}`},
 	}
 
 	ctx := context.Background()

@@ -20,19 +20,18 @@ import (
 // string with escape sequences is copied, unescaped. data is kept as its
 // byte range and decoded into the record's attribute by putJSON.
 
-// maxDepth bounds nesting, as encoding/json does: an event nested deeper
-// is valid JSON that no reader takes, so it is unusable (errTooDeep), not a
-// malformed response. maxDataDepth bounds the data a record holds: deeper
-// data stays in huggingface.raw only (a decode error), so that no exporter
-// or store downstream meets nesting it refuses (ClickHouse reads JSON up to
-// 1,000 levels; an OTLP attribute takes three protobuf messages a level).
+// JSON may nest without limit, and so may an event: nothing about its depth
+// makes it unusable. skip recurses maxRecursion levels deep and reads what
+// lies deeper with skipDeep, which keeps a stack instead, so no event can
+// exhaust the goroutine's stack. maxDataDepth bounds the data a record
+// holds: deeper data stays in huggingface.raw only (a decode error), so
+// that no exporter or store downstream meets nesting it refuses
+// (encoding/json and protobuf read 10,000 levels, ClickHouse's JSON 1,000;
+// an OTLP attribute takes three protobuf messages a level).
 const (
-	maxDepth     = 10_000
+	maxRecursion = 1_000
 	maxDataDepth = 300
 )
-
-// errTooDeep: the event is nested deeper than maxDepth.
-var errTooDeep = fmt.Errorf("the event is nested more than %d levels deep", maxDepth)
 
 // optBool is an optional boolean field: absent, false or true.
 type optBool uint8
@@ -344,13 +343,7 @@ func (r *eventReader) literal(word string) {
 // open enters the object or array at pos; read its members with nextKey,
 // its elements with nextElement.
 func (r *eventReader) open() {
-	if r.depth++; r.depth > maxDepth {
-		if r.err == nil {
-			r.err = errTooDeep
-		}
-		r.pos = len(r.b)
-		return
-	}
+	r.depth++
 	r.deepest = max(r.deepest, r.depth)
 	r.pos++
 }
@@ -410,6 +403,11 @@ func (r *eventReader) nextItem(first *bool, closing byte) bool {
 
 // skip reads a value of any kind and keeps nothing.
 func (r *eventReader) skip() {
+	switch k := r.kind(); {
+	case (k == kindObject || k == kindArray) && r.depth >= maxRecursion:
+		r.skipDeep()
+		return
+	}
 	switch r.kind() {
 	case kindString:
 		r.skipString()
@@ -447,6 +445,90 @@ func (r *eventReader) skip() {
 	default:
 		r.fail("expected a value")
 	}
+}
+
+// skipDeep reads a value as skip does, without recursion: the containers
+// it is in are a stack of their closing bytes.
+func (r *eventReader) skipDeep() {
+	var closers []byte
+	for r.err == nil {
+		// At a value.
+		switch k := r.kind(); k {
+		case kindObject, kindArray:
+			closing := byte(']')
+			if k == kindObject {
+				closing = '}'
+			}
+			r.pos++
+			closers = append(closers, closing)
+			r.deepest = max(r.deepest, r.depth+len(closers))
+			r.skipSpace()
+			if r.pos < len(r.b) && r.b[r.pos] == closing {
+				r.pos++
+				closers = closers[:len(closers)-1]
+				break // an empty container: a whole value
+			}
+			if closing == '}' {
+				r.deepKey()
+			}
+			continue // at its first member's value, or first element
+		case kindString:
+			r.skipString()
+		case kindNumber:
+			r.number()
+		case kindTrue:
+			r.literal("true")
+		case kindFalse:
+			r.literal("false")
+		case kindNull:
+			r.literal("null")
+		default:
+			r.fail("expected a value")
+		}
+		// After a value: the containers it closes, then a comma.
+		for r.err == nil && len(closers) > 0 {
+			r.skipSpace()
+			if r.pos >= len(r.b) {
+				r.fail("unexpected end")
+				return
+			}
+			closing := closers[len(closers)-1]
+			if r.b[r.pos] == closing {
+				r.pos++
+				closers = closers[:len(closers)-1]
+				continue
+			}
+			if r.b[r.pos] != ',' {
+				r.fail("expected ',' or '" + string(closing) + "'")
+				return
+			}
+			r.pos++
+			r.skipSpace()
+			if closing == '}' {
+				r.deepKey()
+			}
+			break
+		}
+		if len(closers) == 0 {
+			return
+		}
+	}
+}
+
+// deepKey reads a member's key and its colon, leaving pos at its value.
+func (r *eventReader) deepKey() {
+	if r.pos >= len(r.b) || r.b[r.pos] != '"' {
+		r.fail("expected a key")
+		return
+	}
+	r.skipString()
+	r.skipSpace()
+	if r.pos >= len(r.b) || r.b[r.pos] != ':' {
+		r.fail("expected ':'")
+		return
+	}
+	r.pos++
+	r.skipSpace()
 }
 
 // skipString validates a string without building it.
@@ -575,6 +657,16 @@ func (eventDecoder) decode(raw []byte) (ev auditEvent, err error) {
 		return ev, err
 	}
 	return ev, requiredErr("type", ev.typ, tKind)
+}
+
+// validJSON checks that raw is one JSON value, as decode will read it; the
+// error is a *jsonError.
+func validJSON(raw []byte) error {
+	r := eventReader{b: raw}
+	r.skipSpace()
+	r.skip()
+	r.end()
+	return r.err
 }
 
 // end checks that nothing but white space follows the event.
