@@ -438,3 +438,24 @@ func TestABrokenResponseMovesNothing(t *testing.T) {
 	r.poll(ctx)
 	assert.Equal(t, []string{z, c, b}, h.next.accepted(), "every event the Hub holds, once, oldest first")
 }
+
+// A key written with escapes ("\u005fid") is the same key to JSON: the
+// element's _id and createdAt are read as the decoder reads them (the
+// first of duplicate keys counts), so the cursor files each event under
+// the _id and time of the record it emitted.
+func TestEscapedKeys(t *testing.T) {
+	const (
+		x = "6650a1b2c3d4e5f60000000a"
+		y = "6650a1b2c3d4e5f60000000b"
+	)
+	ctx := context.Background()
+	h := onFakeHub(t)
+	h.hub.set(
+		`{"\u005fid":"`+x+`","_id":"`+y+`","creat\u0065dAt":"2026-11-20T10:00:00Z","createdAt":"2026-11-20T10:30:00Z","type":"repo.create"}`,
+		`{"_id":"`+y+`","createdAt":"2026-11-20T10:00:00Z","type":"repo.delete"}`)
+	r, _ := h.start()
+	r.poll(ctx)
+	r.poll(ctx)
+	assert.ElementsMatch(t, []string{x, y}, h.next.accepted(), "two events, each once")
+	assert.Equal(t, "2026-11-20T10:00:00Z", formatNanos(savedCursor(t, r).watermark))
+}

@@ -222,7 +222,12 @@ func (s *arrayScanner) element() (raw, id, createdAt []byte, err error) {
 				case expectKey:
 					expectKey = false
 					key = memberOther
-					if string(str) == "_id" && !idKey {
+					if bytes.IndexByte(str, '\\') >= 0 {
+						// An escaped key may spell "_id" or "createdAt":
+						// both are left to the decoder, which unescapes.
+						idKey, timeKey = true, true
+						idAt[0], timeAt[0] = -1, -1
+					} else if string(str) == "_id" && !idKey {
 						key, idKey = memberID, true
 					} else if string(str) == "createdAt" && !timeKey {
 						key, timeKey = memberCreatedAt, true
