@@ -459,3 +459,22 @@ func TestEscapedKeys(t *testing.T) {
 	assert.ElementsMatch(t, []string{x, y}, h.next.accepted(), "two events, each once")
 	assert.Equal(t, "2026-11-20T10:00:00Z", formatNanos(savedCursor(t, r).watermark))
 }
+
+// The same _id twice in one response is one event, delivered once (its
+// oldest copy), also when its copies' createdAt differ and other events
+// sort between them.
+func TestSameIDTwiceInAResponse(t *testing.T) {
+	const (
+		a = "6650a1b2c3d4e5f60000000a"
+		b = "6650a1b2c3d4e5f60000000b"
+		c = "custom-id-c"
+	)
+	ctx := context.Background()
+	h := onFakeHub(t)
+	h.hub.set(ev(a, "2026-11-20T10:00:02Z"), ev(c, "2026-11-20T10:00:03Z"), ev(b, "2026-11-20T10:00:01Z"),
+		ev(a, "2026-11-20T10:00:00Z"), ev(c, "2026-11-20T10:00:00.5Z"), ev(a, "2026-11-20T10:00:00Z"))
+	r, _ := h.start(func(cfg *Config) { cfg.BatchSize = 2 })
+	r.poll(ctx)
+	r.poll(ctx)
+	assert.Equal(t, []string{a, c, b}, h.next.accepted())
+}

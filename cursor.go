@@ -193,6 +193,13 @@ func (s *seenSet) has(id []byte) bool {
 	return found
 }
 
+// add puts id, and tells whether it was new to s.
+func (s *seenSet) add(id eventID, createdAt int64) bool {
+	n := s.len()
+	s.put(id, createdAt)
+	return s.len() > n
+}
+
 func (s *seenSet) put(id eventID, createdAt int64) {
 	if id.other == nil {
 		s.oids[id.oid] = createdAt

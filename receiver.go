@@ -326,8 +326,10 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 	slices.SortFunc(pending, func(a, b pendingEvent) int {
 		return cmp.Or(cmp.Compare(a.createdAt, b.createdAt), a.id.compare(b.id))
 	})
-	// The same event twice in one response sorts next to itself.
-	pending = slices.CompactFunc(pending, func(a, b pendingEvent) bool { return a.id.compare(b.id) == 0 })
+	// The same _id twice in one response: its first copy, the oldest, only
+	// (the copies sort apart when their createdAt differ).
+	firsts := newSeenSet(len(pending))
+	pending = slices.DeleteFunc(pending, func(e pendingEvent) bool { return !firsts.add(e.id, e.createdAt) })
 	raws := make([][]byte, min(r.cfg.BatchSize, len(pending)))
 	for start := 0; start < len(pending); start += r.cfg.BatchSize {
 		if err := ctx.Err(); err != nil {
