@@ -659,16 +659,6 @@ func (eventDecoder) decode(raw []byte) (ev auditEvent, err error) {
 	return ev, requiredErr("type", ev.typ, tKind)
 }
 
-// validJSON checks that raw is one JSON value, as decode will read it; the
-// error is a *jsonError.
-func validJSON(raw []byte) error {
-	r := eventReader{b: raw}
-	r.skipSpace()
-	r.skip()
-	r.end()
-	return r.err
-}
-
 // end checks that nothing but white space follows the event.
 func (r *eventReader) end() {
 	if r.err == nil {

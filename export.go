@@ -160,7 +160,7 @@ func (r *auditReceiver) fetch(ctx context.Context, slot *pollSlot) (*exportPass,
 }
 
 // sift decides for one element of the export: covered by the cursor, new
-// (checked to be JSON, kept as is, decoded when emitted), or unreadable.
+// (kept as is, decoded and validated when emitted), or unreadable.
 func (r *auditReceiver) sift(ctx context.Context, pass *exportPass, floor int64, raw, id, createdAtRaw []byte) verdict {
 	pass.received++
 	createdAt, err := int64(0), errMissingKey
@@ -192,15 +192,6 @@ func (r *auditReceiver) sift(ctx context.Context, pass *exportPass, floor int64,
 			return verdictCovers
 		}
 		return verdictCovered
-	}
-	// A new event is checked now, while the body is read: one that is not
-	// JSON fails the read (see malformedEvent) before anything of this
-	// response is emitted. (Covered events are not decoded at all.)
-	if err := validJSON(raw); err != nil {
-		if pass.malformed == nil {
-			pass.malformed = r.malformedEvent(id, err)
-		}
-		return verdictInvalid
 	}
 	if !pass.overlap && r.cursor.covers(id, createdAt) {
 		pass.overlap = true
