@@ -403,39 +403,42 @@ func (r *eventReader) nextItem(first *bool, closing byte) bool {
 
 // skip reads a value of any kind and keeps nothing.
 func (r *eventReader) skip() {
-	switch k := r.kind(); {
-	case (k == kindObject || k == kindArray) && r.depth >= maxRecursion:
+	k := r.kind()
+	if k != kindObject && k != kindArray {
+		r.skipScalar(k)
+		return
+	}
+	if r.depth >= maxRecursion {
 		r.skipDeep()
 		return
 	}
-	switch r.kind() {
-	case kindString:
-		r.skipString()
-	case kindNumber:
-		r.number()
-	case kindObject:
-		k := r.opened()
-		r.open()
-		n := int32(0)
+	c := r.opened()
+	r.open()
+	n := int32(0)
+	if k == kindObject {
 		for first := true; ; n++ {
 			if _, ok := r.nextKey(&first); !ok {
 				break
 			}
 			r.skip()
 		}
-		if k < len(r.sizes) {
-			r.sizes[k] = n
-		}
-	case kindArray:
-		k := r.opened()
-		r.open()
-		n := int32(0)
+	} else {
 		for first := true; r.nextElement(&first); n++ {
 			r.skip()
 		}
-		if k < len(r.sizes) {
-			r.sizes[k] = n
-		}
+	}
+	if c < len(r.sizes) {
+		r.sizes[c] = n
+	}
+}
+
+// skipScalar reads a value of kind k that is not a container.
+func (r *eventReader) skipScalar(k string) {
+	switch k {
+	case kindString:
+		r.skipString()
+	case kindNumber:
+		r.number()
 	case kindTrue:
 		r.literal("true")
 	case kindFalse:
@@ -472,18 +475,8 @@ func (r *eventReader) skipDeep() {
 				r.deepKey()
 			}
 			continue // at its first member's value, or first element
-		case kindString:
-			r.skipString()
-		case kindNumber:
-			r.number()
-		case kindTrue:
-			r.literal("true")
-		case kindFalse:
-			r.literal("false")
-		case kindNull:
-			r.literal("null")
 		default:
-			r.fail("expected a value")
+			r.skipScalar(k)
 		}
 		// After a value: the containers it closes, then a comma.
 		for r.err == nil && len(closers) > 0 {
