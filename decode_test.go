@@ -155,3 +155,28 @@ func TestDataSizes(t *testing.T) {
 	require.Equal(t, 41, v.Slice().Len())
 	require.Equal(t, 2, v.Slice().At(39).Slice().Len())
 }
+
+// FuzzSkipDeep: skipDeep, which reads nesting past maxRecursion with a
+// stack, accepts the same values as skip, ends at the same byte and finds
+// the same depth.
+func FuzzSkipDeep(f *testing.F) {
+	for _, seed := range []string{
+		`[]`, `{}`, `[1,[2,{"a":[{}]}],"x"]`, `{"a":{"b":[]},"c":null}`, `[1,]`, `{"a" 1}`, `[[[`, `{"a":[}`,
+		`[true,false,null,-0.5e3,"\u00e9\n"]`, `{"a":1,}`, `[{"a":1} {"b":2}]`, `{"a":tru}`, `[] x`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if len(raw) == 0 || (raw[0] != '{' && raw[0] != '[') {
+			return
+		}
+		rec, deep := eventReader{b: raw}, eventReader{b: raw}
+		rec.skip()
+		deep.skipDeep()
+		require.Equal(t, rec.err == nil, deep.err == nil, "recursive: %v, deep: %v", rec.err, deep.err)
+		if rec.err == nil {
+			require.Equal(t, rec.pos, deep.pos)
+			require.Equal(t, rec.deepest, deep.deepest)
+		}
+	})
+}
