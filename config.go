@@ -278,23 +278,28 @@ func validateProxy(endpoint, proxyURL string, allowInsecureHTTP bool) error {
 
 // endpointForMessage quotes the endpoint for an error message without its
 // user information, query and fragment, which may hold a password or a
-// token. What still has an '@' (an endpoint that does not parse, or has no
-// scheme) is not shown.
+// token. An endpoint with an '@' anywhere else (one that does not parse, or
+// whose password holds a '#' or '?' that moved the '@' out of the user
+// information) is not shown at all.
 func endpointForMessage(endpoint string, u *url.URL, parseErr error) string {
-	shown := endpoint
-	if parseErr == nil {
-		redacted := *u
-		redacted.User = nil
-		redacted.RawQuery, redacted.ForceQuery, redacted.Fragment, redacted.RawFragment = "", false, "", ""
-		shown = redacted.String()
-	} else {
-		shown, _, _ = strings.Cut(shown, "?")
-		shown, _, _ = strings.Cut(shown, "#")
+	const notShown = "(not shown: it has an '@', maybe user information)"
+	if parseErr != nil || u.User == nil {
+		if strings.Contains(endpoint, "@") {
+			return notShown
+		}
+		if parseErr != nil {
+			shown, _, _ := strings.Cut(endpoint, "?")
+			shown, _, _ = strings.Cut(shown, "#")
+			return strconv.Quote(shown)
+		}
 	}
-	if strings.Contains(shown, "@") {
-		return "(not shown: it has an '@', maybe user information)"
+	redacted := *u
+	redacted.User = nil
+	redacted.RawQuery, redacted.ForceQuery, redacted.Fragment, redacted.RawFragment = "", false, "", ""
+	if shown := redacted.String(); !strings.Contains(shown, "@") {
+		return strconv.Quote(shown)
 	}
-	return strconv.Quote(shown)
+	return notShown
 }
 
 // isLoopback: "localhost" or a loopback IP address (no name resolution). A

@@ -136,6 +136,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "endpoint with a secret in its fragment", mutate: func(c *Config) { c.Endpoint = "https://huggingface.co/#hunter2" }, wantErr: []string{"must not carry a query or fragment"}},
 		{name: "endpoint that does not parse, with a secret in its query", mutate: func(c *Config) { c.Endpoint = "https://huggingface.co:port/?t=hunter2" },
 			wantErr: []string{`"endpoint" "https://huggingface.co:port/" must be the Hub's base URL`}},
+		{name: "endpoint with a '#' in its password", mutate: func(c *Config) { c.Endpoint = "https://alice:hunter2#x@huggingface.co" }, wantErr: []string{"(not shown"}},
+		{name: "endpoint with a '?' in its password", mutate: func(c *Config) { c.Endpoint = "https://alice:hunter2?x@huggingface.co" }, wantErr: []string{"(not shown"}},
+		{name: "endpoint with a '?' in a numeric password", mutate: func(c *Config) { c.Endpoint = "https://alice:123456?hunter2@huggingface.co" }, wantErr: []string{"(not shown"}},
 		{name: "http endpoint set", mutate: func(c *Config) { c.HTTP.Endpoint = "https://x" }, wantErr: []string{`"http::endpoint" is not used`}},
 		{name: "plain http to another host", mutate: func(c *Config) { c.Endpoint = "http://hub.internal.example:8080" },
 			wantErr: []string{`"endpoint" "http://hub.internal.example:8080" is plain http`, "allow_insecure_http: true"}},
@@ -203,6 +206,7 @@ func TestConfigValidate(t *testing.T) {
 			}
 			assert.NotContains(t, err.Error(), "hf_secret_token_abcd")
 			assert.NotContains(t, err.Error(), "hunter2")
+			assert.NotContains(t, err.Error(), "alice")
 		})
 	}
 }

@@ -262,20 +262,27 @@ const (
 // castagnoli is the CRC-32C table (hardware-assisted on amd64 and arm64).
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// maxClockSkew: a checkpoint whose bounds lie further ahead of the clock
-// is not used. The watermark never passes the time of the poll that set it,
-// nor since the time of the first start: such a bound was corrupted (a
-// version without a checksum), or written while the clock was wrong. Used,
-// it would hold back every event until the clock caught up, in silence;
-// refused, it is logged and the receiver starts over.
+// maxClockSkew: how far ahead of the clock a checkpoint's times may lie.
+// Used, a time too far ahead would hold back every event until the clock
+// caught up, in silence; refused, it is logged and the receiver starts
+// over. Which times are checked depends on what can be told apart:
+//
+//   - a version without a checksum: every time, since a corrupted digit is
+//     the likely cause (and the value is rewritten by the first poll);
+//   - with a checksum, a cursor that never emitted (no watermark) whose
+//     since lies ahead: the first start ran while the clock was ahead.
+//     Starting over then re-emits nothing. A watermark ahead of the clock
+//     is kept: it comes from the Hub's own createdAt, so it is the clock
+//     that is behind (a host that booted before its time was set), and
+//     starting over would emit the whole window again.
 const maxClockSkew = 24 * time.Hour
 
-// checkBounds refuses bounds the clock rules out (see maxClockSkew).
-func checkBounds(bounds ...int64) error {
+// checkBounds refuses times the clock rules out (see maxClockSkew).
+func checkBounds(times ...int64) error {
 	limit := time.Now().Add(maxClockSkew).UnixNano()
-	for _, bound := range bounds {
-		if bound < 0 || bound > limit {
-			return fmt.Errorf("the checkpoint holds %s, a time the clock rules out: it is corrupt, or was written while the clock was wrong", formatNanos(bound))
+	for _, t := range times {
+		if t > limit {
+			return fmt.Errorf("the checkpoint holds %s, a time the clock rules out: it is corrupt, or was written while the clock was wrong", formatNanos(t))
 		}
 	}
 	return nil
@@ -363,7 +370,13 @@ func decodeCheckpoint(b []byte) (cp checkpoint, err error) {
 	if r.err != nil {
 		return cp, r.err
 	}
-	if err := checkBounds(cp.watermark, cp.since, cp.complete); err != nil {
+	switch {
+	case b[len(checkpointMagic)] != checkpointVersion:
+		err = checkBounds(cp.watermark, cp.since, cp.complete)
+	case cp.watermark == 0:
+		err = checkBounds(cp.since)
+	}
+	if err != nil {
 		return cp, err
 	}
 	if count > uint64(len(r.b)) { // every entry takes at least two bytes

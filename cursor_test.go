@@ -744,18 +744,18 @@ func TestUnusableEventDoesNotMoveTheWatermark(t *testing.T) {
 // A checkpoint whose times lie more than a day ahead of the clock (a
 // corrupt digit in a version without a checksum, or a first start while
 // the clock was years ahead) would hold back every event in silence: it is
-// reported as unreadable and the receiver starts over.
-func TestCheckpointAheadOfTheClockStartsOver(t *testing.T) {
+// reported as unreadable and the receiver starts over. A watermark ahead
+// of the clock in a checksummed checkpoint is kept: it comes from the
+// Hub's createdAt, so the clock is behind, and starting over would emit
+// the window again. So is a since before 1970 (initial_lookback of 60 years).
+func TestCheckpointAheadOfTheClock(t *testing.T) {
 	ctx := context.Background()
 	ahead := time.Now().AddDate(5, 0, 0)
 	v1, err := json.Marshal(storedCursorV1{Version: 1, Watermark: formatNanos(ahead.UnixNano()), SeenIDs: []string{}, SeenCreatedAt: []int64{}})
 	require.NoError(t, err)
-	aheadWatermark := newCursor(0)
-	aheadWatermark.watermark = ahead.UnixNano()
 	for name, stored := range map[string][]byte{
 		"version 1, its watermark ahead":                           v1,
 		"version 3, since from a first start with the clock ahead": newCursor(ahead.Add(-time.Hour).UnixNano()).marshalBase(1),
-		"version 3, its watermark ahead":                           aheadWatermark.marshalBase(1),
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := onFakeHub(t)
@@ -771,6 +771,33 @@ func TestCheckpointAheadOfTheClockStartsOver(t *testing.T) {
 			assert.Len(t, h.logs.FilterMessageSnippet("Stored checkpoint unreadable; starting over").All(), 1)
 		})
 	}
+	t.Run("version 3, its watermark ahead: the clock is behind", func(t *testing.T) {
+		h := onFakeHub(t)
+		id := "6650a1b2c3d4e5f600000002"
+		created := time.Now().UTC().Add(-time.Minute)
+		c := newCursor(0)
+		c.advance([]pendingEvent{{id: newEventID(id), createdAt: created.UnixNano()}, {id: newEventID("6650a1b2c3d4e5f600000003"), createdAt: ahead.UnixNano()}}, time.Hour, ahead.UnixNano())
+		r, stop := h.start()
+		require.NoError(t, r.store.client.Set(ctx, r.store.key, c.marshalBase(1)))
+		stop()
+		h.hub.set(ev(id, created.Format(time.RFC3339Nano)))
+		r2, _ := h.start()
+		r2.poll(ctx)
+		assert.Empty(t, h.next.accepted(), "nothing emitted again")
+		assert.Empty(t, h.logs.FilterMessageSnippet("Stored checkpoint unreadable").All())
+	})
+	t.Run("initial_lookback of 60 years, across a restart", func(t *testing.T) {
+		h := onFakeHub(t)
+		lookback := func(c *Config) { c.InitialLookback = 60 * 365 * 24 * time.Hour }
+		h.hub.set(ev("6650a1b2c3d4e5f600000001", time.Now().UTC().Add(-time.Minute).Format(time.RFC3339Nano)))
+		r, stop := h.start(lookback)
+		r.poll(ctx)
+		stop()
+		r2, _ := h.start(lookback)
+		r2.poll(ctx)
+		assert.Equal(t, []string{"6650a1b2c3d4e5f600000001"}, h.next.accepted(), "emitted once")
+		assert.Empty(t, h.logs.FilterMessageSnippet("Stored checkpoint unreadable").All())
+	})
 }
 
 // A save that failed is made again at the end of the next poll, whatever
