@@ -3,6 +3,7 @@ package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceaud
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,8 +93,8 @@ type exportClient struct {
 	userAgent    string
 	maxBytes     int64
 	// secrets are what the requests carry that must not be shown: the
-	// token and the values of http::headers. An error body that echoes
-	// them is shown without them.
+	// token, the values of http::headers and the proxy's credentials. An
+	// error body that echoes them is shown without them.
 	secrets []string
 	// invalid is set when no request can succeed (a header Go refuses to
 	// send); export then fails at once instead of retrying.
@@ -120,6 +121,15 @@ func newExportClient(cfg *Config, client *http.Client, token, userAgent string) 
 	for _, value := range cfg.HTTP.Headers.Iter {
 		if len(value) >= minSecretLen {
 			c.addSecret(string(value))
+		}
+	}
+	// A proxy that echoes the request shows its Proxy-Authorization.
+	if p, err := url.Parse(cfg.HTTP.ProxyURL); err == nil && p.User != nil {
+		if pass, ok := p.User.Password(); ok {
+			c.addSecret(base64.StdEncoding.EncodeToString([]byte(p.User.Username() + ":" + pass)))
+			if len(pass) >= minSecretLen {
+				c.addSecret(pass)
+			}
 		}
 	}
 	if !httpguts.ValidHeaderFieldValue(c.authHeader) {

@@ -2,6 +2,7 @@ package huggingfaceauditreceiver
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -440,4 +441,21 @@ func TestSameIDTwiceInAResponse(t *testing.T) {
 	r.poll(ctx)
 	r.poll(ctx)
 	assert.Equal(t, []string{a, c, b}, h.next.accepted())
+}
+
+// A proxy that echoes the request shows the Proxy-Authorization that
+// http::proxy_url's credentials make: it is cut out too.
+func TestErrorBodyEchoingTheProxyCredentials(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = w.Write([]byte(`{"error":"upstream failed; you sent Proxy-Authorization: ` + r.Header.Get("Proxy-Authorization") + `"}`))
+	}))
+	t.Cleanup(srv.Close)
+	h := newHarness(t, srv.URL)
+	proxy := strings.Replace(srv.URL, "http://", "http://proxyuser:Pr0xyS3cret@", 1) // loopback: no allow_insecure_http needed
+	r, _ := h.start(func(c *Config) { c.HTTP.ProxyURL = proxy })
+	r.poll(context.Background())
+	shown := h.logText() + "\n" + h.lastStatus().Err().Error()
+	assert.Contains(t, shown, "you sent Proxy-Authorization: Basic [REDACTED]", "the proxy was used and echoed")
+	assert.NotContains(t, shown, base64.StdEncoding.EncodeToString([]byte("proxyuser:Pr0xyS3cret")))
 }
