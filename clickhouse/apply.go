@@ -185,13 +185,17 @@ func (t Target) post(ctx context.Context, sql string, params url.Values) ([]byte
 
 // redact cuts the passwords (in the Basic credentials, and a password
 // setting) out of msg: a proxy in front of ClickHouse may echo the
-// request. A password under 4 characters is left: cutting it everywhere
-// would garble the message.
+// request. A password under 4 characters is cut only from the Basic
+// credentials: cutting it everywhere would garble the message.
 func redact(msg, user string, passwords ...string) string {
 	var pairs []string
 	for _, p := range passwords {
+		if p == "" {
+			continue
+		}
+		pairs = append(pairs, base64.StdEncoding.EncodeToString([]byte(user+":"+p)), "[REDACTED]")
 		if len(p) >= 4 {
-			pairs = append(pairs, base64.StdEncoding.EncodeToString([]byte(user+":"+p)), "[REDACTED]", url.QueryEscape(p), "[REDACTED]", p, "[REDACTED]")
+			pairs = append(pairs, url.QueryEscape(p), "[REDACTED]", p, "[REDACTED]")
 		}
 	}
 	return strings.NewReplacer(pairs...).Replace(msg)
