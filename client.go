@@ -354,7 +354,7 @@ func (c *exportClient) statusError(resp *http.Response) error {
 	case code >= 500:
 		// A 503 often says when to come back; sooner would be wasted.
 		if wait := serverErrorWait(resp.Header, time.Now()); wait > 0 {
-			return &fetchError{class: classServer, wait: wait, msg: fmt.Sprintf("%d from the Hub: server error, retrying in %s as the Hub asked%s", code, wait, detail)}
+			return &fetchError{class: classServer, wait: wait, msg: fmt.Sprintf("%d from the Hub: server error, the Hub asks to retry in %s (capped at max(poll_interval, 15m))%s", code, wait, detail)}
 		}
 		return &fetchError{class: classServer, msg: fmt.Sprintf("%d from the Hub: server error, will retry%s", code, detail)}
 	default:

@@ -186,7 +186,7 @@ func TestRateLimitIsHonoured(t *testing.T) {
 		assert.GreaterOrEqual(t, time.Since(start), 2*time.Second, "never sooner than Retry-After")
 		assert.Equal(t, 2, h.hub.callCount())
 		assert.Len(t, h.next.accepted(), 1)
-		assert.Contains(t, h.logText(), "503 from the Hub: server error, retrying in 2s as the Hub asked")
+		assert.Contains(t, h.logText(), "503 from the Hub: server error, the Hub asks to retry in 2s")
 	})
 
 	t.Run("Shutdown ends the wait", func(t *testing.T) {
