@@ -283,23 +283,23 @@ func validateProxy(endpoint, proxyURL string, allowInsecureHTTP bool) error {
 // information) is not shown at all.
 func endpointForMessage(endpoint string, u *url.URL, parseErr error) string {
 	const notShown = "(not shown: it has an '@', maybe user information)"
-	if parseErr != nil || u.User == nil {
-		if strings.Contains(endpoint, "@") {
-			return notShown
-		}
-		if parseErr != nil {
-			shown, _, _ := strings.Cut(endpoint, "?")
-			shown, _, _ = strings.Cut(shown, "#")
-			return strconv.Quote(shown)
-		}
+	if strings.Contains(endpoint, "@") && (parseErr != nil || u.User == nil) {
+		return notShown
 	}
-	redacted := *u
-	redacted.User = nil
-	redacted.RawQuery, redacted.ForceQuery, redacted.Fragment, redacted.RawFragment = "", false, "", ""
-	if shown := redacted.String(); !strings.Contains(shown, "@") {
-		return strconv.Quote(shown)
+	var shown string
+	if parseErr != nil {
+		shown, _, _ = strings.Cut(endpoint, "?")
+		shown, _, _ = strings.Cut(shown, "#")
+	} else {
+		redacted := *u
+		redacted.User = nil
+		redacted.RawQuery, redacted.ForceQuery, redacted.Fragment, redacted.RawFragment = "", false, "", ""
+		shown = redacted.String()
 	}
-	return notShown
+	if strings.Contains(shown, "@") {
+		return notShown
+	}
+	return strconv.Quote(shown)
 }
 
 // isLoopback: "localhost" or a loopback IP address (no name resolution). A

@@ -338,6 +338,7 @@ func (c *cursor) marshalDelta(seq uint64, batch []pendingEvent) []byte {
 
 // checkpoint is one decoded base or delta value.
 type checkpoint struct {
+	version                    byte
 	watermark, since, complete int64
 	seq                        uint64
 	count                      int
@@ -349,7 +350,8 @@ func decodeCheckpoint(b []byte) (cp checkpoint, err error) {
 		return cp, errors.New("not a checkpoint")
 	}
 	body := b[len(checkpointMagic)+1:]
-	switch v := b[len(checkpointMagic)]; v {
+	cp.version = b[len(checkpointMagic)]
+	switch cp.version {
 	case checkpointVersion:
 		if len(body) < 4 {
 			return cp, errTruncated
@@ -361,7 +363,7 @@ func decodeCheckpoint(b []byte) (cp checkpoint, err error) {
 		body = body[:len(body)-4]
 	case checkpointV2:
 	default:
-		return cp, fmt.Errorf("unknown checkpoint version %d", v)
+		return cp, fmt.Errorf("unknown checkpoint version %d", cp.version)
 	}
 	r := checkpointReader{b: body}
 	cp.watermark, cp.since, cp.complete = r.varint(), r.varint(), r.varint()
@@ -371,7 +373,7 @@ func decodeCheckpoint(b []byte) (cp checkpoint, err error) {
 		return cp, r.err
 	}
 	switch {
-	case b[len(checkpointMagic)] != checkpointVersion:
+	case cp.version != checkpointVersion:
 		err = checkBounds(cp.watermark, cp.since, cp.complete)
 	case cp.watermark == 0:
 		err = checkBounds(cp.since)
@@ -616,7 +618,7 @@ func (s *cursorStore) decodeBase(b []byte, window time.Duration) (*cursor, error
 	if err != nil {
 		return nil, err
 	}
-	s.dirty = b[len(checkpointMagic)] != checkpointVersion
+	s.dirty = cp.version != checkpointVersion
 	c := &cursor{watermark: cp.watermark, since: cp.since, complete: cp.complete, seen: newSeenSet(cp.count)}
 	if err := cp.apply(&c.seen); err != nil {
 		return nil, err
@@ -724,7 +726,7 @@ func openCursor(ctx context.Context, host component.Host, cfg *Config, self comp
 		c = newCursor(since)
 		// Saved at once: initial_lookback counts from the first start, also
 		// for a restart before anything was emitted. If the save fails, the
-		// first compaction writes it.
+		// compaction at the end of the next poll writes it.
 		store.dirty = true
 		if err := store.compact(ctx, c); err != nil {
 			logger.Warn("Saving the new checkpoint failed; retrying after the next poll", zap.Error(err))

@@ -450,78 +450,38 @@ func (r *eventReader) skipScalar(k string) {
 	}
 }
 
-// skipDeep reads a value as skip does, without recursion: the containers
-// it is in are a stack of their closing bytes.
+// skipDeep reads a value as skip does, with the same nextKey and
+// nextElement, but without recursion: the containers it opens are a stack
+// of their closing bytes.
 func (r *eventReader) skipDeep() {
 	var closers []byte
-	for r.err == nil {
-		// At a value.
-		switch k := r.kind(); k {
-		case kindObject, kindArray:
-			closing := byte(']')
-			if k == kindObject {
-				closing = '}'
-			}
-			r.pos++
-			closers = append(closers, closing)
-			r.deepest = max(r.deepest, r.depth+len(closers))
-			r.skipSpace()
-			if r.pos < len(r.b) && r.b[r.pos] == closing {
-				r.pos++
-				closers = closers[:len(closers)-1]
-				break // an empty container: a whole value
-			}
-			if closing == '}' {
-				r.deepKey()
-			}
-			continue // at its first member's value, or first element
-		default:
+	for {
+		// At a value: a container opens, a scalar is read whole.
+		first := false
+		if k := r.kind(); k == kindObject || k == kindArray {
+			closers = append(closers, r.b[r.pos]+2) // '{'+2 == '}', '['+2 == ']'
+			r.open()
+			first = true
+		} else {
 			r.skipScalar(k)
 		}
-		// After a value: the containers it closes, then a comma.
-		for r.err == nil && len(closers) > 0 {
-			r.skipSpace()
-			if r.pos >= len(r.b) {
-				r.fail("unexpected end")
+		// To the next value: the innermost container's next member or
+		// element, closing the containers that end on the way.
+		for {
+			if r.err != nil || len(closers) == 0 {
 				return
 			}
-			closing := closers[len(closers)-1]
-			if r.b[r.pos] == closing {
-				r.pos++
-				closers = closers[:len(closers)-1]
-				continue
+			if closers[len(closers)-1] == '}' {
+				if _, ok := r.nextKey(&first); ok {
+					break
+				}
+			} else if r.nextElement(&first) {
+				break
 			}
-			if r.b[r.pos] != ',' {
-				r.fail("expected ',' or '" + string(closing) + "'")
-				return
-			}
-			r.pos++
-			r.skipSpace()
-			if closing == '}' {
-				r.deepKey()
-			}
-			break
-		}
-		if len(closers) == 0 {
-			return
+			closers = closers[:len(closers)-1]
+			first = false
 		}
 	}
-}
-
-// deepKey reads a member's key and its colon, leaving pos at its value.
-func (r *eventReader) deepKey() {
-	if r.pos >= len(r.b) || r.b[r.pos] != '"' {
-		r.fail("expected a key")
-		return
-	}
-	r.skipString()
-	r.skipSpace()
-	if r.pos >= len(r.b) || r.b[r.pos] != ':' {
-		r.fail("expected ':'")
-		return
-	}
-	r.pos++
-	r.skipSpace()
 }
 
 // skipString validates a string without building it.
