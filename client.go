@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/sameorigin"
 )
 
 // Why an export request failed: the error.type of the failed_requests
@@ -141,35 +143,12 @@ func newExportClient(cfg *Config, client *http.Client, token, userAgent string) 
 // errCrossOriginRedirect: the token is only for the configured endpoint.
 var errCrossOriginRedirect = errors.New("redirect to another origin refused")
 
-// sameOriginRedirects follows a redirect only to the same scheme, host and
-// port, so the Authorization header never reaches another server, nor the
-// same one over plain http. (Go itself forwards it to the same host on any
-// port, and to subdomains.)
-func sameOriginRedirects(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
-	}
-	if origin(req.URL) != origin(via[0].URL) {
-		return fmt.Errorf("%w: %s://%s", errCrossOriginRedirect, req.URL.Scheme, req.URL.Host)
-	}
-	return nil
-}
-
-// origin is scheme://host:port with the scheme's default port made explicit,
-// so https://huggingface.co and https://huggingface.co:443 are one origin.
-func origin(u *url.URL) string {
-	scheme := strings.ToLower(u.Scheme)
-	port := u.Port()
-	if port == "" {
-		switch scheme {
-		case "https":
-			port = "443"
-		case "http":
-			port = "80"
-		}
-	}
-	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
-}
+// sameOriginRedirects follows a redirect only within the endpoint's
+// origin, so the Authorization header never reaches another server, nor
+// the same one over plain http.
+var sameOriginRedirects = sameorigin.CheckRedirect(func(to *url.URL) error {
+	return fmt.Errorf("%w: %s://%s", errCrossOriginRedirect, to.Scheme, to.Host)
+})
 
 // exportRead is what export returns besides the elements.
 type exportRead struct {

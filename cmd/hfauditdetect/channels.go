@@ -18,6 +18,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/sameorigin"
 )
 
 // A channel sends one finding to people or systems. Its URL may hold a
@@ -82,18 +84,13 @@ func post(ctx context.Context, client *http.Client, u string, headers map[string
 	return se
 }
 
-// sameOriginRedirects follows a channel's redirect only to its own scheme
-// and host: elsewhere, the channel's headers (an API key) and the Referer
-// Go sets (the webhook URL, which is its secret) would go along.
-func sameOriginRedirects(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
-	}
-	if !strings.EqualFold(req.URL.Scheme, via[0].URL.Scheme) || !strings.EqualFold(req.URL.Host, via[0].URL.Host) {
-		return errors.New("redirect to another host refused: the channel's URL and headers go to its own host only")
-	}
-	return nil
-}
+// sameOriginRedirects follows a channel's redirect only within its own
+// origin: elsewhere, the channel's headers (an API key) and the Referer Go
+// sets (the webhook URL, which is its secret) would go along. The error
+// names no URL.
+var sameOriginRedirects = sameorigin.CheckRedirect(func(*url.URL) error {
+	return errors.New("redirect to another host refused: the channel's URL and headers go to its own host only")
+})
 
 // webhook POSTs each finding as its JSON object (the -format json fields
 // and dedup_key).
