@@ -443,6 +443,7 @@ func TestSchemaDriftKeepsTheEvent(t *testing.T) {
 		{"data an array", set("data", `[1,"a",{"b":null},[true]]`), nil, nil, []string{attrData}},
 		{"data a boolean", set("data", `false`), nil, nil, []string{attrData}},
 		{"data null", set("data", `null`), nil, []string{attrData}, nil},
+		{"data an empty string", set("data", `""`), nil, []string{attrData}, []string{attrUserName}},
 		{"data deeply nested", set("data", `{"a":{"b":{"c":[{"d":[1e300,-0,"é\u0000"]}]}}}`), nil, nil, []string{attrData}},
 		{"optional fields null", set("location", `null`), nil, []string{attrLocationCity}, []string{attrUserName}},
 		{"unknown fields", set("newField", `{"any":[1,2]}`), nil, nil, []string{attrUserName}},

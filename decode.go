@@ -1,6 +1,7 @@
 package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceauditreceiver"
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -582,7 +583,8 @@ func (eventDecoder) decode(raw []byte) (ev auditEvent, err error) {
 			r.oauth(&ev)
 		case "data":
 			start := r.pos
-			isNull := r.kind() == kindNull
+			// null and "" are absent, as for every optional field.
+			absent := r.kind() == kindNull || bytes.HasPrefix(raw[start:], []byte(`""`))
 			r.sizes, r.containers = containerSizes{}, 0
 			outer := r.depth
 			r.deepest = outer
@@ -591,7 +593,7 @@ func (eventDecoder) decode(raw []byte) (ev auditEvent, err error) {
 			switch {
 			case r.deepest-outer > maxDataDepth:
 				ev.dropped = append(ev.dropped, fieldError{"data", fmt.Sprintf("nested %d levels deep, more than the %d a record holds", r.deepest-outer, maxDataDepth)})
-			case !isNull:
+			case !absent:
 				ev.data = raw[start:r.pos]
 			}
 		}
