@@ -3,6 +3,7 @@ package huggingfaceauditreceiver
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -574,4 +575,34 @@ func TestSelfExportAddressesAreCopies(t *testing.T) {
 			t.Errorf("address %q points into the event's bytes", addr)
 		}
 	}
+}
+
+// A number in data that no double holds (1e400) keeps its value, as its
+// text. As a double it was +Inf: the record's attributes then had no JSON
+// form, so huggingface.data came out empty in AsString (the ClickHouse
+// exporter's map column) and json.Marshal (its json mode) failed the whole
+// batch.
+func TestDataNumberBeyondADouble(t *testing.T) {
+	h := onFakeHub(t)
+	h.hub.set(
+		`{"_id":"6650a1b2c3d4e5f600000001","createdAt":"2026-11-20T10:00:00Z","type":"repo.update","message":"m",`+
+			`"data":{"repo":{"name":"acme/m","type":"model"},"quota":1e400,"list":[-2E+999,1.5,7]}}`,
+		`{"_id":"6650a1b2c3d4e5f600000002","createdAt":"2026-11-20T10:00:01Z","type":"repo.update","message":"m","data":-1e400}`,
+	)
+	r, sink := startWithSink(t, h, func(c *Config) { c.IncludeRaw = false })
+	got := pollRecords(t, r, sink)
+	require.Len(t, got, 2)
+
+	attrs := got["6650a1b2c3d4e5f600000001"].Attributes()
+	_, err := json.Marshal(attrs.AsRaw())
+	require.NoError(t, err, "the attributes have a JSON form")
+	data, ok := attrs.Get(attrData)
+	require.True(t, ok)
+	assert.JSONEq(t, `{"repo":{"name":"acme/m","type":"model"},"quota":"1e400","list":["-2E+999",1.5,7]}`, data.AsString())
+	res, _ := attrs.Get(attrResources)
+	assert.Equal(t, []any{"model:acme/m"}, res.Slice().AsRaw())
+
+	data, ok = got["6650a1b2c3d4e5f600000002"].Attributes().Get(attrData)
+	require.True(t, ok)
+	assert.Equal(t, "-1e400", data.Str())
 }

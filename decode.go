@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"strconv"
 	"unicode/utf16"
@@ -853,8 +854,9 @@ func (ev *auditEvent) drop(field, got, want string) {
 
 // putJSON decodes a valid JSON value (data) into dst, keeping its
 // structure: objects become maps, arrays slices, integers int, other
-// numbers double, null an empty value. Strings point into b. sizes are
-// the member counts decode found (auditEvent.dataSizes).
+// numbers double (their text beyond a double's range), null an empty
+// value. Strings point into b. sizes are the member counts decode found
+// (auditEvent.dataSizes).
 func putJSON(dst pcommon.Value, b []byte, sizes containerSizes) {
 	r := eventReader{b: b, sizes: sizes}
 	r.skipSpace()
@@ -870,9 +872,12 @@ func (r *eventReader) value(dst pcommon.Value) {
 		s := unsafe.String(unsafe.SliceData(n), len(n))
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 			dst.SetInt(i)
-		} else {
-			f, _ := strconv.ParseFloat(s, 64) // out of range: ±Inf
+		} else if f, _ := strconv.ParseFloat(s, 64); !math.IsInf(f, 0) {
 			dst.SetDouble(f)
+		} else {
+			// Beyond a double (1e400): its text. ±Inf has no JSON form,
+			// so an exporter that writes the attributes as JSON would fail.
+			dst.SetStr(s)
 		}
 	case kindTrue:
 		r.literal("true")
