@@ -139,8 +139,13 @@ func (s *selfIdentity) matches(ev *auditEvent) bool {
 // droppable says whether drop_self_exports may drop a self export. The
 // first one from each client address is kept, so the addresses our calls
 // come from stay on record: a stolen token used elsewhere shows up there.
+// One without a readable address is always kept.
 func (s *selfIdentity) droppable(ev *auditEvent) bool {
 	addr := ev.ip
+	if addr == "" {
+		// None, or not a string: it cannot be checked against the record.
+		return false
+	}
 	if _, ok := s.addresses[addr]; ok {
 		return true
 	}

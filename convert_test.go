@@ -606,3 +606,31 @@ func TestDataNumberBeyondADouble(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "-1e400", data.Str())
 }
+
+// drop_self_exports drops only from an address on record, so a self export
+// whose address cannot be read (ip of another JSON type, or none) is never
+// dropped: all such exports looked like one address, "", and every one
+// after the first was dropped, from wherever it came.
+func TestDropSelfExportsKeepsThoseWithoutAnAddress(t *testing.T) {
+	h := onHubWithWhoami(t, "audit-bot", 0)
+	withIP := func(id, createdAt, ip string) string {
+		return strings.Replace(selfExport(id, createdAt, "audit-bot", "IP"), `"ip":"IP"`, ip, 1)
+	}
+	h.hub.set(
+		selfExport("6650a1b2c3d4e5f600000001", "2026-11-20T10:00:00Z", "audit-bot", "203.0.113.10"),
+		withIP("6650a1b2c3d4e5f600000002", "2026-11-20T10:05:00Z", `"ip":{"address":"198.51.100.7"}`),
+		withIP("6650a1b2c3d4e5f600000003", "2026-11-20T10:10:00Z", `"ip":{"address":"192.0.2.44"}`),
+		withIP("6650a1b2c3d4e5f600000004", "2026-11-20T10:15:00Z", `"ip":["192.0.2.45"]`),
+		withIP("6650a1b2c3d4e5f600000005", "2026-11-20T10:20:00Z", `"ip":null`),
+		selfExport("6650a1b2c3d4e5f600000006", "2026-11-20T10:25:00Z", "audit-bot", "203.0.113.10"),
+	)
+	r, sink := startWithSink(t, h, func(c *Config) { c.DropSelfExports = true })
+	got := pollRecords(t, r, sink)
+	for _, id := range []string{"6650a1b2c3d4e5f600000001", "6650a1b2c3d4e5f600000002", "6650a1b2c3d4e5f600000003", "6650a1b2c3d4e5f600000004", "6650a1b2c3d4e5f600000005"} {
+		require.Contains(t, got, id, "a self export from an address not on record is kept")
+		assert.True(t, isSelf(got[id]))
+	}
+	assert.NotContains(t, got, "6650a1b2c3d4e5f600000006", "the address is on record")
+	_, ok := got["6650a1b2c3d4e5f600000003"].Attributes().Get(attrDecodeErrors)
+	assert.True(t, ok)
+}
