@@ -38,6 +38,8 @@ type state struct {
 	exists map[string]bool
 	// sourceTTL is the default of the storage table's sourceTTL column.
 	sourceTTL uint32
+	// ttl is the storage table's TTL expression; "" when it has none.
+	ttl string
 	// logAttrs and resAttrs are the types of the logs table's LogAttributes
 	// and ResourceAttributes; "" when the table does not exist.
 	logAttrs, resAttrs string
@@ -54,10 +56,11 @@ func inspect(ctx context.Context, t Target, o Options) (state, error) {
 		quoted[i] = quoteString(n)
 	}
 	type table struct {
-		Name string `json:"name"`
-		Key  string `json:"sorting_key"`
+		Name   string `json:"name"`
+		Key    string `json:"sorting_key"`
+		Engine string `json:"engine_full"`
 	}
-	tables, err := queryRows[table](ctx, t, fmt.Sprintf("SELECT name, sorting_key FROM system.tables WHERE database = %s AND name IN (%s)",
+	tables, err := queryRows[table](ctx, t, fmt.Sprintf("SELECT name, sorting_key, engine_full FROM system.tables WHERE database = %s AND name IN (%s)",
 		quoteString(o.Database), strings.Join(quoted, ", ")))
 	if err != nil {
 		return st, err
@@ -66,6 +69,7 @@ func inspect(ctx context.Context, t Target, o Options) (state, error) {
 		st.exists[tb.Name] = true
 		if tb.Name == storage {
 			st.key = tb.Key
+			st.ttl = clause(tb.Engine, "TTL")
 		}
 	}
 	type column struct {
@@ -142,9 +146,7 @@ func plan(o Options, st state) ([]string, error) {
 				"its replica path %q must hold {table} or {uuid}, or both tables would share one Keeper path", storage, st.key, o.ReplicaPath)
 		}
 		o2 := o
-		if o2.TTLDays == 0 {
-			o2.TTLDays = st.sourceTTL // keep the TTL the old table was created with
-		}
+		o2.oldTTL, o2.oldSourceTTL = st.ttl, st.sourceTTL // kept unless -ttl is given
 		out = append(out, migrationStart(o2)...)
 		out = append(out, migrationFinish(o, st.exists[View])...)
 		migrating = true
@@ -268,6 +270,38 @@ func columnList() string {
 		names[i] = "`" + c[0] + "`"
 	}
 	return strings.Join(names, ", ")
+}
+
+// clause returns the text of engine_full's top-level clause that starts
+// with keyword ("TTL"), up to the next clause; "" when there is none.
+func clause(engineFull, keyword string) string {
+	const next = " SETTINGS "
+	depth, quote, start := 0, byte(0), -1
+	for i := 0; i < len(engineFull); i++ {
+		c := engineFull[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"' || c == '`':
+			quote = c
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case depth == 0 && start < 0 && strings.HasPrefix(engineFull[i:], " "+keyword+" "):
+			start = i + len(keyword) + 2
+		case depth == 0 && start >= 0 && strings.HasPrefix(engineFull[i:], next):
+			return strings.TrimSpace(engineFull[start:i])
+		}
+	}
+	if start < 0 {
+		return ""
+	}
+	return strings.TrimSpace(engineFull[start:])
 }
 
 func sameKey(a, b string) bool {

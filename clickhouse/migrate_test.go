@@ -115,13 +115,33 @@ func TestMigrationStatements(t *testing.T) {
 		t.Errorf("the copy moves %d columns", strings.Count(cols, "`")/2)
 	}
 
-	// Without -ttl the new table keeps the old table's TTL.
-	got, err := plan(Options{}.withDefaults(), state{key: oldKey, sourceTTL: 400, exists: map[string]bool{Table: true}})
+	// Without -ttl the new table keeps the old table's TTL, as it was.
+	got, err := plan(Options{}.withDefaults(), state{key: oldKey, sourceTTL: 400, ttl: "eventTime + toIntervalDay(90)", exists: map[string]bool{Table: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasSuffix(got[2], "MODIFY TTL eventTime + INTERVAL 400 DAY") || !strings.HasSuffix(got[3], "DEFAULT 400") {
+	if !strings.HasSuffix(got[2], "MODIFY TTL eventTime + toIntervalDay(90)") || !strings.HasSuffix(got[3], "DEFAULT 400") {
 		t.Errorf("TTL not carried over: %q", firstLines(got))
+	}
+	// A sourceTTL default without a TTL (removed by hand) adds none.
+	got, err = plan(Options{}.withDefaults(), state{key: oldKey, sourceTTL: 400, exists: map[string]bool{Table: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.Join(got, "\n"), "MODIFY TTL") || !strings.HasSuffix(got[2], "DEFAULT 400") {
+		t.Errorf("TTL added: %q", firstLines(got))
+	}
+}
+
+func TestClause(t *testing.T) {
+	for in, want := range map[string]string{
+		"ReplacingMergeTree PARTITION BY toYYYYMM(eventTime) ORDER BY (eventType, id) TTL eventTime + toIntervalDay(90) SETTINGS index_granularity = 8192": "eventTime + toIntervalDay(90)",
+		"MergeTree ORDER BY id TTL eventTime + toIntervalDay(30) TO VOLUME ' SETTINGS ', eventTime + toIntervalDay(400)":                                   "eventTime + toIntervalDay(30) TO VOLUME ' SETTINGS ', eventTime + toIntervalDay(400)",
+		"ReplicatedReplacingMergeTree('/a TTL b', '{replica}') ORDER BY id SETTINGS index_granularity = 8192":                                              "",
+	} {
+		if got := clause(in, "TTL"); got != want {
+			t.Errorf("clause(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

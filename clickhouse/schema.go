@@ -80,6 +80,11 @@ type Options struct {
 	// DropOld drops OldTable (OldLocalTable on a cluster), which a migration
 	// leaves, once every event id it holds is in Table.
 	DropOld bool
+
+	// oldTTL and oldSourceTTL are the TTL expression and sourceTTL default
+	// of the table a migration replaces, kept when TTLDays is zero.
+	oldTTL       string
+	oldSourceTTL uint32
 }
 
 // Statements returns the statements for database (empty: "otel") and the
@@ -213,9 +218,18 @@ func build(o Options, table, storage, view string) schema {
 
 // ttlStatements set the TTL of storage and the default of its sourceTTL,
 // when o asks for a TTL.
+// Without TTLDays, a migration keeps the old table's TTL and default as
+// they were.
 func ttlStatements(o Options, storage string) []string {
 	if o.TTLDays == 0 {
-		return nil
+		var out []string
+		if o.oldTTL != "" {
+			out = append(out, alterTable(o, storage, "MODIFY TTL "+o.oldTTL))
+		}
+		if o.oldSourceTTL > 0 {
+			out = append(out, alterTable(o, storage, fmt.Sprintf("MODIFY COLUMN `sourceTTL` UInt32 DEFAULT %d", o.oldSourceTTL)))
+		}
+		return out
 	}
 	return []string{
 		alterTable(o, storage, fmt.Sprintf("MODIFY TTL eventTime + INTERVAL %d DAY", o.TTLDays)),

@@ -336,3 +336,38 @@ func TestMigrationResumes(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrationKeepsTTL: the migrated table keeps the retention the old one
+// had, as the old one had it: a TTL set by hand with ALTER TABLE, and no TTL
+// where the user removed it (sourceTTL's default alone is not a TTL).
+func TestMigrationKeepsTTL(t *testing.T) {
+	for _, tc := range []struct {
+		name, alter, wantTTL string
+		wantDefault          string
+	}{
+		{name: "set by hand", alter: "ALTER TABLE DB.huggingface_logs MODIFY TTL eventTime + INTERVAL 90 DAY",
+			wantTTL: " TTL eventTime + toIntervalDay(90) SETTINGS ", wantDefault: "0"},
+		{name: "removed", alter: "ALTER TABLE DB.huggingface_logs MODIFY TTL eventTime + INTERVAL 400 DAY;" +
+			"ALTER TABLE DB.huggingface_logs MODIFY COLUMN sourceTTL UInt32 DEFAULT 400;ALTER TABLE DB.huggingface_logs REMOVE TTL",
+			wantTTL: "", wantDefault: "400"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := "ttl_" + strings.ReplaceAll(tc.name, " ", "_")
+			newExporter(t, db)
+			applyV1(t, db)
+			for _, s := range strings.Split(tc.alter, ";") {
+				query(t, strings.ReplaceAll(s, "DB", db))
+			}
+			if err := clickhouse.Apply(context.Background(), clickhouse.Target{DSN: baseURL}, clickhouse.Options{Database: db}, nil); err != nil {
+				t.Fatal(err)
+			}
+			engine := query(t, "SELECT engine_full FROM system.tables WHERE database = '"+db+"' AND name = 'huggingface_logs'")
+			if hasTTL := strings.Contains(engine, " TTL "); hasTTL != (tc.wantTTL != "") || !strings.Contains(engine, tc.wantTTL) {
+				t.Errorf("TTL after the migration: %s", engine)
+			}
+			if d := strings.TrimSpace(query(t, "SELECT default_expression FROM system.columns WHERE database = '"+db+"' AND table = 'huggingface_logs' AND name = 'sourceTTL'")); d != tc.wantDefault {
+				t.Errorf("sourceTTL default %q, want %q", d, tc.wantDefault)
+			}
+		})
+	}
+}
