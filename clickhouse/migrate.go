@@ -40,6 +40,8 @@ type state struct {
 	sourceTTL uint32
 	// ttl is the storage table's TTL expression; "" when it has none.
 	ttl string
+	// settings are the storage table's SETTINGS, as "name = value".
+	settings []string
 	// logAttrs and resAttrs are the types of the logs table's LogAttributes
 	// and ResourceAttributes; "" when the table does not exist.
 	logAttrs, resAttrs string
@@ -70,6 +72,7 @@ func inspect(ctx context.Context, t Target, o Options) (state, error) {
 		if tb.Name == storage {
 			st.key = tb.Key
 			st.ttl = clause(tb.Engine, "TTL")
+			st.settings = splitTop(clause(tb.Engine, "SETTINGS"), ',')
 		}
 	}
 	type column struct {
@@ -147,6 +150,7 @@ func plan(o Options, st state) ([]string, error) {
 		}
 		o2 := o
 		o2.oldTTL, o2.oldSourceTTL = st.ttl, st.sourceTTL // kept unless -ttl is given
+		o2.oldSettings = st.settings
 		out = append(out, migrationStart(o2)...)
 		out = append(out, migrationFinish(o, st.exists[View])...)
 		migrating = true

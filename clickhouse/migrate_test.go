@@ -133,6 +133,18 @@ func TestMigrationStatements(t *testing.T) {
 	}
 }
 
+// The new table takes the settings of the old one.
+func TestMigrationSettings(t *testing.T) {
+	got, err := plan(Options{}.withDefaults(), state{key: oldKey, exists: map[string]bool{Table: true},
+		settings: splitTop("index_granularity = 8192, ttl_only_drop_parts = 0, storage_policy = 'a, b'", ',')})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "\nSETTINGS index_granularity = 8192, ttl_only_drop_parts = 0, storage_policy = 'a, b'"; !strings.HasSuffix(got[1], want) {
+		t.Errorf("new table:\n%s\nwant the suffix %q", got[1], want)
+	}
+}
+
 func TestClause(t *testing.T) {
 	for in, want := range map[string]string{
 		"ReplacingMergeTree PARTITION BY toYYYYMM(eventTime) ORDER BY (eventType, id) TTL eventTime + toIntervalDay(90) SETTINGS index_granularity = 8192": "eventTime + toIntervalDay(90)",

@@ -85,6 +85,9 @@ type Options struct {
 	// of the table a migration replaces, kept when TTLDays is zero.
 	oldTTL       string
 	oldSourceTTL uint32
+	// oldSettings are the SETTINGS of that table ("name = value"), kept on
+	// the new one.
+	oldSettings []string
 }
 
 // Statements returns the statements for database (empty: "otel") and the
@@ -192,7 +195,7 @@ func build(o Options, table, storage, view string) schema {
 		case strings.HasPrefix(stmt, "CREATE DATABASE"):
 			s.database = stmt
 		case strings.HasPrefix(stmt, "CREATE TABLE"):
-			s.tables = append(s.tables, stmt)
+			s.tables = append(s.tables, withSettings(stmt, o.oldSettings))
 			s.tables = append(s.tables, ttlStatements(o, storage)...)
 			if o.Cluster != "" {
 				// Created AS the local table: same columns and defaults (skip
@@ -214,6 +217,59 @@ func build(o Options, table, storage, view string) schema {
 		}
 	}
 	return s
+}
+
+// withSettings returns the CREATE TABLE stmt with settings added to its
+// SETTINGS line; one of the same name replaces the statement's.
+func withSettings(stmt string, settings []string) string {
+	i := strings.LastIndex(stmt, "\nSETTINGS ")
+	if len(settings) == 0 || i < 0 {
+		return stmt
+	}
+	list := splitTop(stmt[i+len("\nSETTINGS "):], ',')
+	for _, s := range settings {
+		name, _, _ := strings.Cut(s, "=")
+		found := false
+		for j, l := range list {
+			if n, _, _ := strings.Cut(l, "="); strings.TrimSpace(n) == strings.TrimSpace(name) {
+				list[j], found = s, true
+			}
+		}
+		if !found {
+			list = append(list, s)
+		}
+	}
+	return stmt[:i] + "\nSETTINGS " + strings.Join(list, ", ")
+}
+
+// splitTop splits s at each sep outside quotes and parentheses, and trims
+// the parts.
+func splitTop(s string, sep byte) []string {
+	var out []string
+	depth, quote, from := 0, byte(0), 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"' || c == '`':
+			quote = c
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == sep && depth == 0:
+			out = append(out, strings.TrimSpace(s[from:i]))
+			from = i + 1
+		}
+	}
+	if t := strings.TrimSpace(s[from:]); t != "" {
+		out = append(out, t)
+	}
+	return out
 }
 
 // ttlStatements set the TTL of storage and the default of its sourceTTL,

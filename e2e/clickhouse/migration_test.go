@@ -371,3 +371,19 @@ func TestMigrationKeepsTTL(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrationKeepsSettings: table settings the user added to the old
+// table (a storage policy, merge settings) are on the migrated table too.
+func TestMigrationKeepsSettings(t *testing.T) {
+	const db = "settings"
+	newExporter(t, db)
+	applyV1(t, db)
+	query(t, "ALTER TABLE settings.huggingface_logs MODIFY SETTING merge_with_ttl_timeout = 3600, ttl_only_drop_parts = 0")
+	if err := clickhouse.Apply(context.Background(), clickhouse.Target{DSN: baseURL}, clickhouse.Options{Database: db}, nil); err != nil {
+		t.Fatal(err)
+	}
+	engine := query(t, "SELECT engine_full FROM system.tables WHERE database = 'settings' AND name = 'huggingface_logs'")
+	if !strings.Contains(engine, "eventName, eventTime, id)") || !strings.HasSuffix(strings.TrimSpace(engine), "SETTINGS index_granularity = 8192, ttl_only_drop_parts = 0, merge_with_ttl_timeout = 3600") {
+		t.Errorf("settings after the migration: %s", engine)
+	}
+}
