@@ -42,6 +42,9 @@ type state struct {
 	ttl string
 	// settings are the storage table's SETTINGS, as "name = value".
 	settings []string
+	// tableEngine is the engine of Table ("Distributed" on a cluster); ""
+	// when it does not exist.
+	tableEngine string
 	// logAttrs and resAttrs are the types of the logs table's LogAttributes
 	// and ResourceAttributes; "" when the table does not exist.
 	logAttrs, resAttrs string
@@ -53,22 +56,29 @@ func inspect(ctx context.Context, t Target, o Options) (state, error) {
 	st := state{exists: map[string]bool{}}
 	storage := o.storage()
 	names := []string{storage, storage + nextSuffix, storage + oldSuffix, View}
+	if storage != Table {
+		names = append(names, Table)
+	}
 	quoted := make([]string, len(names))
 	for i, n := range names {
 		quoted[i] = quoteString(n)
 	}
 	type table struct {
 		Name   string `json:"name"`
+		Kind   string `json:"engine"`
 		Key    string `json:"sorting_key"`
 		Engine string `json:"engine_full"`
 	}
-	tables, err := queryRows[table](ctx, t, fmt.Sprintf("SELECT name, sorting_key, engine_full FROM system.tables WHERE database = %s AND name IN (%s)",
+	tables, err := queryRows[table](ctx, t, fmt.Sprintf("SELECT name, engine, sorting_key, engine_full FROM system.tables WHERE database = %s AND name IN (%s)",
 		quoteString(o.Database), strings.Join(quoted, ", ")))
 	if err != nil {
 		return st, err
 	}
 	for _, tb := range tables {
 		st.exists[tb.Name] = true
+		if tb.Name == Table {
+			st.tableEngine = tb.Kind
+		}
 		if tb.Name == storage {
 			st.key = tb.Key
 			st.ttl = clause(tb.Engine, "TTL")
@@ -131,6 +141,14 @@ func plan(o Options, st state) ([]string, error) {
 				"and huggingface_logs reads the Map layout; set `json: false` (the default) on the exporter with a new logs_table_name, "+
 				"then run hfauditschema with -logs-table set to it", o.Database, o.LogsTable, col, typ)
 		}
+	}
+	switch {
+	case o.Cluster == "" && st.tableEngine == "Distributed":
+		return nil, fmt.Errorf("%s.%s is a Distributed table: the schema was applied with -cluster; "+
+			"run hfauditschema with -cluster and the exporter's cluster_name", o.Database, Table)
+	case o.Cluster != "" && st.tableEngine != "" && st.tableEngine != "Distributed":
+		return nil, fmt.Errorf("%s.%s is a %s table, not Distributed: the schema was applied without -cluster; "+
+			"run hfauditschema without -cluster", o.Database, Table, st.tableEngine)
 	}
 	storage := o.storage()
 	next, old := storage+nextSuffix, storage+oldSuffix

@@ -238,3 +238,36 @@ func TestApplyRefusesJSON(t *testing.T) {
 		t.Fatalf("sent %q", ddl)
 	}
 }
+
+// An installation made with -cluster, run without it (or the reverse), is
+// refused: the run would not migrate it, yet end with "done".
+func TestApplyRefusesOtherLayout(t *testing.T) {
+	for _, tc := range []struct {
+		name, engine, cluster, want string
+	}{
+		{"cluster installation without -cluster", "Distributed", "", "run hfauditschema with -cluster"},
+		{"single installation with -cluster", "ReplacingMergeTree", "audit", "run hfauditschema without -cluster"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ddl []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				switch q := string(b); {
+				case strings.Contains(q, "FROM system.tables"):
+					_, _ = io.WriteString(w, `{"name":"huggingface_logs","engine":"`+tc.engine+`","sorting_key":"","engine_full":""}`+"\n")
+				case strings.Contains(q, "FROM system."):
+				default:
+					ddl = append(ddl, q)
+				}
+			}))
+			defer srv.Close()
+			err := Apply(context.Background(), Target{DSN: srv.URL}, Options{Cluster: tc.cluster}, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error: %v", err)
+			}
+			if len(ddl) != 0 {
+				t.Fatalf("sent %q", firstLines(ddl))
+			}
+		})
+	}
+}
