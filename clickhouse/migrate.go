@@ -42,6 +42,9 @@ type state struct {
 	ttl string
 	// settings are the storage table's SETTINGS, as "name = value".
 	settings []string
+	// viewSource is the database and name of the table View reads; empty
+	// when unknown.
+	viewSource [2]string
 	// tableEngine is the engine of Table ("Distributed" on a cluster); ""
 	// when it does not exist.
 	tableEngine string
@@ -84,6 +87,19 @@ func inspect(ctx context.Context, t Target, o Options) (state, error) {
 			st.ttl = clause(tb.Engine, "TTL")
 			st.settings = splitTop(clause(tb.Engine, "SETTINGS"), ',')
 		}
+	}
+	type source struct {
+		Database string `json:"database"`
+		Name     string `json:"name"`
+	}
+	sources, err := queryRows[source](ctx, t, fmt.Sprintf("SELECT database, name FROM system.tables "+
+		"WHERE arrayExists((d, n) -> d = %s AND n = %s, dependencies_database, dependencies_table)",
+		quoteString(o.Database), quoteString(View)))
+	if err != nil {
+		return st, err
+	}
+	if len(sources) == 1 {
+		st.viewSource = [2]string{sources[0].Database, sources[0].Name}
 	}
 	type column struct {
 		Table   string `json:"table"`
@@ -149,6 +165,11 @@ func plan(o Options, st state) ([]string, error) {
 	case o.Cluster != "" && st.tableEngine != "" && st.tableEngine != "Distributed":
 		return nil, fmt.Errorf("%s.%s is a %s table, not Distributed: the schema was applied without -cluster; "+
 			"run hfauditschema without -cluster", o.Database, Table, st.tableEngine)
+	}
+	if src := st.viewSource; src[1] != "" && src != [2]string{o.Database, o.LogsTable} {
+		return nil, fmt.Errorf("%s reads %s.%s, not %s.%s: run hfauditschema with -logs-table %s (the exporter's logs_table_name), "+
+			"or, to read the other table from now on, drop the view first (DROP VIEW %s)",
+			View, src[0], src[1], o.Database, o.LogsTable, src[1], o.ident(View))
 	}
 	storage := o.storage()
 	next, old := storage+nextSuffix, storage+oldSuffix

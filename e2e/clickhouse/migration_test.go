@@ -387,3 +387,33 @@ func TestMigrationKeepsSettings(t *testing.T) {
 		t.Errorf("settings after the migration: %s", engine)
 	}
 }
+
+// TestMigrationKeepsLogsTable: an installation made with -logs-table, run
+// again without it, is refused: the migration would point the new view at
+// another table, and the events would stop reaching huggingface_logs.
+func TestMigrationKeepsLogsTable(t *testing.T) {
+	const db = "logstable"
+	exp := newExporter(t, db, func(c *clickhouseexporter.Config) { c.LogsTableName = "hf_logs" })
+	newExporter(t, db) // otel_logs, for other logs
+	b, err := os.ReadFile(filepath.Join(repoRoot, "clickhouse", "testdata", "v1", "single.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := strings.ReplaceAll(strings.ReplaceAll(string(b), "`otel`", "`"+db+"`"), "`otel_logs`", "`hf_logs`")
+	for _, stmt := range strings.Split(v1, ";\n\n") {
+		if strings.TrimSpace(stmt) != "" {
+			query(t, stmt)
+		}
+	}
+	err = clickhouse.Apply(context.Background(), clickhouse.Target{DSN: baseURL}, clickhouse.Options{Database: db}, nil)
+	if err == nil || !strings.Contains(err.Error(), "huggingface_logs_mv reads logstable.hf_logs, not logstable.otel_logs") || !strings.Contains(err.Error(), "-logs-table hf_logs") {
+		t.Fatalf("apply with another logs table: %v", err)
+	}
+	if err := clickhouse.Apply(context.Background(), clickhouse.Target{DSN: baseURL}, clickhouse.Options{Database: db, LogsTable: "hf_logs"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	arrival(t, exp, "0000000000000000000000bb")
+	if n := queryInt(t, "SELECT count() FROM logstable.huggingface_logs WHERE id = '0000000000000000000000bb'"); n != 1 {
+		t.Fatalf("an event written to hf_logs after the migration: %d rows in huggingface_logs", n)
+	}
+}
