@@ -181,7 +181,7 @@ func plan(o Options, st state) ([]string, error) {
 	case !sameKey(st.key, SortingKey):
 		if st.exists[old] {
 			return nil, fmt.Errorf("%s has the sorting key (%s) and %s from an earlier migration still exists: "+
-				"check it, drop it (DROP TABLE %s), then run again", storage, st.key, old, o.ident(old))
+				"check it, drop it (DROP TABLE %s%s SYNC), then run again", storage, st.key, old, o.ident(old), o.onCluster())
 		}
 		if o.Cluster != "" && !strings.Contains(o.ReplicaPath, "{table}") && !strings.Contains(o.ReplicaPath, "{uuid}") {
 			return nil, fmt.Errorf("%s has the sorting key (%s) and needs a migration, which builds a second replicated table: "+

@@ -203,6 +203,12 @@ func TestClusterMigrationStatements(t *testing.T) {
 		t.Errorf("fixed replica path without a migration: %v", err)
 	}
 
+	// The advice to drop an old table reaches every node.
+	_, err = plan(o, state{key: oldKey, exists: map[string]bool{LocalTable: true, OldLocalTable: true}})
+	if err == nil || !strings.Contains(err.Error(), "DROP TABLE `audit_db`.`huggingface_logs_local_old` ON CLUSTER `prod` SYNC") {
+		t.Errorf("old table left on a cluster: %v", err)
+	}
+
 	o.DropOld = true
 	if stmts, err = MigrationStatements(o); err != nil {
 		t.Fatal(err)
