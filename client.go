@@ -248,36 +248,47 @@ func readElements(r io.Reader, memo *runMemo, each func(raw, id, createdAt []byt
 	}
 }
 
+// tokenOwner is the token's user as whoami-v2 names it. id stays the same
+// when the user is renamed; name does not.
+type tokenOwner struct {
+	ID, Name string
+}
+
 // whoami asks the Hub which user owns the token, so the receiver can tell its
 // own export events apart.
-func (c *exportClient) whoami(ctx context.Context, endpoint string) (string, error) {
+func (c *exportClient) whoami(ctx context.Context, endpoint string) (tokenOwner, error) {
+	var who tokenOwner
 	if c.invalid != nil {
-		return "", c.invalid
+		return who, c.invalid
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(endpoint, "/")+"/api/whoami-v2", http.NoBody)
 	if err != nil {
-		return "", err
+		return who, err
 	}
 	req.Header.Set("Authorization", c.authHeader)
 	req.Header.Set("User-Agent", c.userAgent)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return "", stripURL(err)
+		return who, stripURL(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("whoami-v2 answered %d%s", resp.StatusCode, c.hubErrorDetail(resp))
+		return who, fmt.Errorf("whoami-v2 answered %d%s", resp.StatusCode, c.hubErrorDetail(resp))
 	}
-	var who struct {
-		Name string `json:"name"`
+	// The id is optional: one of another type is ignored, not an error.
+	var answer struct {
+		ID   json.RawMessage `json:"id"`
+		Name string          `json:"name"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&who); err != nil {
-		return "", fmt.Errorf("whoami-v2 answer is not JSON: %w", err)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&answer); err != nil {
+		return who, fmt.Errorf("whoami-v2 answer is not JSON: %w", err)
 	}
-	if who.Name == "" {
-		return "", errors.New("whoami-v2 answer has no name")
+	if answer.Name == "" {
+		return who, errors.New("whoami-v2 answer has no name")
 	}
-	return who.Name, nil
+	who.Name = answer.Name
+	_ = json.Unmarshal(answer.ID, &who.ID)
+	return who, nil
 }
 
 func (c *exportClient) transportError(ctx context.Context, what string, err error) error {

@@ -118,9 +118,9 @@ const maxSelfAddresses = 1024
 type selfIdentity struct {
 	tokenLast4 string
 	userAgent  string
-	// author is the token owner's user name, from whoami. While it is
-	// unknown, no event is recognised as our own.
-	author string
+	// author is the token's user, from whoami. While it is unknown, no
+	// event is recognised as our own.
+	author tokenOwner
 	// addresses are the client addresses of the self exports delivered
 	// so far. pending holds those of the batch being built.
 	addresses, pending map[string]struct{}
@@ -130,10 +130,19 @@ type selfIdentity struct {
 // and our User-Agent (when the Hub recorded one). The User-Agent and last4
 // are public; the author is what tells our calls from another user's.
 func (s *selfIdentity) matches(ev *auditEvent) bool {
-	return ev.typ == selfExportType && s.author != "" &&
-		ev.authorUser == s.author &&
+	return ev.typ == selfExportType && s.isAuthor(ev) &&
 		s.tokenLast4 != "" && ev.tokenLast4 == s.tokenLast4 &&
 		(ev.userAgent == "" || ev.userAgent == s.userAgent)
+}
+
+// isAuthor compares user IDs when both are known: a user may be renamed
+// (the Hub then shows the new name on every event), and another user may
+// take the old name. The name is the fallback.
+func (s *selfIdentity) isAuthor(ev *auditEvent) bool {
+	if s.author.ID != "" && ev.authorID != "" {
+		return ev.authorID == s.author.ID
+	}
+	return s.author.Name != "" && ev.authorUser == s.author.Name
 }
 
 // droppable says whether drop_self_exports may drop a self export. The

@@ -56,7 +56,7 @@ func convertFile(t *testing.T, path string, dropSelf bool) (raw []byte, r *audit
 	require.NoError(t, err)
 	r.conv = converter{
 		organization: cfg.Organization, includeRaw: true, enricher: enricher,
-		self: selfIdentity{tokenLast4: "abcd", userAgent: "otelcol-huggingfaceaudit/test", author: "audit-bot"},
+		self: selfIdentity{tokenLast4: "abcd", userAgent: "otelcol-huggingfaceaudit/test", author: tokenOwner{Name: "audit-bot"}},
 	}
 	ev, err := eventDecoder{}.decode(raw)
 	require.NoError(t, err)
@@ -139,7 +139,7 @@ func TestSelfExportsInAPoll(t *testing.T) {
 		h := onSim(t, simulator.Options{InitialEvents: 5, InitialSpan: time.Minute})
 		r, _ := h.start(func(c *Config) { c.DropSelfExports = drop })
 		r.poll(ctx)
-		require.Equal(t, simulator.DefaultTokenOwner, r.conv.self.author)
+		require.Equal(t, simulator.DefaultTokenOwner, r.conv.self.author.Name)
 		r.poll(ctx) // sees the export event of the first poll
 		r.poll(ctx) // and of the second
 		ids := h.sim.EventIDs()
@@ -270,7 +270,7 @@ func TestSelfExportNeedsTheTokensUser(t *testing.T) {
 			theirs2 := selfExport("6650a1b2c3d4e5f600000004", "2026-11-20T10:05:01Z", "mallory", "198.51.100.7")
 			h.hub.set(ours1, theirs1, ours2, theirs2)
 			got = pollRecords(t, r, sink)
-			assert.Equal(t, "audit-bot", r.conv.self.author, "asked again, and known")
+			assert.Equal(t, "audit-bot", r.conv.self.author.Name, "asked again, and known")
 			require.Contains(t, got, "6650a1b2c3d4e5f600000003", "the first self export from an address is kept")
 			assert.True(t, isSelf(got["6650a1b2c3d4e5f600000003"]))
 			require.Contains(t, got, "6650a1b2c3d4e5f600000004", "another user's export is never dropped")
@@ -564,7 +564,7 @@ func TestSelfExportAddressesAreCopies(t *testing.T) {
 	raw := []byte(`{"_id":"6650a1b2c3d4e5f601234567","createdAt":"2026-11-20T10:00:00Z","type":"org.audit_log.export","message":"m","ip":"203.0.113.7","author":{"user":"bot"},"token":{"last4":"abcd"}}`)
 	ev, err := eventDecoder{}.decode(raw)
 	require.NoError(t, err)
-	s := selfIdentity{tokenLast4: "abcd", author: "bot"}
+	s := selfIdentity{tokenLast4: "abcd", author: tokenOwner{Name: "bot"}}
 	require.True(t, s.matches(&ev))
 	s.droppable(&ev)
 	s.settle()
@@ -633,4 +633,50 @@ func TestDropSelfExportsKeepsThoseWithoutAnAddress(t *testing.T) {
 	assert.NotContains(t, got, "6650a1b2c3d4e5f600000006", "the address is on record")
 	_, ok := got["6650a1b2c3d4e5f600000003"].Attributes().Get(attrDecodeErrors)
 	assert.True(t, ok)
+}
+
+// The token's user renamed: the Hub shows the new name on every event and
+// whoami the new name too, but the user's ID stays. The receiver's own
+// exports are still recognised after the rename, by that ID.
+func TestSelfExportSurvivesARename(t *testing.T) {
+	const botID = "65a0b1c2d3e4f5a6b7c8d9e0"
+	var name atomic.Value
+	name.Store("audit-bot")
+	h := onHubWithWhoamiHandler(t, func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"type":"user","id":"`+botID+`","name":"`+name.Load().(string)+`"}`)
+	})
+	r, sink := startWithSink(t, h)
+	h.hub.set(selfExport("6650a1b2c3d4e5f600000001", "2026-11-20T10:00:00Z", "audit-bot", "203.0.113.10"))
+	require.True(t, isSelf(pollRecords(t, r, sink)["6650a1b2c3d4e5f600000001"]))
+
+	name.Store("audit-bot-2")
+	h.hub.set(
+		selfExport("6650a1b2c3d4e5f600000001", "2026-11-20T10:00:00Z", "audit-bot-2", "203.0.113.10"),
+		selfExport("6650a1b2c3d4e5f600000002", "2026-11-20T10:05:00Z", "audit-bot-2", "203.0.113.10"))
+	got := pollRecords(t, r, sink)
+	require.Contains(t, got, "6650a1b2c3d4e5f600000002")
+	assert.True(t, isSelf(got["6650a1b2c3d4e5f600000002"]), "the same user, renamed, is still the token's user")
+}
+
+// Another user whose name is the token user's old name (taken after a
+// rename) is not the receiver's: the IDs differ.
+func TestSelfExportNotByANameAlone(t *testing.T) {
+	h := onHubWithWhoamiHandler(t, func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"type":"user","id":"65a0b1c2d3e4f5a6b7c8d9ee","name":"audit-bot"}`)
+	})
+	r, sink := startWithSink(t, h)
+	h.hub.set(selfExport("6650a1b2c3d4e5f600000001", "2026-11-20T10:00:00Z", "audit-bot", "203.0.113.10"))
+	got := pollRecords(t, r, sink)
+	require.Contains(t, got, "6650a1b2c3d4e5f600000001")
+	assert.False(t, isSelf(got["6650a1b2c3d4e5f600000001"]), "same name, another user ID")
+}
+
+// A whoami answer whose id is not a string still names the token's user.
+func TestSelfExportWhoamiWithAnOddID(t *testing.T) {
+	h := onHubWithWhoamiHandler(t, func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"type":"user","id":12345,"name":"audit-bot"}`)
+	})
+	r, sink := startWithSink(t, h)
+	h.hub.set(selfExport("6650a1b2c3d4e5f600000001", "2026-11-20T10:00:00Z", "audit-bot", "203.0.113.10"))
+	assert.True(t, isSelf(pollRecords(t, r, sink)["6650a1b2c3d4e5f600000001"]))
 }

@@ -214,7 +214,7 @@ func TestSlotFreeWhileWhoamiIsAskedAgain(t *testing.T) {
 	close(answer)
 	<-aDone
 	assert.Equal(t, []string{"6650a1b2c3d4e5f60000000a"}, slow.next.accepted())
-	assert.Equal(t, "audit-bot", a.conv.self.author)
+	assert.Equal(t, "audit-bot", a.conv.self.author.Name)
 	assert.Equal(t, 0, polls.inUse, "every slot given back")
 }
 

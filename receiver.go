@@ -267,7 +267,7 @@ func (r *auditReceiver) poll(ctx context.Context) {
 // ask can take whoamiTimeout, so it gives the poll's slot back first (emit
 // takes it again): other organizations poll meanwhile.
 func (r *auditReceiver) identify(ctx context.Context, slot *pollSlot) {
-	if r.conv.self.author != "" {
+	if r.conv.self.author.Name != "" {
 		return
 	}
 	slot.release()
@@ -277,7 +277,7 @@ func (r *auditReceiver) identify(ctx context.Context, slot *pollSlot) {
 	switch {
 	case err == nil:
 		r.conv.self.author = author
-		r.set.Logger.Info("Token owner known; marking the receiver's own exports", zap.String("user", author))
+		r.set.Logger.Info("Token owner known; marking the receiver's own exports", zap.String("user", author.Name), zap.String("user_id", author.ID))
 	case !r.whoamiFailed:
 		r.whoamiFailed = true
 		r.set.Logger.Warn("Token owner unknown; no export is marked as the receiver's own until it is", zap.Error(err))

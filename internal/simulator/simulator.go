@@ -779,7 +779,7 @@ func (s *Server) serveWhoami(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"type": "user", "name": s.opts.TokenOwner})
+	_ = json.NewEncoder(w).Encode(map[string]any{"type": "user", "id": TokenOwnerID, "name": s.opts.TokenOwner})
 }
 
 func (s *Server) serveStats(w http.ResponseWriter, _ *http.Request) {
