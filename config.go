@@ -213,6 +213,11 @@ func (cfg *Config) Validate() error {
 	if cfg.LateArrivalWindow < 0 {
 		errs = append(errs, fmt.Errorf(`"late_arrival_window" must not be negative (got %s)`, cfg.LateArrivalWindow))
 	}
+	// With no initial interval the backoff stays at zero: a failing Hub
+	// would be asked again without pause for max_elapsed_time.
+	if cfg.RetryOnFailure.Enabled && cfg.RetryOnFailure.InitialInterval <= 0 {
+		errs = append(errs, fmt.Errorf(`"retry_on_failure::initial_interval" must be positive (got %s): with none, retries follow each other without pause; to turn retries off set enabled: false`, cfg.RetryOnFailure.InitialInterval))
+	}
 	if err := cfg.RetryOnFailure.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf(`"retry_on_failure": %w`, err))
 	}

@@ -187,6 +187,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "no concurrent polls", mutate: func(c *Config) { c.MaxConcurrentPolls = 0 }, wantErr: []string{`"max_concurrent_polls" must be at least 1`}},
 		{name: "negative late window", mutate: func(c *Config) { c.LateArrivalWindow = -time.Second }, wantErr: []string{`"late_arrival_window" must not be negative`}},
 		{name: "retry elapsed below interval", mutate: func(c *Config) { c.RetryOnFailure.MaxElapsedTime = time.Second }, wantErr: []string{`"retry_on_failure"`}},
+		{name: "retries without a pause", mutate: func(c *Config) { c.RetryOnFailure.InitialInterval = 0 },
+			wantErr: []string{`"retry_on_failure::initial_interval" must be positive (got 0s)`, "enabled: false"}},
+		{name: "no retries, no pause", mutate: func(c *Config) { c.RetryOnFailure.Enabled, c.RetryOnFailure.InitialInterval = false, 0 }},
 		{name: "every problem at once", mutate: func(c *Config) {
 			c.Organization, c.Token, c.PollInterval, c.BatchSize = "", "", 0, 0
 		}, wantErr: []string{`"organization"`, `"token"`, `"poll_interval"`, `"batch_size"`}},
