@@ -132,7 +132,15 @@ type selfIdentity struct {
 func (s *selfIdentity) matches(ev *auditEvent) bool {
 	return ev.typ == selfExportType && s.isAuthor(ev) &&
 		s.tokenLast4 != "" && ev.tokenLast4 == s.tokenLast4 &&
-		(ev.userAgent == "" || ev.userAgent == s.userAgent)
+		(ev.userAgent == "" || sameProduct(ev.userAgent, s.userAgent))
+}
+
+// sameProduct compares User-Agents without their versions: after an
+// upgrade, the last export of the previous version is read by the new one.
+func sameProduct(a, b string) bool {
+	pa, _, _ := strings.Cut(a, "/")
+	pb, _, _ := strings.Cut(b, "/")
+	return pa == pb
 }
 
 // isAuthor compares user IDs when both are known: a user may be renamed

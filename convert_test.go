@@ -680,3 +680,18 @@ func TestSelfExportWhoamiWithAnOddID(t *testing.T) {
 	h.hub.set(selfExport("6650a1b2c3d4e5f600000001", "2026-11-20T10:00:00Z", "audit-bot", "203.0.113.10"))
 	assert.True(t, isSelf(pollRecords(t, r, sink)["6650a1b2c3d4e5f600000001"]))
 }
+
+// After an upgrade the export made by the previous version (its version in
+// the User-Agent) is read by the new one: it is still the receiver's own.
+func TestSelfExportOfAnotherVersion(t *testing.T) {
+	h := onHubWithWhoami(t, "audit-bot", 0)
+	old := strings.Replace(selfExport("6650a1b2c3d4e5f600000001", "2026-11-20T10:00:00Z", "audit-bot", "203.0.113.10"),
+		"otelcol-huggingfaceaudit/test", "otelcol-huggingfaceaudit/0.9.0", 1)
+	other := strings.Replace(selfExport("6650a1b2c3d4e5f600000002", "2026-11-20T10:00:01Z", "audit-bot", "203.0.113.10"),
+		"otelcol-huggingfaceaudit/test", "python-requests/2.32", 1)
+	h.hub.set(old, other)
+	r, sink := startWithSink(t, h)
+	got := pollRecords(t, r, sink)
+	assert.True(t, isSelf(got["6650a1b2c3d4e5f600000001"]), "another version of the receiver")
+	assert.False(t, isSelf(got["6650a1b2c3d4e5f600000002"]), "another client with the token")
+}
