@@ -175,6 +175,11 @@ func (cfg *Config) Validate() error {
 		if strings.EqualFold(name, "Authorization") {
 			errs = append(errs, fmt.Errorf(`"http::headers" sets %q, which would replace the Authorization header that carries "token"; remove the header and set the Hub token in "token"`, name))
 		}
+		// The receiver asks for gzip and reads gzip or plain bodies only;
+		// another encoding (br, deflate) would fail every poll.
+		if strings.EqualFold(name, "Accept-Encoding") {
+			errs = append(errs, fmt.Errorf(`"http::headers" sets %q: the receiver asks for gzip itself and cannot read other encodings; remove the header`, name))
+		}
 		// The Hub records the User-Agent of each export; the receiver's own
 		// is how its export events are recognised (see self_exports).
 		if strings.EqualFold(name, "User-Agent") {

@@ -173,6 +173,8 @@ func TestConfigValidate(t *testing.T) {
 			wantErr: []string{`"http::headers" sets "authorization", which would replace the Authorization header that carries "token"`}},
 		{name: "User-Agent in http::headers", mutate: func(c *Config) { c.HTTP.Headers.Set("user-agent", "curl/8.0") },
 			wantErr: []string{`"http::headers" sets "user-agent", which would replace the receiver's User-Agent`}},
+		{name: "Accept-Encoding in http::headers", mutate: func(c *Config) { c.HTTP.Headers.Set("accept-encoding", "br, gzip") },
+			wantErr: []string{`"http::headers" sets "accept-encoding"`, "remove the header"}},
 		{name: "an authenticator in http::auth", mutate: func(c *Config) {
 			c.HTTP.Auth = configoptional.Some(configauth.Config{AuthenticatorID: component.MustNewID("bearertokenauth")})
 		}, wantErr: []string{`"http::auth" (authenticator "bearertokenauth") would replace the Authorization header that carries "token"`}},
