@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -163,8 +164,12 @@ func (cfg *Config) Validate() error {
 	// confighttp would fail at start with an error that quotes the URL,
 	// password included.
 	if cfg.HTTP.ProxyURL != "" {
-		if _, err := url.ParseRequestURI(cfg.HTTP.ProxyURL); err != nil {
+		if p, err := url.ParseRequestURI(cfg.HTTP.ProxyURL); err != nil {
 			errs = append(errs, errors.New(`"http::proxy_url" is not a valid URL (not shown: it may hold a password); percent-encode '%', '#', '/', '@' and spaces in its user information`))
+		} else if !slices.Contains([]string{"http", "https", "socks5", "socks5h"}, p.Scheme) || p.Host == "" {
+			// Without a scheme, "proxy:3128" parses as the scheme "proxy"
+			// and no host: every request failed dialling ":0".
+			errs = append(errs, errors.New(`"http::proxy_url" must be a URL with the scheme http, https or socks5 and a host, e.g. http://proxy.example:3128 (not shown: it may hold a password)`))
 		}
 	}
 	for name, value := range cfg.HTTP.Headers.Iter {
