@@ -93,10 +93,10 @@ func parseCreatedAt[T string | []byte](s T) (int64, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, str)
 	if err != nil {
-		return 0, fmt.Errorf(`"createdAt" %q is not an RFC 3339 time`, s)
+		return 0, fmt.Errorf(`"createdAt" %q is not an RFC 3339 time`, abbreviate(str, 64))
 	}
 	if t.Before(minCreatedAt) || t.After(maxCreatedAt) {
-		return 0, fmt.Errorf(`"createdAt" %q is outside 1970-01-01T00:00:00Z (excluded) to 2262-04-11 that a log record's timestamp holds`, s)
+		return 0, fmt.Errorf(`"createdAt" %q is outside 1970-01-01T00:00:00Z (excluded) to 2262-04-11 that a log record's timestamp holds`, str)
 	}
 	return t.UnixNano(), nil
 }
@@ -457,7 +457,7 @@ func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, raw
 		}
 		if err != nil {
 			id := e.id.String()
-			r.reportInvalid(ctx, id, []byte(id), err)
+			r.reportInvalid(ctx, id, []byte(id), raws[i], err)
 			e.unusable = true
 			continue
 		}

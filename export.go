@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/component/componentstatus"
@@ -181,7 +182,7 @@ func (r *auditReceiver) sift(ctx context.Context, pass *exportPass, floor int64,
 		if err != nil {
 			key := invalidKey(id, raw)
 			pass.reported[key] = struct{}{}
-			r.reportInvalid(ctx, key, id, err)
+			r.reportInvalid(ctx, key, id, raw, err)
 			return verdictInvalid
 		}
 	}
@@ -227,7 +228,9 @@ func (pass *exportPass) collect() {
 
 // reportInvalid logs and counts an event that violates the export schema,
 // once while it stays in the window; the events after it are delivered.
-func (r *auditReceiver) reportInvalid(ctx context.Context, key string, id []byte, err error) {
+// The log shows the start of the event, to find it by (it may have no
+// _id), and never the whole of a huge value.
+func (r *auditReceiver) reportInvalid(ctx context.Context, key string, id, raw []byte, err error) {
 	if _, done := r.reported[key]; done {
 		return
 	}
@@ -235,9 +238,19 @@ func (r *auditReceiver) reportInvalid(ctx context.Context, key string, id []byte
 	r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "invalid")))
 	fields := []zap.Field{zap.Error(err)}
 	if len(id) > 0 {
-		fields = append(fields, zap.ByteString("_id", id))
+		fields = append(fields, zap.String("_id", abbreviate(string(id), 128)))
 	}
+	fields = append(fields, zap.String("event", abbreviate(string(raw), 256)))
 	r.set.Logger.Warn("Skipping an invalid event", fields...)
+}
+
+// abbreviate cuts s to its first n bytes (whole UTF-8 sequences) and says
+// how long it was.
+func abbreviate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "... (" + strconv.Itoa(len(s)) + " bytes)"
 }
 
 // malformedEvent: an element of the export is not JSON. The Hub writes
@@ -247,7 +260,7 @@ func (r *auditReceiver) reportInvalid(ctx context.Context, key string, id []byte
 func (r *auditReceiver) malformedEvent(id []byte, err error) *fetchError {
 	at := ""
 	if len(id) > 0 {
-		at = " (_id " + strconv.Quote(string(id)) + ")"
+		at = " (_id " + strconv.Quote(abbreviate(string(id), 128)) + ")"
 	}
 	return &fetchError{class: classMalformed, msg: "the export of " + r.cfg.Organization + " has an event that is not valid JSON" + at, err: err}
 }

@@ -3,6 +3,8 @@ package huggingfaceauditreceiver
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -204,4 +206,32 @@ func TestSteadyPollStepsOverRuns(t *testing.T) {
 			assert.Len(t, accepted, 3005)
 		})
 	}
+}
+
+// An invalid event is logged so that someone can find it: with a short
+// excerpt of the event (the only clue when it has no _id), and never with
+// the whole of a huge value, which would flood the log.
+func TestInvalidEventLogIsShortAndFindable(t *testing.T) {
+	huge := strings.Repeat("9", 1<<20)
+	h := onFakeHub(t)
+	h.hub.set(
+		ev("6650a1b2c3d4e5f600000001", "2026-11-20T10:00:00Z"),
+		`{"createdAt":"2026-11-20T10:00:01Z","type":"repo.create","message":"no id here"}`,
+		`{"_id":"6650a1b2c3d4e5f600000002","createdAt":"`+huge+`","type":"repo.create","message":"m"}`,
+		`{"_id":"`+huge+`","createdAt":"2026-11-20T10:00:02Z","message":"no type"}`,
+		ev("6650a1b2c3d4e5f600000003", "2026-11-20T10:00:03Z"),
+	)
+	r, _ := h.start()
+	r.poll(context.Background())
+	assert.Equal(t, []string{"6650a1b2c3d4e5f600000001", "6650a1b2c3d4e5f600000003"}, h.next.accepted())
+	logged := h.logs.FilterMessage("Skipping an invalid event").All()
+	require.Len(t, logged, 3)
+	for i, l := range logged {
+		fields := l.ContextMap()
+		assert.Less(t, len(fmt.Sprint(fields)), 2000, "line %d: a huge value is cut", i)
+		_, ok := fields["event"]
+		assert.True(t, ok, "line %d: an excerpt of the event", i)
+	}
+	excerpt, _ := logged[0].ContextMap()["event"].(string)
+	assert.Contains(t, excerpt, `"message":"no id here"`)
 }
