@@ -48,6 +48,8 @@ type state struct {
 	// tableEngine is the engine of Table ("Distributed" on a cluster); ""
 	// when it does not exist.
 	tableEngine string
+	// dbEngine is the database's engine; "" when it does not exist.
+	dbEngine string
 	// logAttrs and resAttrs are the types of the logs table's LogAttributes
 	// and ResourceAttributes; "" when the table does not exist.
 	logAttrs, resAttrs string
@@ -87,6 +89,16 @@ func inspect(ctx context.Context, t Target, o Options) (state, error) {
 			st.ttl = clause(tb.Engine, "TTL")
 			st.settings = splitTop(clause(tb.Engine, "SETTINGS"), ',')
 		}
+	}
+	type database struct {
+		Engine string `json:"engine"`
+	}
+	dbs, err := queryRows[database](ctx, t, "SELECT engine FROM system.databases WHERE name = "+quoteString(o.Database))
+	if err != nil {
+		return st, err
+	}
+	if len(dbs) == 1 {
+		st.dbEngine = dbs[0].Engine
 	}
 	type source struct {
 		Database string `json:"database"`
@@ -182,6 +194,13 @@ func plan(o Options, st state) ([]string, error) {
 		if st.exists[old] {
 			return nil, fmt.Errorf("%s has the sorting key (%s) and %s from an earlier migration still exists: "+
 				"check it, drop it (DROP TABLE %s%s SYNC), then run again", storage, st.key, old, o.ident(old), o.onCluster())
+		}
+		// The swap is EXCHANGE TABLES: refused before the copy, which
+		// would otherwise run again on every try.
+		if st.dbEngine != "" && st.dbEngine != "Atomic" && st.dbEngine != "Replicated" {
+			return nil, fmt.Errorf("%s has the sorting key (%s) and needs a migration, which swaps tables with EXCHANGE TABLES: "+
+				"database %s has the engine %s, and only Atomic databases can exchange tables; convert it to Atomic "+
+				"(ClickHouse's convert_ordinary_to_atomic flag), then run again; nothing was changed", storage, st.key, o.Database, st.dbEngine)
 		}
 		if o.Cluster != "" && !strings.Contains(o.ReplicaPath, "{table}") && !strings.Contains(o.ReplicaPath, "{uuid}") {
 			return nil, fmt.Errorf("%s has the sorting key (%s) and needs a migration, which builds a second replicated table: "+

@@ -230,7 +230,7 @@ func TestApplyRefusesJSON(t *testing.T) {
 		switch q := string(b); {
 		case strings.Contains(q, "FROM system.columns"):
 			_, _ = io.WriteString(w, `{"table":"otel_logs","name":"LogAttributes","type":"JSON","default_expression":""}`+"\n")
-		case strings.Contains(q, "FROM system.tables"):
+		case strings.Contains(q, "FROM system."):
 		default:
 			ddl = append(ddl, q)
 		}

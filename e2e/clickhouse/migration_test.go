@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -415,5 +416,24 @@ func TestMigrationKeepsLogsTable(t *testing.T) {
 	arrival(t, exp, "0000000000000000000000bb")
 	if n := queryInt(t, "SELECT count() FROM logstable.huggingface_logs WHERE id = '0000000000000000000000bb'"); n != 1 {
 		t.Fatalf("an event written to hf_logs after the migration: %d rows in huggingface_logs", n)
+	}
+}
+
+// EXCHANGE TABLES needs an Atomic database. On an Ordinary one the
+// migration is refused before it copies anything: the copy would run,
+// the swap fail, and every run after copy the table again.
+func TestMigrationRefusedOnAnOrdinaryDatabase(t *testing.T) {
+	const db = "ordinarydb"
+	if _, err := post("CREATE DATABASE "+db+" ENGINE = Ordinary", url.Values{"allow_deprecated_database_ordinary": {"1"}}); err != nil {
+		t.Fatal(err)
+	}
+	newExporter(t, db)
+	applyV1(t, db)
+	err := clickhouse.Apply(context.Background(), clickhouse.Target{DSN: baseURL}, clickhouse.Options{Database: db}, nil)
+	if err == nil || !strings.Contains(err.Error(), "Atomic") || !strings.Contains(err.Error(), "convert_ordinary_to_atomic") {
+		t.Fatalf("migration on an Ordinary database: %v", err)
+	}
+	if n := queryInt(t, "SELECT count() FROM system.tables WHERE database = '"+db+"' AND name IN ('huggingface_logs_v2', 'huggingface_logs_old')"); n != 0 {
+		t.Fatalf("%d tables left by a refused migration", n)
 	}
 }
