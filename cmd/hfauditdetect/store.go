@@ -94,21 +94,30 @@ type storedRow struct {
 	Payload    string            `json:"payload"`
 }
 
+// knownBatch bounds the keys of one lookup: they travel in the URL, and
+// ClickHouse refuses one longer than http_max_uri_size (1 MiB).
+const knownBatch = 64 << 10
+
 // known returns which of keys are already in huggingface_findings.
 func (s store) known(ctx context.Context, keys []string) (map[string]bool, error) {
 	out := map[string]bool{}
-	if len(keys) == 0 {
-		return out, nil
-	}
-	body, err := s.query(ctx, "SELECT DISTINCT dedup_key FROM "+s.table(clickhouse.FindingsTable)+
-		" WHERE has({keys:Array(String)}, dedup_key) FORMAT TSV", map[string]string{"keys": arrayLiteral(keys)})
-	if err != nil {
-		return nil, err
-	}
-	for _, line := range strings.Split(string(body), "\n") {
-		if line != "" {
-			out[line] = true
+	for len(keys) > 0 {
+		n, size := 0, 0
+		for n < len(keys) && (n == 0 || size+len(keys[n]) < knownBatch) {
+			size += len(keys[n])
+			n++
 		}
+		body, err := s.query(ctx, "SELECT DISTINCT dedup_key FROM "+s.table(clickhouse.FindingsTable)+
+			" WHERE has({keys:Array(String)}, dedup_key) FORMAT TSV", map[string]string{"keys": arrayLiteral(keys[:n])})
+		if err != nil {
+			return nil, err
+		}
+		for _, line := range strings.Split(string(body), "\n") {
+			if line != "" {
+				out[line] = true
+			}
+		}
+		keys = keys[n:]
 	}
 	return out, nil
 }

@@ -274,3 +274,57 @@ func TestRunJudgesOnClickHousesClock(t *testing.T) {
 			judgedTo, saved, want, host.Add(-time.Minute).Unix())
 	}
 }
+
+// TestRunStoresManyFindings: a run that finds 10,000 findings (a noisy
+// detection after a long outage) stores them and moves its checkpoint.
+// Their dedup_keys in the URL of one lookup went past ClickHouse's
+// http_max_uri_size (1 MiB, as Go's server here): every run of the
+// detection failed on the same growing range, and none of its findings
+// was ever stored or sent.
+func TestRunStoresManyFindings(t *testing.T) {
+	server := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	const n = 10000
+	var stored int
+	var saved string
+	ch := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		q := r.URL.Query().Get("query")
+		sql := q + string(body)
+		switch {
+		case strings.Contains(sql, "now()"):
+			fmt.Fprintln(w, server.Unix())
+		case strings.Contains(sql, "SELECT toUnixTimestamp(checkpoint)"):
+			fmt.Fprintln(w, server.Add(-time.Hour).Unix())
+		case strings.Contains(sql, "SELECT DISTINCT dedup_key"):
+		case strings.Contains(q, "INSERT INTO"):
+			stored += strings.Count(string(body), "\n") + 1
+		case strings.Contains(sql, "INSERT INTO"):
+			saved = r.URL.Query().Get("param_cp")
+		case strings.Contains(sql, "FORMAT JSONCompact"):
+			var b strings.Builder
+			b.WriteString(`{"meta":[{"name":"organization","type":"String"},{"name":"actor","type":"String"},{"name":"first_seen","type":"DateTime"},{"name":"last_seen","type":"DateTime"},{"name":"dedup_key","type":"String"}],"data":[`)
+			for i := range n {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, `["acme-research","member-%d","2026-06-01 11:30:00","2026-06-01 11:30:00","huggingface-test|acme-research|member-%d|2026-06-01T11:30:00Z|6650f1c2a1b2c3d4e5f6%06d"]`, i, i, i)
+			}
+			b.WriteString(`]}`)
+			fmt.Fprint(w, b.String())
+		default:
+			t.Errorf("unexpected statement %q", sql)
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	}))
+	defer ch.Close()
+	cfg := config{target: clickhouse.Target{DSN: ch.URL}, database: "db"}
+	w := &watcher{store: store{target: cfg.target, database: "db"}, cfg: cfg, wcfg: watchConfig{settle: time.Minute},
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: func() time.Time { return server }, newBackoff: defaultBackoff}
+	j := &watchJob{job: job{detection: detections.Detection{Name: "huggingface-test", Severity: "Low", SQL: "SELECT 1"}}}
+	if err := w.runJob(context.Background(), j); err != nil {
+		t.Fatalf("run with %d findings: %v", n, err)
+	}
+	if stored != n || saved != strconv.FormatInt(server.Add(-time.Minute).Unix(), 10) {
+		t.Errorf("stored %d of %d findings, checkpoint %q", stored, n, saved)
+	}
+}
