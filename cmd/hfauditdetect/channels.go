@@ -86,9 +86,18 @@ func post(ctx context.Context, client *http.Client, u string, headers map[string
 
 // sameOriginRedirects follows a channel's redirect only within its own
 // origin: elsewhere, the channel's headers (an API key) and the Referer Go
-// sets (the webhook URL, which is its secret) would go along. The error
-// names no URL.
-var sameOriginRedirects = sameorigin.CheckRedirect(func(*url.URL) error {
+// sets (the webhook URL, which is its secret) would go along. A 301, 302 or
+// 303 is refused too: Go would repeat the POST as a GET without the
+// finding, and a 200 to it (a sign-in page) would count as delivered. The
+// error names no URL.
+func sameOriginRedirects(req *http.Request, via []*http.Request) error {
+	if req.Method != via[0].Method {
+		return errors.New("redirect that turns the POST into a GET refused: the finding would not go along (only 307 and 308 keep it)")
+	}
+	return sameOriginCheck(req, via)
+}
+
+var sameOriginCheck = sameorigin.CheckRedirect(func(*url.URL) error {
 	return errors.New("redirect to another host refused: the channel's URL and headers go to its own host only")
 })
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -181,5 +182,40 @@ func TestChannelRedirects(t *testing.T) {
 	defer mu.Unlock()
 	if len(leaked) > 0 {
 		t.Errorf("requests reached the other host: %q", leaked)
+	}
+}
+
+// A 301, 302 or 303 within the host makes Go repeat the POST as a GET
+// without its body. Behind a sign-in proxy (302 to /login, a 200 page) the
+// finding was marked sent while nobody received it. Such a redirect is a
+// failed delivery, retried; a 307 or 308 keeps the POST and is followed.
+func TestChannelRedirectToGetIsNotDelivered(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.Method+" "+r.URL.Path+" "+strconv.Itoa(len(body)))
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/hook":
+			http.Redirect(w, r, "/login", http.StatusFound)
+		case "/hook-307":
+			http.Redirect(w, r, "/hook-new", http.StatusTemporaryRedirect)
+		}
+		// /login: a sign-in page, 200; /hook-new: the webhook, 200
+	}))
+	defer srv.Close()
+	var cfg config
+	if err := watchChannels(&cfg, fileConfig{}, []string{srv.URL + "/hook", srv.URL + "/hook-307"}, "", "", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.wcfg.channels[0].Send(context.Background(), ssoFinding); err == nil {
+		mu.Lock()
+		t.Errorf("a 302 to a sign-in page counted as delivered; the server saw %q", got)
+		mu.Unlock()
+	}
+	if err := cfg.wcfg.channels[1].Send(context.Background(), ssoFinding); err != nil {
+		t.Errorf("a 307 within the host: %v", err)
 	}
 }
