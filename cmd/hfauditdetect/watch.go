@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -41,6 +42,22 @@ type channelState struct {
 	ch    channel
 	retry *backoff.ExponentialBackOff
 	next  time.Time // no attempt before
+	// refused are the findings the channel refused (a 4xx), each with its
+	// own wait, so one of them does not hold back the others.
+	refused map[string]refusal
+}
+
+// refusal is when a refused finding is tried again.
+type refusal struct {
+	wait time.Duration
+	next time.Time
+}
+
+// refusedStatus is an answer that refuses this finding (too large, bad
+// request) rather than says the channel is down or busy.
+func refusedStatus(err error) bool {
+	var se *sendError
+	return errors.As(err, &se) && se.status/100 == 4 && se.status != http.StatusRequestTimeout && se.status != http.StatusTooManyRequests
 }
 
 // watcher runs the detections on their schedules, judging
@@ -171,6 +188,7 @@ func (w *watcher) run(ctx context.Context) error {
 func (w *watcher) initChannels() {
 	for _, cs := range w.channels {
 		cs.retry = w.newBackoff()
+		cs.refused = map[string]refusal{}
 	}
 }
 
@@ -337,6 +355,9 @@ func (w *watcher) deliverTo(ctx context.Context, cs *channelState) {
 		if ctx.Err() != nil {
 			return
 		}
+		if w.now().Before(cs.refused[f.DedupKey].next) {
+			continue
+		}
 		sendCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := cs.ch.Send(sendCtx, f)
 		cancel()
@@ -347,12 +368,24 @@ func (w *watcher) deliverTo(ctx context.Context, cs *channelState) {
 				wait = se.retryAfter
 			}
 			cs.next = w.now().Add(wait)
+			if refusedStatus(err) {
+				// Tried again after a minute, doubling up to an hour; the
+				// next pass starts with the findings after it.
+				if cs.refused == nil {
+					cs.refused = map[string]refusal{}
+				}
+				r := cs.refused[f.DedupKey]
+				r.wait = min(max(2*r.wait, time.Minute), time.Hour)
+				r.next = w.now().Add(r.wait)
+				cs.refused[f.DedupKey] = r
+			}
 			w.log.Warn("Delivery failed; retrying", "channel", id, "detection", f.Detection, "dedup_key", f.DedupKey,
 				"error", err.Error(), "retry_in", wait.Round(time.Millisecond).String(), "pending", len(pending))
 			return
 		}
 		cs.retry.Reset()
 		cs.next = time.Time{}
+		delete(cs.refused, f.DedupKey)
 		// A crash here resends this finding once: delivery is at least once.
 		if err := w.deliveries.markSent(ctx, id, f.DedupKey); err != nil {
 			w.log.Error("Recording a delivery failed; it will be sent again", "channel", id, "dedup_key", f.DedupKey, "error", err.Error())

@@ -328,3 +328,60 @@ func TestRunStoresManyFindings(t *testing.T) {
 		t.Errorf("stored %d of %d findings, checkpoint %q", stored, n, saved)
 	}
 }
+
+// refusing is a channel that answers 413 to one finding (its payload is
+// too large for the receiver's proxy) and 200 to the others.
+type refusing struct {
+	now      func() time.Time
+	attempts map[string]int
+	got      map[string]int
+}
+
+func (c *refusing) ID() string { return "test:refusing" }
+
+func (c *refusing) Send(_ context.Context, f pendingFinding) error {
+	c.attempts[f.DedupKey]++
+	if f.DedupKey == "huge" {
+		return &sendError{status: 413}
+	}
+	c.got[f.DedupKey]++
+	return nil
+}
+
+// TestDeliveryRefusedFindingDoesNotBlock: a finding the channel refuses
+// (413: a mass deletion listing 50,000 event IDs, past nginx's 1 MB) must
+// not hold back the findings after it. It was retried first at every
+// pass, so nothing else reached that channel until it was given up a day
+// later.
+func TestDeliveryRefusedFindingDoesNotBlock(t *testing.T) {
+	clock := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	ch := &refusing{now: now, attempts: map[string]int{}, got: map[string]int{}}
+	store := &fakeDeliveries{sent: map[string]bool{}, findings: []pendingFinding{{DedupKey: "huge"}, {DedupKey: "sso-disabled"}}}
+	w := &watcher{
+		deliveries: store, wcfg: watchConfig{maxAge: 24 * time.Hour},
+		channels: []*channelState{{ch: ch}}, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		now: now, newBackoff: defaultBackoff,
+	}
+	w.initChannels()
+	end := clock.Add(30 * time.Minute)
+	for clock.Before(end) {
+		if clock.After(end.Add(-20*time.Minute)) && len(store.findings) == 2 {
+			store.findings = append(store.findings, pendingFinding{DedupKey: "repo-made-public"}) // found later
+		}
+		w.deliver(context.Background())
+		next := clock.Add(15 * time.Second)
+		if cs := w.channels[0]; cs.next.After(clock) && cs.next.Before(next) {
+			next = cs.next
+		}
+		clock = next
+	}
+	for _, k := range []string{"sso-disabled", "repo-made-public"} {
+		if ch.got[k] != 1 {
+			t.Errorf("finding %s delivered %d times, want once: the refused one blocks the channel", k, ch.got[k])
+		}
+	}
+	if n := ch.attempts["huge"]; n < 2 || n > 30 {
+		t.Errorf("the refused finding was tried %d times in 30 minutes, want a few (retried, not a storm)", n)
+	}
+}
