@@ -241,6 +241,13 @@ func (w *watcher) runJob(ctx context.Context, j *watchJob) error {
 	if err != nil {
 		return fmt.Errorf("reading its checkpoint: %w", err)
 	}
+	if ok && from.After(serverNow) {
+		// Only a clock stepped back puts it there: the events received
+		// since are before it, and would never be judged. Judge again.
+		w.log.Warn("Checkpoint ahead of ClickHouse's clock (was it set back?); judging -initial-lookback again",
+			"detection", name, "checkpoint", from.Format(time.RFC3339), "clickhouse_now", serverNow.Format(time.RFC3339))
+		ok = false
+	}
 	if !ok {
 		from = to.Add(-w.wcfg.initialLookback)
 	}

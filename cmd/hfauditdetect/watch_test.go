@@ -385,3 +385,50 @@ func TestDeliveryRefusedFindingDoesNotBlock(t *testing.T) {
 		t.Errorf("the refused finding was tried %d times in 30 minutes, want a few (retried, not a storm)", n)
 	}
 }
+
+// TestRunAfterClickHousesClockWentBack: ClickHouse's clock ran 2 hours
+// ahead, then NTP stepped it back 40 minutes ago. The checkpoint saved
+// while it was ahead is in the future, and every event since (receivedAt
+// from the right clock) is before it: the runs judged nothing, silently,
+// until the clock caught up with the checkpoint, and those events were
+// never judged. The run judges them again instead, and says why.
+func TestRunAfterClickHousesClockWentBack(t *testing.T) {
+	server := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	ingested := server.Add(-30 * time.Minute) // an event since the step back
+	var from, to, saved string
+	ch := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		sql := r.URL.Query().Get("query") + string(body)
+		switch {
+		case strings.Contains(sql, "now()"):
+			fmt.Fprintln(w, server.Unix())
+		case strings.Contains(sql, "SELECT toUnixTimestamp(checkpoint)"):
+			fmt.Fprintln(w, server.Add(80*time.Minute).Unix())
+		case strings.Contains(sql, "INSERT INTO"):
+			saved = r.URL.Query().Get("param_cp")
+		case strings.Contains(sql, "FORMAT JSONCompact"):
+			from, to = r.URL.Query().Get("param_from"), r.URL.Query().Get("param_to")
+			fmt.Fprint(w, `{"meta":[],"data":[]}`)
+		default:
+			t.Errorf("unexpected statement %q", sql)
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	}))
+	defer ch.Close()
+	var logs strings.Builder
+	cfg := config{target: clickhouse.Target{DSN: ch.URL}, database: "db"}
+	w := &watcher{store: store{target: cfg.target, database: "db"}, cfg: cfg, wcfg: watchConfig{settle: time.Minute, initialLookback: time.Hour},
+		log: slog.New(slog.NewTextHandler(&logs, nil)), now: func() time.Time { return server }, newBackoff: defaultBackoff}
+	j := &watchJob{job: job{detection: detections.Detection{Name: "huggingface-test", SQL: "SELECT 1"}}}
+	if err := w.runJob(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := strconv.ParseInt(from, 10, 64)
+	end := strconv.FormatInt(server.Add(-time.Minute).Unix(), 10)
+	if from == "" || f > ingested.Unix() || to != end || saved != end {
+		t.Errorf("judged [%s, %s) and saved %s: the event received at %d is never judged", from, to, saved, ingested.Unix())
+	}
+	if !strings.Contains(logs.String(), "ahead") {
+		t.Errorf("no warning about the checkpoint ahead of the clock: %s", logs.String())
+	}
+}
