@@ -45,6 +45,9 @@ type channelState struct {
 	// refused are the findings the channel refused (a 4xx), each with its
 	// own wait, so one of them does not hold back the others.
 	refused map[string]refusal
+	// waiting are the findings last read as pending (key: detection), to
+	// log those given up after -max-delivery-age.
+	waiting map[string]string
 }
 
 // refusal is when a refused finding is tried again.
@@ -358,6 +361,7 @@ func (w *watcher) deliverTo(ctx context.Context, cs *channelState) {
 		}
 		return
 	}
+	w.logGivenUp(cs, id, pending)
 	for _, f := range pending {
 		if ctx.Err() != nil {
 			return
@@ -393,6 +397,7 @@ func (w *watcher) deliverTo(ctx context.Context, cs *channelState) {
 		cs.retry.Reset()
 		cs.next = time.Time{}
 		delete(cs.refused, f.DedupKey)
+		delete(cs.waiting, f.DedupKey)
 		// A crash here resends this finding once: delivery is at least once.
 		if err := w.deliveries.markSent(ctx, id, f.DedupKey); err != nil {
 			w.log.Error("Recording a delivery failed; it will be sent again", "channel", id, "dedup_key", f.DedupKey, "error", err.Error())
@@ -400,6 +405,26 @@ func (w *watcher) deliverTo(ctx context.Context, cs *channelState) {
 		}
 		w.log.Info("Finding sent", "channel", id, "detection", f.Detection, "dedup_key", f.DedupKey)
 	}
+}
+
+// logGivenUp logs the findings that were pending and no longer are, though
+// never sent: they passed -max-delivery-age. A truncated list says nothing
+// of the findings after it.
+func (w *watcher) logGivenUp(cs *channelState, id string, pending []pendingFinding) {
+	if len(pending) >= deliveryBatch {
+		return
+	}
+	now := make(map[string]string, len(pending))
+	for _, f := range pending {
+		now[f.DedupKey] = f.Detection
+	}
+	for key, detection := range cs.waiting {
+		if _, ok := now[key]; !ok {
+			w.log.Error("Finding given up: not delivered within -max-delivery-age", "channel", id, "detection", detection,
+				"dedup_key", key, "max_delivery_age", w.wcfg.maxAge.String())
+		}
+	}
+	cs.waiting = now
 }
 
 // alertJobs are the correlation alerts with their defaults and overrides.

@@ -432,3 +432,49 @@ func TestRunAfterClickHousesClockWentBack(t *testing.T) {
 		t.Errorf("no warning about the checkpoint ahead of the clock: %s", logs.String())
 	}
 }
+
+// agingDeliveries drops the findings found longer than maxAge ago, as the
+// store's pending query does.
+type agingDeliveries struct {
+	fakeDeliveries
+	now   func() time.Time
+	found map[string]time.Time
+}
+
+func (a *agingDeliveries) pending(ctx context.Context, channel string, maxAge time.Duration, limit int) ([]pendingFinding, error) {
+	all, _ := a.fakeDeliveries.pending(ctx, channel, maxAge, limit)
+	var out []pendingFinding
+	for _, p := range all {
+		if a.now().Sub(a.found[p.DedupKey]) <= maxAge {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// TestDeliveryGivenUpIsLogged: a webhook down for 25 hours. The Critical
+// finding found before the outage is given up after -max-delivery-age,
+// as documented, but nothing said so: it vanished from the pending list
+// without a line in the log.
+func TestDeliveryGivenUpIsLogged(t *testing.T) {
+	clock := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	ch := &flaky{now: now, up: clock.Add(25 * time.Hour), got: map[string]int{}}
+	store := &agingDeliveries{fakeDeliveries: fakeDeliveries{sent: map[string]bool{},
+		findings: []pendingFinding{{DedupKey: "huggingface-sso-disabled|acme|vera", Detection: "huggingface-sso-disabled"}}},
+		now: now, found: map[string]time.Time{"huggingface-sso-disabled|acme|vera": clock}}
+	var logs strings.Builder
+	w := &watcher{
+		deliveries: store, wcfg: watchConfig{maxAge: 24 * time.Hour},
+		channels: []*channelState{{ch: ch}}, log: slog.New(slog.NewTextHandler(&logs, nil)),
+		now: now, newBackoff: defaultBackoff,
+	}
+	w.initChannels()
+	for clock.Before(ch.up.Add(time.Hour)) {
+		w.deliver(context.Background())
+		clock = clock.Add(time.Minute)
+	}
+	if n := strings.Count(logs.String(), "given up"); n != 1 || !strings.Contains(logs.String(), "huggingface-sso-disabled|acme|vera") {
+		t.Errorf("%d 'given up' lines for the finding never delivered, want 1 naming it", n)
+	}
+}
