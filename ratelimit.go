@@ -2,16 +2,15 @@ package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceaud
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.uber.org/zap"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/retryafter"
 )
 
 // Everything about the Hub's rate limit: reading the RateLimit and
@@ -53,7 +52,7 @@ func parseRateLimit(h http.Header) rateLimit {
 			if !ok {
 				continue
 			}
-			n, ok := parseSeconds(v)
+			n, ok := retryafter.ParseSeconds(v)
 			if !ok {
 				continue
 			}
@@ -61,58 +60,24 @@ func parseRateLimit(h http.Header) rateLimit {
 			case "r":
 				rl.exhausted = rl.exhausted || n == 0
 			case "t":
-				rl.reset = max(rl.reset, seconds(n))
+				rl.reset = max(rl.reset, retryafter.Seconds(n))
 			}
 		}
 	}
 	return rl
 }
 
-// retryAfter reads Retry-After (seconds or an HTTP date); 0 when absent.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	ra := strings.TrimSpace(h.Get("Retry-After"))
-	if ra == "" {
-		return 0
-	}
-	if secs, ok := parseSeconds(ra); ok {
-		return seconds(secs)
-	}
-	if at, err := http.ParseTime(ra); err == nil {
-		return max(0, at.Sub(now))
-	}
-	return 0
-}
-
-// parseSeconds reads a delay in seconds (digits only). One too large for
-// an int is the largest: a wait that long is capped, not ignored.
-func parseSeconds(v string) (int, bool) {
-	n, err := strconv.ParseUint(v, 10, 63)
-	if errors.Is(err, strconv.ErrRange) {
-		return math.MaxInt64, true
-	}
-	return int(n), err == nil
-}
-
-// seconds converts n seconds to a Duration, saturating instead of
-// overflowing.
-func seconds(n int) time.Duration {
-	if n > math.MaxInt64/int(time.Second) {
-		return math.MaxInt64
-	}
-	return time.Duration(n) * time.Second
-}
-
 // serverErrorWait is how long a 5xx asks us to wait: its Retry-After, or
 // the export policy's reset when the response shows it used up (a quota
 // that is left says nothing about when the Hub is back); 0 otherwise.
 func serverErrorWait(h http.Header, now time.Time) time.Duration {
-	return max(quotaReset(h), retryAfter(h, now))
+	return max(quotaReset(h), retryafter.Parse(h, now))
 }
 
 // rateLimitWait is how long a 429 asks us to wait: the longer of the export
 // policy's reset and Retry-After; 0 when the headers say nothing.
 func rateLimitWait(h http.Header, now time.Time) time.Duration {
-	return max(parseRateLimit(h).reset, retryAfter(h, now))
+	return max(parseRateLimit(h).reset, retryafter.Parse(h, now))
 }
 
 // quotaReset reads a successful response: when its RateLimit header shows

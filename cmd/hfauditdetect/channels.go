@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/retryafter"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/sameorigin"
 )
 
@@ -44,6 +44,10 @@ type sendError struct {
 	retryAfter time.Duration // the receiver's Retry-After, when sent
 	err        error
 }
+
+// maxChannelWait caps the wait a channel asks for: a bad Retry-After (a
+// date years ahead) would otherwise mute it until a restart.
+const maxChannelWait = time.Hour
 
 func (e *sendError) Error() string {
 	if e.status != 0 {
@@ -77,11 +81,7 @@ func post(ctx context.Context, client *http.Client, u string, headers map[string
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
-	se := &sendError{status: resp.StatusCode}
-	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-		se.retryAfter = time.Duration(s) * time.Second
-	}
-	return se
+	return &sendError{status: resp.StatusCode, retryAfter: min(retryafter.Parse(resp.Header, time.Now()), maxChannelWait)}
 }
 
 // sameOriginRedirects follows a channel's redirect only within its own

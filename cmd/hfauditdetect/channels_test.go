@@ -65,6 +65,24 @@ func TestWebhookSend(t *testing.T) {
 	if !errors.As(err, &se) || se.status != 429 || se.retryAfter != 30*time.Second {
 		t.Errorf("429: %#v", err)
 	}
+	// An HTTP date counts; a wait of years (a bad header) is capped, so one
+	// answer cannot mute the channel until a restart.
+	for _, tc := range []struct {
+		header string
+		min    time.Duration
+		max    time.Duration
+	}{
+		{time.Now().Add(10 * time.Minute).UTC().Format(http.TimeFormat), 9 * time.Minute, 10 * time.Minute},
+		{"999999999", maxChannelWait, maxChannelWait},
+		{"99999999999999999999999", maxChannelWait, maxChannelWait},
+		{time.Now().AddDate(30, 0, 0).UTC().Format(http.TimeFormat), maxChannelWait, maxChannelWait},
+	} {
+		c.header = http.Header{"Retry-After": {tc.header}}
+		err := wh.Send(context.Background(), ssoFinding)
+		if !errors.As(err, &se) || se.retryAfter < tc.min || se.retryAfter > tc.max {
+			t.Errorf("Retry-After %q: %#v, want a wait in [%v, %v]", tc.header, err, tc.min, tc.max)
+		}
+	}
 	// Nothing listens: the error names the failure, never the URL (its secret).
 	srv.Close()
 	err = wh.Send(context.Background(), ssoFinding)
