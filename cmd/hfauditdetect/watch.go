@@ -254,9 +254,32 @@ func (w *watcher) runJob(ctx context.Context, j *watchJob) error {
 	if !ok {
 		from = to.Add(-w.wcfg.initialLookback)
 	}
-	if !to.After(from) {
-		return nil
+	// After a long outage the range is judged a day at a time, each with
+	// its checkpoint: one query over months could outlast -timeout at
+	// every run, on a range that only grows.
+	for to.After(from) {
+		end := to
+		if end.Sub(from) > maxRunRange {
+			end = from.Add(maxRunRange)
+		}
+		if err := w.judge(ctx, j, from, end, start); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		from = end
 	}
+	return nil
+}
+
+// maxRunRange is the most one query of a run judges.
+const maxRunRange = 24 * time.Hour
+
+// judge judges [from, to) for one detection, stores what it found and
+// moves its checkpoint to to.
+func (w *watcher) judge(ctx context.Context, j *watchJob, from, to, start time.Time) error {
+	name := j.detection.Name
 	runCfg := w.cfg
 	runCfg.from, runCfg.to = from, to
 	found, err := query(ctx, runCfg, j.job)

@@ -478,3 +478,55 @@ func TestDeliveryGivenUpIsLogged(t *testing.T) {
 		t.Errorf("%d 'given up' lines for the finding never delivered, want 1 naming it", n)
 	}
 }
+
+// TestRunAfterALongOutageIsJudgedADayAtATime: a watcher back after three
+// days judges the gap in ranges of at most a day, each with its checkpoint,
+// so no single query has to cover months and a failure keeps what was done.
+func TestRunAfterALongOutageIsJudgedADayAtATime(t *testing.T) {
+	server := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	checkpoint := server.Add(-74 * time.Hour)
+	var judged [][2]int64
+	var saved []int64
+	ch := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		sql := r.URL.Query().Get("query") + string(body)
+		switch {
+		case strings.Contains(sql, "now()"):
+			fmt.Fprintln(w, server.Unix())
+		case strings.Contains(sql, "SELECT toUnixTimestamp(checkpoint)"):
+			fmt.Fprintln(w, checkpoint.Unix())
+		case strings.Contains(sql, "INSERT INTO"):
+			cp, _ := strconv.ParseInt(r.URL.Query().Get("param_cp"), 10, 64)
+			saved = append(saved, cp)
+		case strings.Contains(sql, "FORMAT JSONCompact"):
+			from, _ := strconv.ParseInt(r.URL.Query().Get("param_from"), 10, 64)
+			to, _ := strconv.ParseInt(r.URL.Query().Get("param_to"), 10, 64)
+			judged = append(judged, [2]int64{from, to})
+			fmt.Fprint(w, `{"meta":[],"data":[]}`)
+		default:
+			t.Errorf("unexpected statement %q", sql)
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	}))
+	defer ch.Close()
+	cfg := config{target: clickhouse.Target{DSN: ch.URL}, database: "db"}
+	w := &watcher{store: store{target: cfg.target, database: "db"}, cfg: cfg, wcfg: watchConfig{settle: time.Minute, initialLookback: time.Hour},
+		log: slog.New(slog.DiscardHandler), now: func() time.Time { return server }, newBackoff: defaultBackoff}
+	j := &watchJob{job: job{detection: detections.Detection{Name: "huggingface-test", SQL: "SELECT 1"}}}
+	if err := w.runJob(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	next := checkpoint.Unix()
+	for i, r := range judged {
+		if r[0] != next || r[1] <= r[0] || r[1]-r[0] > int64(24*time.Hour/time.Second) {
+			t.Errorf("range %d: [%d, %d), want one of at most a day from %d", i, r[0], r[1], next)
+		}
+		if i >= len(saved) || saved[i] != r[1] {
+			t.Errorf("range %d: checkpoint %v, want %d saved after it", i, saved, r[1])
+		}
+		next = r[1]
+	}
+	if end := server.Add(-time.Minute).Unix(); next != end || len(judged) != 4 {
+		t.Errorf("judged %d ranges up to %d, want 4 up to %d", len(judged), next, end)
+	}
+}
