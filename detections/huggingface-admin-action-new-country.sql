@@ -25,7 +25,7 @@ WITH judged AS (
                         'org.service_account.create', 'org.service_account.delete', 'org.service_account.token.create',
                         'org.service_account.token.delete', 'org.service_account.token.rotate', 'org.service_account.token.update',
                         'resource_group.create', 'resource_group.delete', 'resource_group.settings', 'resource_group.change_role',
-                        'resource_group.add_users', 'resource_group.remove_users', 'repo.move'))
+                        'resource_group.add_users', 'resource_group.remove_users', 'repo.move', 'repo.duplication'))
 ),
 starts AS (
     SELECT workspaceID, authorID, min(eventTime) AS lo FROM judged GROUP BY workspaceID, authorID
