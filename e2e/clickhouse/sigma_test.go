@@ -46,6 +46,21 @@ var notSigma = map[string]string{
 	"huggingface-sso-provider-changed":     "compares with the provider of earlier events",
 }
 
+// sqlOnly are the reasons of findings a rule's Sigma twin cannot make
+// (detections/sigma/README.md, "What the single-event rules lose"): those
+// rows are left out of the comparison, and only those.
+var sqlOnly = map[string][]string{
+	"huggingface-audit-log-exported": {"new_address"}, // needs the collector's earlier addresses
+}
+
+// sigmaComparable drops the rows of d whose reason its Sigma rule cannot make.
+func sigmaComparable(d string, rows []map[string]any) []map[string]any {
+	return slices.DeleteFunc(rows, func(r map[string]any) bool {
+		reason, _ := r["reason"].(string)
+		return slices.Contains(sqlOnly[d], reason)
+	})
+}
+
 var (
 	uuidRE   = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 	attackRE = regexp.MustCompile(`^attack\.t[0-9]{4}(\.[0-9]{3})?$`)
@@ -262,7 +277,7 @@ func TestSigmaAgreesWithSQL(t *testing.T) {
 				s := scn[other.Name]
 				// The SQL judges what the middle ingestion inserted: the
 				// events of [From, To) (detections_test.go).
-				want := eventIDs(runDetection(t, d, detectionData.judged.from, detectionData.judged.to, nil, s.Organization))
+				want := eventIDs(sigmaComparable(d.Name, runDetection(t, d, detectionData.judged.from, detectionData.judged.to, nil, s.Organization)))
 				got := sigmaMatches(t, evaluatorFor(r.rule, s.Organization), s.Events, s.From, s.To)
 				if !slices.Equal(got, want) {
 					t.Errorf("scenario %s: Sigma matched %v, SQL returned %v", other.Name, got, want)
@@ -273,7 +288,7 @@ func TestSigmaAgreesWithSQL(t *testing.T) {
 				fired += len(got)
 			}
 			to := benignEnd.Add(time.Minute)
-			want := eventIDs(runDetection(t, d, detectionData.judged.from, detectionData.judged.to, nil, benignOrg))
+			want := eventIDs(sigmaComparable(d.Name, runDetection(t, d, detectionData.judged.from, detectionData.judged.to, nil, benignOrg)))
 			if got := sigmaMatches(t, evaluatorFor(r.rule, benignOrg), detectionData.benign, benignFrom, to); !slices.Equal(got, want) {
 				t.Errorf("benign history: Sigma matched %v, SQL returned %v", got, want)
 			}
