@@ -96,7 +96,7 @@ func parseCreatedAt[T string | []byte](s T) (int64, error) {
 		return 0, fmt.Errorf(`"createdAt" %q is not an RFC 3339 time`, abbreviate(str, 64))
 	}
 	if t.Before(minCreatedAt) || t.After(maxCreatedAt) {
-		return 0, fmt.Errorf(`"createdAt" %q is outside 1970-01-01T00:00:00Z (excluded) to 2262-04-11 that a log record's timestamp holds`, str)
+		return 0, fmt.Errorf(`"createdAt" %q is outside 1970-01-01T00:00:00Z (excluded) to 2262-04-11 that a log record's timestamp holds`, abbreviate(str, 64))
 	}
 	return t.UnixNano(), nil
 }

@@ -219,13 +219,15 @@ func TestInvalidEventLogIsShortAndFindable(t *testing.T) {
 		`{"createdAt":"2026-11-20T10:00:01Z","type":"repo.create","message":"no id here"}`,
 		`{"_id":"6650a1b2c3d4e5f600000002","createdAt":"`+huge+`","type":"repo.create","message":"m"}`,
 		`{"_id":"`+huge+`","createdAt":"2026-11-20T10:00:02Z","message":"no type"}`,
+		// RFC 3339 puts no bound on the fraction: a valid time, out of range.
+		`{"_id":"6650a1b2c3d4e5f600000004","createdAt":"2300-01-01T00:00:00.`+huge+`Z","type":"repo.create","message":"m"}`,
 		ev("6650a1b2c3d4e5f600000003", "2026-11-20T10:00:03Z"),
 	)
 	r, _ := h.start()
 	r.poll(context.Background())
 	assert.Equal(t, []string{"6650a1b2c3d4e5f600000001", "6650a1b2c3d4e5f600000003"}, h.next.accepted())
 	logged := h.logs.FilterMessage("Skipping an invalid event").All()
-	require.Len(t, logged, 3)
+	require.Len(t, logged, 4)
 	for i, l := range logged {
 		fields := l.ContextMap()
 		assert.Less(t, len(fmt.Sprint(fields)), 2000, "line %d: a huge value is cut", i)
