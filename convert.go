@@ -122,9 +122,17 @@ type selfIdentity struct {
 	// event is recognised as our own.
 	author tokenOwner
 	// addresses are the client addresses of the self exports delivered
-	// so far. pending holds those of the batch being built.
-	addresses, pending map[string]struct{}
+	// so far, each with the createdAt of the last one kept. pending holds
+	// those of the batch being built.
+	addresses, pending map[string]int64
 }
+
+// selfKeepEvery is how often drop_self_exports keeps a self export of an
+// address on record: huggingface-audit-log-exported learns the collector's
+// addresses from its lookback_days, so one kept only once in the
+// receiver's life drops out of it after a month's uptime, and the token
+// used from a new address then goes unreported.
+const selfKeepEvery = 24 * time.Hour
 
 // matches: the export type, the token's last four characters, the author,
 // and our User-Agent (when the Hub recorded one). The User-Agent and last4
@@ -154,30 +162,31 @@ func (s *selfIdentity) isAuthor(ev *auditEvent) bool {
 }
 
 // droppable says whether drop_self_exports may drop a self export. The
-// first one from each client address is kept, so the addresses our calls
-// come from stay on record: a stolen token used elsewhere shows up there.
-// One without a readable address is always kept.
+// first one from each client address each day (selfKeepEvery) is kept, so
+// the addresses our calls come from stay on record: a stolen token used
+// elsewhere shows up there. One without a readable address is always kept.
 func (s *selfIdentity) droppable(ev *auditEvent) bool {
 	addr := ev.ip
 	if addr == "" {
 		// None, or not a string: it cannot be checked against the record.
 		return false
 	}
-	if _, ok := s.addresses[addr]; ok {
+	kept, ok := s.pending[addr]
+	if !ok {
+		kept, ok = s.addresses[addr]
+	}
+	if ok && ev.createdAt-kept < int64(selfKeepEvery) {
 		return true
 	}
-	if _, ok := s.pending[addr]; ok {
-		return true
-	}
-	if len(s.addresses)+len(s.pending) >= maxSelfAddresses {
+	if !ok && len(s.addresses)+len(s.pending) >= maxSelfAddresses {
 		return false
 	}
 	if s.pending == nil {
-		s.pending = map[string]struct{}{}
+		s.pending = map[string]int64{}
 	}
 	// ev.ip points into the batch's bytes: a copy, so the addresses kept
 	// for the life of the receiver do not keep whole batches alive.
-	s.pending[strings.Clone(addr)] = struct{}{}
+	s.pending[strings.Clone(addr)] = ev.createdAt
 	return false
 }
 
@@ -187,10 +196,10 @@ func (s *selfIdentity) settle() {
 		return
 	}
 	if s.addresses == nil {
-		s.addresses = map[string]struct{}{}
+		s.addresses = map[string]int64{}
 	}
-	for addr := range s.pending {
-		s.addresses[addr] = struct{}{}
+	for addr, kept := range s.pending {
+		s.addresses[addr] = kept
 	}
 	clear(s.pending)
 }

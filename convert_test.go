@@ -315,6 +315,28 @@ func TestDropSelfExportsKeepsEachNewAddress(t *testing.T) {
 	require.NoError(t, ext.Shutdown(context.Background()))
 }
 
+// drop_self_exports keeps a self export of each address every day, not
+// only the first in the receiver's life: huggingface-audit-log-exported
+// learns the collector's addresses from its lookback_days (30), so after a
+// month's uptime it had none on record, and the collector's token used
+// from a new address was not reported.
+func TestDropSelfExportsKeepsEachAddressDaily(t *testing.T) {
+	h := onHubWithWhoami(t, "audit-bot", 0)
+	var events []string
+	start := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	for i := range 12 { // every 6 hours for 3 days
+		events = append(events, selfExport(fmt.Sprintf("6650a1b2c3d4e5f6000000%02d", i+1),
+			start.Add(time.Duration(i)*6*time.Hour).Format(time.RFC3339), "audit-bot", "203.0.113.10"))
+	}
+	h.hub.set(events...)
+	r, sink := startWithSink(t, h, func(c *Config) { c.DropSelfExports = true })
+	got := pollRecords(t, r, sink)
+	for _, id := range []string{"6650a1b2c3d4e5f600000001", "6650a1b2c3d4e5f600000005", "6650a1b2c3d4e5f600000009"} {
+		assert.Contains(t, got, id, "the first self export of the address each day is kept")
+	}
+	assert.Len(t, got, 3)
+}
+
 // Only invalid JSON or a bad _id, createdAt or type makes an event unusable
 // (schema drift elsewhere is TestSchemaDriftKeepsTheEvent's).
 func TestDecodeEventRejectsUnusableEvents(t *testing.T) {

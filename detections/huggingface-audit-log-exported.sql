@@ -5,7 +5,7 @@
 -- (tags['self_export']) by token last four, owner and User-Agent product,
 -- all of which a thief of the collector's token reproduces (no User-Agent
 -- counts as ours); the address is what tells them apart, and the receiver
--- keeps the first self export from every address for this, even with
+-- keeps the first self export from every address each day for this, even with
 -- drop_self_exports. Addresses compare as IPv6 (an IPv4-mapped address is
 -- its IPv4 one). A self export without an address, or in an organization
 -- with no located self export in the lookback (a fresh install), is not
