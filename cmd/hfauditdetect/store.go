@@ -184,6 +184,37 @@ func (s store) pending(ctx context.Context, channel string, maxAge time.Duration
 	return out, nil
 }
 
+// givenUpFinding is a finding a channel never acknowledged within maxAge.
+type givenUpFinding struct {
+	DedupKey  string `json:"dedup_key"`
+	Detection string `json:"detection"`
+	FoundMs   int64  `json:"found_ms"`
+}
+
+// givenUp returns the findings to notify that channel has not acknowledged,
+// found more than maxAge ago and after the Unix ms after: those pending no
+// longer returns.
+func (s store) givenUp(ctx context.Context, channel string, maxAge time.Duration, after int64) ([]givenUpFinding, error) {
+	body, err := s.query(ctx, "SELECT dedup_key, detection, toUnixTimestamp64Milli(found_at) AS found_ms FROM "+s.table(clickhouse.FindingsTable)+" FINAL"+
+		" WHERE notify AND found_at < now64(3) - toIntervalSecond({age:UInt32}) AND toUnixTimestamp64Milli(found_at) > {after:Int64}"+
+		" AND dedup_key NOT IN (SELECT dedup_key FROM "+s.table(clickhouse.DeliveriesTable)+" WHERE channel = {channel:String})"+
+		" ORDER BY found_at, dedup_key FORMAT JSONEachRow",
+		map[string]string{"age": strconv.Itoa(int(maxAge.Seconds())), "channel": channel, "after": strconv.FormatInt(after, 10)})
+	if err != nil {
+		return nil, err
+	}
+	var out []givenUpFinding
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for dec.More() {
+		var g givenUpFinding
+		if err := dec.Decode(&g); err != nil {
+			return nil, fmt.Errorf("reading given-up findings: %v", err)
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
 // markSent records that channel acknowledged the finding (a 2xx).
 func (s store) markSent(ctx context.Context, channel, key string) error {
 	_, err := s.query(ctx, "INSERT INTO "+s.table(clickhouse.DeliveriesTable)+" (dedup_key, channel) SELECT {key:String}, {channel:String}",

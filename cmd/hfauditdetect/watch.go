@@ -45,9 +45,9 @@ type channelState struct {
 	// refused are the findings the channel refused (a 4xx), each with its
 	// own wait, so one of them does not hold back the others.
 	refused map[string]refusal
-	// waiting are the findings last read as pending (key: detection), to
-	// log those given up after -max-delivery-age.
-	waiting map[string]string
+	// givenUpAfter is the found_at (Unix ms) of the last finding logged as
+	// given up after -max-delivery-age; 0 before the first pass.
+	givenUpAfter int64
 }
 
 // refusal is when a refused finding is tried again.
@@ -72,6 +72,7 @@ type watcher struct {
 	deliveries interface {
 		pending(ctx context.Context, channel string, maxAge time.Duration, limit int) ([]pendingFinding, error)
 		markSent(ctx context.Context, channel, key string) error
+		givenUp(ctx context.Context, channel string, maxAge time.Duration, after int64) ([]givenUpFinding, error)
 	}
 	cfg      config
 	wcfg     watchConfig
@@ -384,7 +385,7 @@ func (w *watcher) deliverTo(ctx context.Context, cs *channelState) {
 		}
 		return
 	}
-	w.logGivenUp(cs, id, pending)
+	w.logGivenUp(ctx, cs, id)
 	for _, f := range pending {
 		if ctx.Err() != nil {
 			return
@@ -420,7 +421,6 @@ func (w *watcher) deliverTo(ctx context.Context, cs *channelState) {
 		cs.retry.Reset()
 		cs.next = time.Time{}
 		delete(cs.refused, f.DedupKey)
-		delete(cs.waiting, f.DedupKey)
 		// A crash here resends this finding once: delivery is at least once.
 		if err := w.deliveries.markSent(ctx, id, f.DedupKey); err != nil {
 			w.log.Error("Recording a delivery failed; it will be sent again", "channel", id, "dedup_key", f.DedupKey, "error", err.Error())
@@ -430,24 +430,27 @@ func (w *watcher) deliverTo(ctx context.Context, cs *channelState) {
 	}
 }
 
-// logGivenUp logs the findings that were pending and no longer are, though
-// never sent: they passed -max-delivery-age. A truncated list says nothing
-// of the findings after it.
-func (w *watcher) logGivenUp(cs *channelState, id string, pending []pendingFinding) {
-	if len(pending) >= deliveryBatch {
+// logGivenUp logs the findings the channel never acknowledged that passed
+// -max-delivery-age since the last pass, asked of the store: the pending
+// list is capped (deliveryBatch), and a flood leaves most of them out of it.
+func (w *watcher) logGivenUp(ctx context.Context, cs *channelState, id string) {
+	if cs.givenUpAfter == 0 {
+		// Those given up before the start were logged by the last process.
+		cs.givenUpAfter = w.now().Add(-w.wcfg.maxAge).UnixMilli()
+	}
+	gone, err := w.deliveries.givenUp(ctx, id, w.wcfg.maxAge, cs.givenUpAfter)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Error("Reading given-up findings failed", "channel", id, "error", err.Error())
+		}
 		return
 	}
-	now := make(map[string]string, len(pending))
-	for _, f := range pending {
-		now[f.DedupKey] = f.Detection
+	for _, g := range gone {
+		w.log.Error("Finding given up: not delivered within -max-delivery-age", "channel", id, "detection", g.Detection,
+			"dedup_key", g.DedupKey, "max_delivery_age", w.wcfg.maxAge.String())
+		delete(cs.refused, g.DedupKey)
+		cs.givenUpAfter = max(cs.givenUpAfter, g.FoundMs)
 	}
-	for key, detection := range cs.waiting {
-		if _, ok := now[key]; !ok {
-			w.log.Error("Finding given up: not delivered within -max-delivery-age", "channel", id, "detection", detection,
-				"dedup_key", key, "max_delivery_age", w.wcfg.maxAge.String())
-		}
-	}
-	cs.waiting = now
 }
 
 // alertJobs are the correlation alerts with their defaults and overrides.

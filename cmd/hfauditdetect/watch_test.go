@@ -33,6 +33,10 @@ func (f *fakeDeliveries) pending(_ context.Context, channel string, _ time.Durat
 	return out, nil
 }
 
+func (f *fakeDeliveries) givenUp(context.Context, string, time.Duration, int64) ([]givenUpFinding, error) {
+	return nil, nil
+}
+
 func (f *fakeDeliveries) markSent(_ context.Context, channel, key string) error {
 	f.sent[channel+"/"+key] = true
 	return nil
@@ -450,6 +454,47 @@ func (a *agingDeliveries) pending(ctx context.Context, channel string, maxAge ti
 		}
 	}
 	return out, nil
+}
+
+func (a *agingDeliveries) givenUp(_ context.Context, channel string, maxAge time.Duration, after int64) ([]givenUpFinding, error) {
+	var out []givenUpFinding
+	for _, p := range a.findings {
+		found := a.found[p.DedupKey]
+		if !a.sent[channel+"/"+p.DedupKey] && a.now().Sub(found) > maxAge && found.UnixMilli() > after {
+			out = append(out, givenUpFinding{DedupKey: p.DedupKey, Detection: p.Detection, FoundMs: found.UnixMilli()})
+		}
+	}
+	return out, nil
+}
+
+// TestDeliveryGivenUpInAFloodIsLogged: 600 findings (more than one pending
+// read, deliveryBatch) and a webhook down for 25 hours. Each is given up,
+// and each says so: the pending list, capped, showed only the first 500,
+// and a truncated list was not compared at all, so none was logged.
+func TestDeliveryGivenUpInAFloodIsLogged(t *testing.T) {
+	clock := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	ch := &flaky{now: now, up: clock.Add(25 * time.Hour), got: map[string]int{}}
+	store := &agingDeliveries{fakeDeliveries: fakeDeliveries{sent: map[string]bool{}}, now: now, found: map[string]time.Time{}}
+	for i := range 600 {
+		key := fmt.Sprintf("huggingface-mass-repo-deletion|acme|m%03d", i)
+		store.findings = append(store.findings, pendingFinding{DedupKey: key, Detection: "huggingface-mass-repo-deletion"})
+		store.found[key] = clock.Add(time.Millisecond)
+	}
+	var logs strings.Builder
+	w := &watcher{
+		deliveries: store, wcfg: watchConfig{maxAge: 24 * time.Hour},
+		channels: []*channelState{{ch: ch}}, log: slog.New(slog.NewTextHandler(&logs, nil)),
+		now: now, newBackoff: defaultBackoff,
+	}
+	w.initChannels()
+	for clock.Before(ch.up.Add(time.Hour)) {
+		w.deliver(context.Background())
+		clock = clock.Add(time.Minute)
+	}
+	if n := strings.Count(logs.String(), "given up"); n != 600 {
+		t.Errorf("%d 'given up' lines for 600 findings never delivered", n)
+	}
 }
 
 // TestDeliveryGivenUpIsLogged: a webhook down for 25 hours. The Critical

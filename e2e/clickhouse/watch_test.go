@@ -501,6 +501,9 @@ func TestDetectWatch(t *testing.T) {
 		if txt := p.text(t); strings.Contains(txt, secret) || strings.Contains(txt, detectSecret) {
 			t.Errorf("a secret is in the watcher's log:\n%s", txt)
 		}
+		if txt := p.text(t); strings.Contains(txt, "given-up findings failed") {
+			t.Errorf("the given-up query failed:\n%s", txt)
+		}
 	}
 	t.Logf("%d findings delivered; the last watcher's log:\n%s", len(counts), tail(w4.text(t), 15))
 }
