@@ -197,9 +197,11 @@ func plan(o Options, st state) ([]string, error) {
 		}
 		// The swap is EXCHANGE TABLES: refused before the copy, which
 		// would otherwise run again on every try.
-		if st.dbEngine != "" && st.dbEngine != "Atomic" && st.dbEngine != "Replicated" {
+		// Only Ordinary is known to refuse it (Atomic, Replicated and
+		// ClickHouse Cloud's Shared exchange tables).
+		if st.dbEngine == "Ordinary" {
 			return nil, fmt.Errorf("%s has the sorting key (%s) and needs a migration, which swaps tables with EXCHANGE TABLES: "+
-				"database %s has the engine %s, and only Atomic databases can exchange tables; convert it to Atomic "+
+				"database %s has the engine %s, which cannot exchange tables; convert it to Atomic "+
 				"(ClickHouse's convert_ordinary_to_atomic flag), then run again; nothing was changed", storage, st.key, o.Database, st.dbEngine)
 		}
 		if o.Cluster != "" && !strings.Contains(o.ReplicaPath, "{table}") && !strings.Contains(o.ReplicaPath, "{uuid}") {
