@@ -339,26 +339,12 @@ func columnList() string {
 // clause returns the text of engine_full's top-level clause that starts
 // with keyword ("TTL"), up to the next clause; "" when there is none.
 func clause(engineFull, keyword string) string {
-	const next = " SETTINGS "
-	depth, quote, start := 0, byte(0), -1
-	for i := 0; i < len(engineFull); i++ {
-		c := engineFull[i]
-		switch {
-		case quote != 0:
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"' || c == '`':
-			quote = c
-		case c == '(':
-			depth++
-		case c == ')':
-			depth--
-		case depth == 0 && start < 0 && strings.HasPrefix(engineFull[i:], " "+keyword+" "):
+	start := -1
+	for i := range topLevel(engineFull) {
+		switch rest := engineFull[i:]; {
+		case start < 0 && strings.HasPrefix(rest, " "+keyword+" "):
 			start = i + len(keyword) + 2
-		case depth == 0 && start >= 0 && strings.HasPrefix(engineFull[i:], next):
+		case start >= 0 && strings.HasPrefix(rest, " SETTINGS "):
 			return strings.TrimSpace(engineFull[start:i])
 		}
 	}

@@ -6,6 +6,7 @@ package clickhouse // import "github.com/hfauditlog/huggingfaceauditreceiver/cli
 import (
 	_ "embed"
 	"fmt"
+	"iter"
 	"regexp"
 	"strings"
 )
@@ -246,22 +247,9 @@ func withSettings(stmt string, settings []string) string {
 // the parts.
 func splitTop(s string, sep byte) []string {
 	var out []string
-	depth, quote, from := 0, byte(0), 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case quote != 0:
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"' || c == '`':
-			quote = c
-		case c == '(':
-			depth++
-		case c == ')':
-			depth--
-		case c == sep && depth == 0:
+	from := 0
+	for i := range topLevel(s) {
+		if s[i] == sep {
 			out = append(out, strings.TrimSpace(s[from:i]))
 			from = i + 1
 		}
@@ -270,6 +258,36 @@ func splitTop(s string, sep byte) []string {
 		out = append(out, t)
 	}
 	return out
+}
+
+// topLevel yields the index of each byte of s outside quotes (with their
+// backslash escapes) and parentheses; quotes and parentheses themselves
+// are not yielded.
+func topLevel(s string) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		depth, quote := 0, byte(0)
+		for i := 0; i < len(s); i++ {
+			switch c := s[i]; {
+			case quote != 0:
+				switch c {
+				case '\\':
+					i++
+				case quote:
+					quote = 0
+				}
+			case c == '\'' || c == '"' || c == '`':
+				quote = c
+			case c == '(':
+				depth++
+			case c == ')':
+				depth--
+			case depth == 0:
+				if !yield(i) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // ttlStatements set the TTL of storage and the default of its sourceTTL,
