@@ -57,10 +57,18 @@ type refusal struct {
 }
 
 // refusedStatus is an answer that refuses this finding (too large, bad
-// request) rather than says the channel is down or busy.
+// request) rather than says the channel is down, busy or broken (its key or
+// URL: 401, 403, 404, 410), which holds every finding alike.
 func refusedStatus(err error) bool {
 	var se *sendError
-	return errors.As(err, &se) && se.status/100 == 4 && se.status != http.StatusRequestTimeout && se.status != http.StatusTooManyRequests
+	if !errors.As(err, &se) || se.status/100 != 4 {
+		return false
+	}
+	switch se.status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusRequestTimeout, http.StatusGone, http.StatusTooManyRequests:
+		return false
+	}
+	return true
 }
 
 // watcher runs the detections on their schedules, judging

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -573,5 +574,51 @@ func TestRunAfterALongOutageIsJudgedADayAtATime(t *testing.T) {
 	}
 	if end := server.Add(-time.Minute).Unix(); next != end || len(judged) != 4 {
 		t.Errorf("judged %d ranges up to %d, want 4 up to %d", len(judged), next, end)
+	}
+}
+
+// unauthorized answers 401 to everything until up (a rotated API key, a
+// webhook being recreated), then accepts.
+type unauthorized struct {
+	now  func() time.Time
+	up   time.Time
+	sent []string
+}
+
+func (c *unauthorized) ID() string { return "test:unauthorized" }
+
+func (c *unauthorized) Send(_ context.Context, f pendingFinding) error {
+	if c.now().Before(c.up) {
+		return &sendError{status: http.StatusUnauthorized}
+	}
+	c.sent = append(c.sent, f.DedupKey)
+	return nil
+}
+
+// TestDeliveryAfterAChannelOutageKeepsTheOrder: a 401, 403 or 404 says the
+// channel is broken (its key or URL), not that one finding is refused. Once
+// it is fixed, the findings go out at once and in order, not each after a
+// wait of its own that grew while the channel was down.
+func TestDeliveryAfterAChannelOutageKeepsTheOrder(t *testing.T) {
+	clock := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	ch := &unauthorized{now: now, up: clock.Add(20 * time.Minute)}
+	store := &fakeDeliveries{sent: map[string]bool{}, findings: []pendingFinding{{DedupKey: "a"}, {DedupKey: "b"}, {DedupKey: "c"}}}
+	w := &watcher{
+		deliveries: store, wcfg: watchConfig{maxAge: 24 * time.Hour},
+		channels: []*channelState{{ch: ch}}, log: slog.New(slog.DiscardHandler),
+		now: now, newBackoff: defaultBackoff,
+	}
+	w.initChannels()
+	for end := ch.up.Add(90 * time.Second); clock.Before(end); {
+		w.deliver(context.Background())
+		next := clock.Add(15 * time.Second)
+		if cs := w.channels[0]; cs.next.After(clock) && cs.next.Before(next) {
+			next = cs.next
+		}
+		clock = next
+	}
+	if !slices.Equal(ch.sent, []string{"a", "b", "c"}) {
+		t.Errorf("delivered %v within 90 s of the fix, want [a b c]", ch.sent)
 	}
 }
