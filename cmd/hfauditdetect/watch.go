@@ -236,7 +236,6 @@ const finishTimeout = 30 * time.Second
 // judges the range again: the findings are the same (dedup_key), so they
 // are neither stored twice nor sent twice.
 func (w *watcher) runJob(ctx context.Context, j *watchJob) error {
-	start := w.now()
 	name := j.detection.Name
 	// The range ends on ClickHouse's clock, the one receivedAt and found_at
 	// are written with, whatever the skew of this host's clock.
@@ -271,7 +270,7 @@ func (w *watcher) runJob(ctx context.Context, j *watchJob) error {
 		if end.Sub(from) > maxRunRange {
 			end = from.Add(maxRunRange)
 		}
-		if err := w.judge(ctx, j, from, end, start); err != nil {
+		if err := w.judge(ctx, j, from, end); err != nil {
 			return err
 		}
 		if ctx.Err() != nil {
@@ -287,7 +286,8 @@ const maxRunRange = 24 * time.Hour
 
 // judge judges [from, to) for one detection, stores what it found and
 // moves its checkpoint to to.
-func (w *watcher) judge(ctx context.Context, j *watchJob, from, to, start time.Time) error {
+func (w *watcher) judge(ctx context.Context, j *watchJob, from, to time.Time) error {
+	start := w.now()
 	name := j.detection.Name
 	runCfg := w.cfg
 	runCfg.from, runCfg.to = from, to
