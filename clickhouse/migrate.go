@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -146,12 +147,21 @@ func queryRows[T any](ctx context.Context, t Target, sql string) ([]T, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", firstLine(sql), err)
 	}
+	out, err := DecodeRows[T](body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading the answer: %w", firstLine(sql), err)
+	}
+	return out, nil
+}
+
+// DecodeRows decodes an answer in FORMAT JSONEachRow, a T per row.
+func DecodeRows[T any](body []byte) ([]T, error) {
 	var out []T
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	for dec.More() {
 		var v T
 		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("%s: reading the answer: %w", firstLine(sql), err)
+			return nil, err
 		}
 		out = append(out, v)
 	}

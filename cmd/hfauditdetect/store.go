@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -172,14 +171,9 @@ func (s store) pending(ctx context.Context, channel string, maxAge time.Duration
 	if err != nil {
 		return nil, err
 	}
-	var out []pendingFinding
-	dec := json.NewDecoder(bytes.NewReader(body))
-	for dec.More() {
-		var p pendingFinding
-		if err := dec.Decode(&p); err != nil {
-			return nil, fmt.Errorf("reading pending findings: %v", err)
-		}
-		out = append(out, p)
+	out, err := clickhouse.DecodeRows[pendingFinding](body)
+	if err != nil {
+		return nil, fmt.Errorf("reading pending findings: %v", err)
 	}
 	return out, nil
 }
@@ -203,14 +197,9 @@ func (s store) givenUp(ctx context.Context, channel string, maxAge time.Duration
 	if err != nil {
 		return nil, err
 	}
-	var out []givenUpFinding
-	dec := json.NewDecoder(bytes.NewReader(body))
-	for dec.More() {
-		var g givenUpFinding
-		if err := dec.Decode(&g); err != nil {
-			return nil, fmt.Errorf("reading given-up findings: %v", err)
-		}
-		out = append(out, g)
+	out, err := clickhouse.DecodeRows[givenUpFinding](body)
+	if err != nil {
+		return nil, fmt.Errorf("reading given-up findings: %v", err)
 	}
 	return out, nil
 }
