@@ -62,6 +62,21 @@ func (c *flaky) Send(_ context.Context, f pendingFinding) error {
 	return nil
 }
 
+// deliverOnClock runs delivery passes on the test's clock until end, as the
+// service does: it sleeps until the first channel's next retry or the next
+// run (every 15 s here). before runs before each pass.
+func deliverOnClock(w *watcher, clock *time.Time, end time.Time, before func()) {
+	for clock.Before(end) {
+		before()
+		w.deliver(context.Background())
+		next := clock.Add(15 * time.Second)
+		if cs := w.channels[0]; cs.next.After(*clock) && cs.next.Before(next) {
+			next = cs.next
+		}
+		*clock = next
+	}
+}
+
 // TestDeliveryOutage: a channel down for 10 minutes, on a fake clock, with
 // findings made before and during the outage. The watcher retries with a
 // growing backoff (at most a minute apart, never a storm), delivers every
@@ -78,18 +93,11 @@ func TestDeliveryOutage(t *testing.T) {
 	}
 	w.initChannels()
 	store.findings = append(store.findings, pendingFinding{DedupKey: "a"}, pendingFinding{DedupKey: "b"})
-	for step := 0; clock.Before(ch.up.Add(5 * time.Minute)); step++ {
+	deliverOnClock(w, &clock, ch.up.Add(5*time.Minute), func() {
 		if clock.After(ch.up.Add(-5*time.Minute)) && len(store.findings) == 2 {
 			store.findings = append(store.findings, pendingFinding{DedupKey: "c"}) // found during the outage
 		}
-		w.deliver(context.Background())
-		// The service sleeps until the next retry or the next run (every 15s here).
-		next := clock.Add(15 * time.Second)
-		if cs := w.channels[0]; cs.next.After(clock) && cs.next.Before(next) {
-			next = cs.next
-		}
-		clock = next
-	}
+	})
 	for _, k := range []string{"a", "b", "c"} {
 		if ch.got[k] != 1 {
 			t.Errorf("finding %s delivered %d times, want once", k, ch.got[k])
@@ -370,17 +378,11 @@ func TestDeliveryRefusedFindingDoesNotBlock(t *testing.T) {
 	}
 	w.initChannels()
 	end := clock.Add(30 * time.Minute)
-	for clock.Before(end) {
+	deliverOnClock(w, &clock, end, func() {
 		if clock.After(end.Add(-20*time.Minute)) && len(store.findings) == 2 {
 			store.findings = append(store.findings, pendingFinding{DedupKey: "repo-made-public"}) // found later
 		}
-		w.deliver(context.Background())
-		next := clock.Add(15 * time.Second)
-		if cs := w.channels[0]; cs.next.After(clock) && cs.next.Before(next) {
-			next = cs.next
-		}
-		clock = next
-	}
+	})
 	for _, k := range []string{"sso-disabled", "repo-made-public"} {
 		if ch.got[k] != 1 {
 			t.Errorf("finding %s delivered %d times, want once: the refused one blocks the channel", k, ch.got[k])
@@ -610,14 +612,7 @@ func TestDeliveryAfterAChannelOutageKeepsTheOrder(t *testing.T) {
 		now: now, newBackoff: defaultBackoff,
 	}
 	w.initChannels()
-	for end := ch.up.Add(90 * time.Second); clock.Before(end); {
-		w.deliver(context.Background())
-		next := clock.Add(15 * time.Second)
-		if cs := w.channels[0]; cs.next.After(clock) && cs.next.Before(next) {
-			next = cs.next
-		}
-		clock = next
-	}
+	deliverOnClock(w, &clock, ch.up.Add(90*time.Second), func() {})
 	if !slices.Equal(ch.sent, []string{"a", "b", "c"}) {
 		t.Errorf("delivered %v within 90 s of the fix, want [a b c]", ch.sent)
 	}
