@@ -3,6 +3,10 @@
 -- Team the audit log itself. Plans rank free < pro < team < enterprise, from
 -- data.plan and data.previousPlan; an event without both known plans is
 -- reported at Medium with reason unknown_shape.
+-- billing.update_subscription (seats, billing period ...) may carry a plan
+-- change too: it is judged the same way when its data has a previousPlan
+-- (not null: the plan changed), and left alone without one (a seat change, the
+-- routine case: data.plan alone is the current plan, not a change).
 --
 -- Framing (README, "Writing a detection"): one finding per event received
 -- in the range; dedup_key is the detection, the organization, the actor and
@@ -15,7 +19,8 @@ WITH events AS (
            indexOf(['free', 'pro', 'team', 'enterprise'], lower(plan)) AS new_rank
     FROM huggingface_logs FINAL
     WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
-      AND eventName = 'billing.update_subscription_plan'
+      AND (eventName = 'billing.update_subscription_plan'
+           OR (eventName = 'billing.update_subscription' AND JSONType(rawLog, 'data', 'previousPlan') != 'Null'))
 )
 SELECT
     workspaceID AS organization,
