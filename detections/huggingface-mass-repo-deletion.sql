@@ -1,10 +1,16 @@
--- Mass repository deletion: >= threshold repo.delete by one actor within any
--- window_minutes-long span (sliding window over the sorted event times), or
+-- Mass repository deletion: >= threshold destructive actions by one actor
+-- within any window_minutes-long span (sliding window over the sorted event times), or
 -- >= org_threshold by anyone in the organization within org_window_hours
 -- (actor '(organization)', scope 'organization'): an attacker who deletes
 -- slowly, or through several accounts, stays under the per-actor threshold
 -- forever, not under this one. Actors in allowed_actors (user names or
 -- IDs: a planned clean-up's admin) are left out of both.
+-- A destructive action is repo.delete, repo.disable (a repository taken
+-- offline), spaces.remove_storage and spaces.remove_volumes (a Space's
+-- persistent storage or volumes removed: their data is gone): a wipe that
+-- disables repositories or destroys Space data instead of deleting counts
+-- the same, and a mix of them too. One of them alone is routine (a clean-up,
+-- a Space that no longer needs storage); actions lists the types.
 -- One actor is one author ID (the user name when the event has none): a
 -- rename halfway through a burst does not split it. The finding shows the
 -- burst's latest name, and its dedup_key holds the ID, so a rename between
@@ -20,15 +26,15 @@ WITH judged AS (
     SELECT workspaceID, if(authorID != '', authorID, authorUser) AS actorKey, min(eventTime) AS lo, max(eventTime) AS hi
     FROM huggingface_logs FINAL
     WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
-      AND eventName = 'repo.delete' AND NOT hasAny(splitByChar(',', replaceAll({allowed_actors:String}, ' ', '')), [authorUser, authorID])
+      AND eventName IN ('repo.delete', 'repo.disable', 'spaces.remove_storage', 'spaces.remove_volumes') AND NOT hasAny(splitByChar(',', replaceAll({allowed_actors:String}, ' ', '')), [authorUser, authorID])
     GROUP BY workspaceID, actorKey
 ),
 events AS (
-    SELECT l.workspaceID AS workspaceID, if(l.authorID != '', l.authorID, l.authorUser) AS actorKey, l.authorUser AS authorUser, l.id AS id, l.eventTime AS eventTime, l.rawLog AS rawLog,
+    SELECT l.workspaceID AS workspaceID, if(l.authorID != '', l.authorID, l.authorUser) AS actorKey, l.authorUser AS authorUser, l.id AS id, l.eventTime AS eventTime, l.eventName AS eventName, l.rawLog AS rawLog,
            l.receivedAt >= {from:DateTime} AS judged
     FROM huggingface_logs AS l FINAL
     INNER JOIN judged AS j ON l.workspaceID = j.workspaceID AND if(l.authorID != '', l.authorID, l.authorUser) = j.actorKey
-    WHERE l.receivedAt < {to:DateTime} AND l.eventName = 'repo.delete' AND NOT hasAny(splitByChar(',', replaceAll({allowed_actors:String}, ' ', '')), [l.authorUser, l.authorID])
+    WHERE l.receivedAt < {to:DateTime} AND l.eventName IN ('repo.delete', 'repo.disable', 'spaces.remove_storage', 'spaces.remove_volumes') AND NOT hasAny(splitByChar(',', replaceAll({allowed_actors:String}, ' ', '')), [l.authorUser, l.authorID])
       AND l.eventTime >= j.lo - INTERVAL 1 DAY AND l.eventTime <= j.hi + INTERVAL 1 DAY
 ),
 bursts AS (
@@ -43,15 +49,15 @@ org_judged AS (
     SELECT workspaceID, min(eventTime) AS lo, max(eventTime) AS hi
     FROM huggingface_logs FINAL
     WHERE receivedAt >= {from:DateTime} AND receivedAt < {to:DateTime}
-      AND eventName = 'repo.delete' AND NOT hasAny(splitByChar(',', replaceAll({allowed_actors:String}, ' ', '')), [authorUser, authorID])
+      AND eventName IN ('repo.delete', 'repo.disable', 'spaces.remove_storage', 'spaces.remove_volumes') AND NOT hasAny(splitByChar(',', replaceAll({allowed_actors:String}, ' ', '')), [authorUser, authorID])
     GROUP BY workspaceID
 ),
 org_events AS (
-    SELECT l.workspaceID AS workspaceID, l.id AS id, l.eventTime AS eventTime, l.rawLog AS rawLog,
+    SELECT l.workspaceID AS workspaceID, l.id AS id, l.eventTime AS eventTime, l.eventName AS eventName, l.rawLog AS rawLog,
            l.receivedAt >= {from:DateTime} AS judged
     FROM huggingface_logs AS l FINAL
     INNER JOIN org_judged AS j ON l.workspaceID = j.workspaceID
-    WHERE l.receivedAt < {to:DateTime} AND l.eventName = 'repo.delete' AND NOT hasAny(splitByChar(',', replaceAll({allowed_actors:String}, ' ', '')), [l.authorUser, l.authorID])
+    WHERE l.receivedAt < {to:DateTime} AND l.eventName IN ('repo.delete', 'repo.disable', 'spaces.remove_storage', 'spaces.remove_volumes') AND NOT hasAny(splitByChar(',', replaceAll({allowed_actors:String}, ' ', '')), [l.authorUser, l.authorID])
       AND l.eventTime >= j.lo - toIntervalHour({org_window_hours:UInt32}) AND l.eventTime <= j.hi + toIntervalHour({org_window_hours:UInt32})
 ),
 org_bursts AS (
@@ -72,6 +78,7 @@ SELECT
     min(eventTime) AS first_seen,
     max(eventTime) AS last_seen,
     groupUniqArray(JSONExtractString(rawLog, 'data', 'repo', 'name')) AS repos,
+    groupUniqArray(eventName) AS actions,
     arraySort(groupArray(toUInt32(eventTime))) AS times,
     groupArrayIf(toUInt32(eventTime), judged) AS judged_times,
     arrayMax(arrayMap(t -> if(arrayExists(x -> x > t - {window_minutes:UInt32} * 60 AND x <= t, judged_times),
@@ -91,6 +98,7 @@ SELECT
     min(eventTime) AS first_seen,
     max(eventTime) AS last_seen,
     groupUniqArray(JSONExtractString(rawLog, 'data', 'repo', 'name')) AS repos,
+    groupUniqArray(eventName) AS actions,
     arraySort(groupArray(toUInt32(eventTime))) AS times,
     groupArrayIf(toUInt32(eventTime), judged) AS judged_times,
     arrayMax(arrayMap(t -> if(arrayExists(x -> x > t - {org_window_hours:UInt32} * 3600 AND x <= t, judged_times),
