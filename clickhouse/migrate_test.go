@@ -221,27 +221,41 @@ func TestClusterMigrationStatements(t *testing.T) {
 	}
 }
 
-// Apply reads the logs table's column types first and sends nothing to a
-// logs table in the exporter's JSON layout.
-func TestApplyRefusesJSON(t *testing.T) {
+// applyRefused runs Apply against a server that answers each system query
+// holding a key of answers with its value (nothing else), and fails the test
+// if any statement but a system query was sent. It returns Apply's error.
+func applyRefused(t *testing.T, answers map[string]string, o Options) error {
+	t.Helper()
 	var ddl []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		switch q := string(b); {
-		case strings.Contains(q, "FROM system.columns"):
-			_, _ = io.WriteString(w, `{"table":"otel_logs","name":"LogAttributes","type":"JSON","default_expression":""}`+"\n")
-		case strings.Contains(q, "FROM system."):
-		default:
+		q := string(b)
+		if !strings.Contains(q, "FROM system.") {
 			ddl = append(ddl, q)
+			return
+		}
+		for key, answer := range answers {
+			if strings.Contains(q, key) {
+				_, _ = io.WriteString(w, answer+"\n")
+			}
 		}
 	}))
 	defer srv.Close()
-	err := Apply(context.Background(), Target{DSN: srv.URL}, Options{}, nil)
+	err := Apply(context.Background(), Target{DSN: srv.URL}, o, nil)
+	if len(ddl) != 0 {
+		t.Fatalf("sent %q", firstLines(ddl))
+	}
+	return err
+}
+
+// Apply reads the logs table's column types first and sends nothing to a
+// logs table in the exporter's JSON layout.
+func TestApplyRefusesJSON(t *testing.T) {
+	err := applyRefused(t, map[string]string{
+		"FROM system.columns": `{"table":"otel_logs","name":"LogAttributes","type":"JSON","default_expression":""}`,
+	}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "otel.otel_logs column LogAttributes is JSON, not a Map") || !strings.Contains(err.Error(), "json: false") {
 		t.Fatalf("error: %v", err)
-	}
-	if len(ddl) != 0 {
-		t.Fatalf("sent %q", ddl)
 	}
 }
 
@@ -255,24 +269,11 @@ func TestApplyRefusesOtherLayout(t *testing.T) {
 		{"single installation with -cluster", "ReplacingMergeTree", "audit", "run hfauditschema without -cluster"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var ddl []string
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				b, _ := io.ReadAll(r.Body)
-				switch q := string(b); {
-				case strings.Contains(q, "FROM system.tables"):
-					_, _ = io.WriteString(w, `{"name":"huggingface_logs","engine":"`+tc.engine+`","sorting_key":"","engine_full":""}`+"\n")
-				case strings.Contains(q, "FROM system."):
-				default:
-					ddl = append(ddl, q)
-				}
-			}))
-			defer srv.Close()
-			err := Apply(context.Background(), Target{DSN: srv.URL}, Options{Cluster: tc.cluster}, nil)
+			err := applyRefused(t, map[string]string{
+				"FROM system.tables": `{"name":"huggingface_logs","engine":"` + tc.engine + `","sorting_key":"","engine_full":""}`,
+			}, Options{Cluster: tc.cluster})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error: %v", err)
-			}
-			if len(ddl) != 0 {
-				t.Fatalf("sent %q", firstLines(ddl))
 			}
 		})
 	}
