@@ -246,6 +246,63 @@ func TestWatchSchedules(t *testing.T) {
 	}
 }
 
+// fakeClickHouse answers the statements of a detection run: ClickHouse's
+// clock (now), the detection's checkpoint, its query (found gives the
+// JSONCompact answer; none by default), the lookup of known findings, and
+// the inserts, which it records.
+type fakeClickHouse struct {
+	now, checkpoint time.Time
+	found           func() string
+	judged          [][2]int64 // the ranges queried, Unix seconds
+	saved           []int64    // the checkpoints written
+	stored          int        // the finding rows inserted
+}
+
+func (f *fakeClickHouse) serve(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		params := r.URL.Query()
+		sql := params.Get("query") + string(body)
+		unix := func(name string) int64 {
+			n, _ := strconv.ParseInt(params.Get(name), 10, 64)
+			return n
+		}
+		switch {
+		case strings.Contains(sql, "now()"):
+			fmt.Fprintln(w, f.now.Unix())
+		case strings.Contains(sql, "SELECT toUnixTimestamp(checkpoint)"):
+			fmt.Fprintln(w, f.checkpoint.Unix())
+		case strings.Contains(sql, "SELECT DISTINCT dedup_key"):
+		case strings.Contains(params.Get("query"), "INSERT INTO"): // findings, as rows in the body
+			f.stored += strings.Count(string(body), "\n") + 1
+		case strings.Contains(sql, "INSERT INTO"): // a checkpoint
+			f.saved = append(f.saved, unix("param_cp"))
+		case strings.Contains(sql, "FORMAT JSONCompact"):
+			f.judged = append(f.judged, [2]int64{unix("param_from"), unix("param_to")})
+			if f.found == nil {
+				fmt.Fprint(w, `{"meta":[],"data":[]}`)
+				return
+			}
+			fmt.Fprint(w, f.found())
+		default:
+			t.Errorf("unexpected statement %q", sql)
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// runOn runs one detection against f with the host's clock at host.
+func runOn(t *testing.T, f *fakeClickHouse, host time.Time, wcfg watchConfig, log *slog.Logger) error {
+	t.Helper()
+	cfg := config{target: clickhouse.Target{DSN: f.serve(t).URL}, database: "db"}
+	w := &watcher{store: store{target: cfg.target, database: "db"}, cfg: cfg, wcfg: wcfg,
+		log: log, now: func() time.Time { return host }, newBackoff: defaultBackoff}
+	j := &watchJob{job: job{detection: detections.Detection{Name: "huggingface-test", Severity: "Low", SQL: "SELECT 1"}}}
+	return w.runJob(context.Background(), j)
+}
+
 // TestRunJudgesOnClickHousesClock: receivedAt is ClickHouse's now() at
 // insert. With the watcher's host 10 minutes ahead of the server, a run
 // judged on the host's clock would end past rows the server has not
@@ -254,37 +311,14 @@ func TestWatchSchedules(t *testing.T) {
 func TestRunJudgesOnClickHousesClock(t *testing.T) {
 	server := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	host := server.Add(10 * time.Minute)
-	var judgedTo, saved string
-	ch := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		sql := r.URL.Query().Get("query") + string(body)
-		switch {
-		case strings.Contains(sql, "now()"):
-			fmt.Fprintln(w, server.Unix())
-		case strings.Contains(sql, "SELECT toUnixTimestamp(checkpoint)"):
-			fmt.Fprintln(w, server.Add(-5*time.Minute).Unix())
-		case strings.Contains(sql, "INSERT INTO"):
-			saved = r.URL.Query().Get("param_cp")
-		case strings.Contains(sql, "FORMAT JSONCompact"):
-			judgedTo = r.URL.Query().Get("param_to")
-			fmt.Fprint(w, `{"meta":[],"data":[]}`)
-		default:
-			t.Errorf("unexpected statement %q", sql)
-			w.WriteHeader(http.StatusBadRequest)
-		}
-	}))
-	defer ch.Close()
-	cfg := config{target: clickhouse.Target{DSN: ch.URL}, database: "db"}
-	w := &watcher{store: store{target: cfg.target, database: "db"}, cfg: cfg, wcfg: watchConfig{settle: time.Minute},
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: func() time.Time { return host }, newBackoff: defaultBackoff}
-	j := &watchJob{job: job{detection: detections.Detection{Name: "huggingface-test", SQL: "SELECT 1"}}}
-	if err := w.runJob(context.Background(), j); err != nil {
+	f := &fakeClickHouse{now: server, checkpoint: server.Add(-5 * time.Minute)}
+	if err := runOn(t, f, host, watchConfig{settle: time.Minute}, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	want := strconv.FormatInt(server.Add(-time.Minute).Unix(), 10)
-	if judgedTo != want || saved != want {
-		t.Errorf("judged up to %s and saved checkpoint %s, want the server's now - settle (%s), not the host's (%d)",
-			judgedTo, saved, want, host.Add(-time.Minute).Unix())
+	want := server.Add(-time.Minute).Unix()
+	if len(f.judged) != 1 || f.judged[0][1] != want || !slices.Equal(f.saved, []int64{want}) {
+		t.Errorf("judged %v and saved checkpoints %v, want up to the server's now - settle (%d), not the host's (%d)",
+			f.judged, f.saved, want, host.Add(-time.Minute).Unix())
 	}
 }
 
@@ -297,48 +331,23 @@ func TestRunJudgesOnClickHousesClock(t *testing.T) {
 func TestRunStoresManyFindings(t *testing.T) {
 	server := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	const n = 10000
-	var stored int
-	var saved string
-	ch := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		q := r.URL.Query().Get("query")
-		sql := q + string(body)
-		switch {
-		case strings.Contains(sql, "now()"):
-			fmt.Fprintln(w, server.Unix())
-		case strings.Contains(sql, "SELECT toUnixTimestamp(checkpoint)"):
-			fmt.Fprintln(w, server.Add(-time.Hour).Unix())
-		case strings.Contains(sql, "SELECT DISTINCT dedup_key"):
-		case strings.Contains(q, "INSERT INTO"):
-			stored += strings.Count(string(body), "\n") + 1
-		case strings.Contains(sql, "INSERT INTO"):
-			saved = r.URL.Query().Get("param_cp")
-		case strings.Contains(sql, "FORMAT JSONCompact"):
-			var b strings.Builder
-			b.WriteString(`{"meta":[{"name":"organization","type":"String"},{"name":"actor","type":"String"},{"name":"first_seen","type":"DateTime"},{"name":"last_seen","type":"DateTime"},{"name":"dedup_key","type":"String"}],"data":[`)
-			for i := range n {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				fmt.Fprintf(&b, `["acme-research","member-%d","2026-06-01 11:30:00","2026-06-01 11:30:00","huggingface-test|acme-research|member-%d|2026-06-01T11:30:00Z|6650f1c2a1b2c3d4e5f6%06d"]`, i, i, i)
+	f := &fakeClickHouse{now: server, checkpoint: server.Add(-time.Hour), found: func() string {
+		var b strings.Builder
+		b.WriteString(`{"meta":[{"name":"organization","type":"String"},{"name":"actor","type":"String"},{"name":"first_seen","type":"DateTime"},{"name":"last_seen","type":"DateTime"},{"name":"dedup_key","type":"String"}],"data":[`)
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
 			}
-			b.WriteString(`]}`)
-			fmt.Fprint(w, b.String())
-		default:
-			t.Errorf("unexpected statement %q", sql)
-			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(&b, `["acme-research","member-%d","2026-06-01 11:30:00","2026-06-01 11:30:00","huggingface-test|acme-research|member-%d|2026-06-01T11:30:00Z|6650f1c2a1b2c3d4e5f6%06d"]`, i, i, i)
 		}
-	}))
-	defer ch.Close()
-	cfg := config{target: clickhouse.Target{DSN: ch.URL}, database: "db"}
-	w := &watcher{store: store{target: cfg.target, database: "db"}, cfg: cfg, wcfg: watchConfig{settle: time.Minute},
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: func() time.Time { return server }, newBackoff: defaultBackoff}
-	j := &watchJob{job: job{detection: detections.Detection{Name: "huggingface-test", Severity: "Low", SQL: "SELECT 1"}}}
-	if err := w.runJob(context.Background(), j); err != nil {
+		b.WriteString(`]}`)
+		return b.String()
+	}}
+	if err := runOn(t, f, server, watchConfig{settle: time.Minute}, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatalf("run with %d findings: %v", n, err)
 	}
-	if stored != n || saved != strconv.FormatInt(server.Add(-time.Minute).Unix(), 10) {
-		t.Errorf("stored %d of %d findings, checkpoint %q", stored, n, saved)
+	if f.stored != n || !slices.Equal(f.saved, []int64{server.Add(-time.Minute).Unix()}) {
+		t.Errorf("stored %d of %d findings, checkpoints %v", f.stored, n, f.saved)
 	}
 }
 
@@ -402,38 +411,14 @@ func TestDeliveryRefusedFindingDoesNotBlock(t *testing.T) {
 func TestRunAfterClickHousesClockWentBack(t *testing.T) {
 	server := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	ingested := server.Add(-30 * time.Minute) // an event since the step back
-	var from, to, saved string
-	ch := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		sql := r.URL.Query().Get("query") + string(body)
-		switch {
-		case strings.Contains(sql, "now()"):
-			fmt.Fprintln(w, server.Unix())
-		case strings.Contains(sql, "SELECT toUnixTimestamp(checkpoint)"):
-			fmt.Fprintln(w, server.Add(80*time.Minute).Unix())
-		case strings.Contains(sql, "INSERT INTO"):
-			saved = r.URL.Query().Get("param_cp")
-		case strings.Contains(sql, "FORMAT JSONCompact"):
-			from, to = r.URL.Query().Get("param_from"), r.URL.Query().Get("param_to")
-			fmt.Fprint(w, `{"meta":[],"data":[]}`)
-		default:
-			t.Errorf("unexpected statement %q", sql)
-			w.WriteHeader(http.StatusBadRequest)
-		}
-	}))
-	defer ch.Close()
+	f := &fakeClickHouse{now: server, checkpoint: server.Add(80 * time.Minute)}
 	var logs strings.Builder
-	cfg := config{target: clickhouse.Target{DSN: ch.URL}, database: "db"}
-	w := &watcher{store: store{target: cfg.target, database: "db"}, cfg: cfg, wcfg: watchConfig{settle: time.Minute, initialLookback: time.Hour},
-		log: slog.New(slog.NewTextHandler(&logs, nil)), now: func() time.Time { return server }, newBackoff: defaultBackoff}
-	j := &watchJob{job: job{detection: detections.Detection{Name: "huggingface-test", SQL: "SELECT 1"}}}
-	if err := w.runJob(context.Background(), j); err != nil {
+	if err := runOn(t, f, server, watchConfig{settle: time.Minute, initialLookback: time.Hour}, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
 		t.Fatal(err)
 	}
-	f, _ := strconv.ParseInt(from, 10, 64)
-	end := strconv.FormatInt(server.Add(-time.Minute).Unix(), 10)
-	if from == "" || f > ingested.Unix() || to != end || saved != end {
-		t.Errorf("judged [%s, %s) and saved %s: the event received at %d is never judged", from, to, saved, ingested.Unix())
+	end := server.Add(-time.Minute).Unix()
+	if len(f.judged) != 1 || f.judged[0][0] > ingested.Unix() || f.judged[0][1] != end || !slices.Equal(f.saved, []int64{end}) {
+		t.Errorf("judged %v and saved %v: the event received at %d is never judged", f.judged, f.saved, ingested.Unix())
 	}
 	if !strings.Contains(logs.String(), "ahead") {
 		t.Errorf("no warning about the checkpoint ahead of the clock: %s", logs.String())
@@ -510,50 +495,22 @@ func TestDeliveryGivenUpIsLogged(t *testing.T) {
 // so no single query has to cover months and a failure keeps what was done.
 func TestRunAfterALongOutageIsJudgedADayAtATime(t *testing.T) {
 	server := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	checkpoint := server.Add(-74 * time.Hour)
-	var judged [][2]int64
-	var saved []int64
-	ch := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		sql := r.URL.Query().Get("query") + string(body)
-		switch {
-		case strings.Contains(sql, "now()"):
-			fmt.Fprintln(w, server.Unix())
-		case strings.Contains(sql, "SELECT toUnixTimestamp(checkpoint)"):
-			fmt.Fprintln(w, checkpoint.Unix())
-		case strings.Contains(sql, "INSERT INTO"):
-			cp, _ := strconv.ParseInt(r.URL.Query().Get("param_cp"), 10, 64)
-			saved = append(saved, cp)
-		case strings.Contains(sql, "FORMAT JSONCompact"):
-			from, _ := strconv.ParseInt(r.URL.Query().Get("param_from"), 10, 64)
-			to, _ := strconv.ParseInt(r.URL.Query().Get("param_to"), 10, 64)
-			judged = append(judged, [2]int64{from, to})
-			fmt.Fprint(w, `{"meta":[],"data":[]}`)
-		default:
-			t.Errorf("unexpected statement %q", sql)
-			w.WriteHeader(http.StatusBadRequest)
-		}
-	}))
-	defer ch.Close()
-	cfg := config{target: clickhouse.Target{DSN: ch.URL}, database: "db"}
-	w := &watcher{store: store{target: cfg.target, database: "db"}, cfg: cfg, wcfg: watchConfig{settle: time.Minute, initialLookback: time.Hour},
-		log: slog.New(slog.DiscardHandler), now: func() time.Time { return server }, newBackoff: defaultBackoff}
-	j := &watchJob{job: job{detection: detections.Detection{Name: "huggingface-test", SQL: "SELECT 1"}}}
-	if err := w.runJob(context.Background(), j); err != nil {
+	f := &fakeClickHouse{now: server, checkpoint: server.Add(-74 * time.Hour)}
+	if err := runOn(t, f, server, watchConfig{settle: time.Minute, initialLookback: time.Hour}, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	next := checkpoint.Unix()
-	for i, r := range judged {
+	next := f.checkpoint.Unix()
+	for i, r := range f.judged {
 		if r[0] != next || r[1] <= r[0] || r[1]-r[0] > int64(24*time.Hour/time.Second) {
 			t.Errorf("range %d: [%d, %d), want one of at most a day from %d", i, r[0], r[1], next)
 		}
-		if i >= len(saved) || saved[i] != r[1] {
-			t.Errorf("range %d: checkpoint %v, want %d saved after it", i, saved, r[1])
+		if i >= len(f.saved) || f.saved[i] != r[1] {
+			t.Errorf("range %d: checkpoints %v, want %d saved after it", i, f.saved, r[1])
 		}
 		next = r[1]
 	}
-	if end := server.Add(-time.Minute).Unix(); next != end || len(judged) != 4 {
-		t.Errorf("judged %d ranges up to %d, want 4 up to %d", len(judged), next, end)
+	if end := server.Add(-time.Minute).Unix(); next != end || len(f.judged) != 4 {
+		t.Errorf("judged %d ranges up to %d, want 4 up to %d", len(f.judged), next, end)
 	}
 }
 
