@@ -3,6 +3,7 @@ package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceaud
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -144,6 +145,19 @@ func createDefaultConfig() component.Config {
 // The Hub's organization names: letters, digits, '-', '_' and '.'.
 var organizationPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
+// reservedHeaders are the headers the receiver sets itself, with why
+// http::headers may not replace them.
+var reservedHeaders = map[string]string{
+	// It carries "token".
+	"Authorization": `which would replace the Authorization header that carries "token"; remove the header and set the Hub token in "token"`,
+	// The receiver reads gzip or plain bodies only: another encoding (br,
+	// deflate) would fail every poll.
+	"Accept-Encoding": `which would replace the receiver's gzip, the only encoding it reads; remove the header`,
+	// The Hub records it with each export: it is how the receiver's own
+	// export events are recognised (see self_exports).
+	"User-Agent": `which would replace the receiver's User-Agent, by which its own export events are recognised; remove the header`,
+}
+
 // Validate reports every problem at once.
 func (cfg *Config) Validate() error {
 	var errs []error
@@ -176,19 +190,8 @@ func (cfg *Config) Validate() error {
 		if !httpguts.ValidHeaderFieldName(name) || !httpguts.ValidHeaderFieldValue(string(value)) {
 			errs = append(errs, fmt.Errorf(`"http::headers" %q is not a valid HTTP header (name or value has white space or control characters)`, name))
 		}
-		// The header would replace the one that carries "token".
-		if strings.EqualFold(name, "Authorization") {
-			errs = append(errs, fmt.Errorf(`"http::headers" sets %q, which would replace the Authorization header that carries "token"; remove the header and set the Hub token in "token"`, name))
-		}
-		// The receiver asks for gzip and reads gzip or plain bodies only;
-		// another encoding (br, deflate) would fail every poll.
-		if strings.EqualFold(name, "Accept-Encoding") {
-			errs = append(errs, fmt.Errorf(`"http::headers" sets %q: the receiver asks for gzip itself and cannot read other encodings; remove the header`, name))
-		}
-		// The Hub records the User-Agent of each export; the receiver's own
-		// is how its export events are recognised (see self_exports).
-		if strings.EqualFold(name, "User-Agent") {
-			errs = append(errs, fmt.Errorf(`"http::headers" sets %q, which would replace the receiver's User-Agent, by which its own export events are recognised; remove the header`, name))
+		if why, ok := reservedHeaders[http.CanonicalHeaderKey(name)]; ok {
+			errs = append(errs, fmt.Errorf(`"http::headers" sets %q, %s`, name, why))
 		}
 	}
 	// An authenticator also rewrites the Authorization header.
