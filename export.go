@@ -118,7 +118,7 @@ func (r *auditReceiver) fetch(ctx context.Context, slot *pollSlot) (*exportPass,
 			}
 			var fe *fetchError
 			if errors.As(err, &fe) {
-				r.telemetry.ReceiverHuggingfaceauditFailedRequests.Add(ctx, 1, metric.WithAttributes(attribute.String(attrErrorType, fe.class)))
+				r.countFailedRequest(ctx, fe.class)
 			}
 			return err
 		},
@@ -224,6 +224,12 @@ func (pass *exportPass) collect() {
 		pass.chunks[i] = nil // the copy and the chunks are not all live at once
 	}
 	pass.chunks = nil
+}
+
+// countFailedRequest counts an export request that failed, or whose
+// answer turned out broken, by its error.type.
+func (r *auditReceiver) countFailedRequest(ctx context.Context, class string) {
+	r.telemetry.ReceiverHuggingfaceauditFailedRequests.Add(ctx, 1, metric.WithAttributes(attribute.String(attrErrorType, class)))
 }
 
 // reportInvalid logs and counts an event that violates the export schema,

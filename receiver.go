@@ -342,7 +342,7 @@ func (r *auditReceiver) emit(ctx context.Context, pending []pendingEvent, sp *sp
 		logs, stats, err := r.buildLogs(ctx, batch, raws, observed)
 		if err != nil {
 			// Nothing of this batch is offered: the cursor stays before it.
-			r.telemetry.ReceiverHuggingfaceauditFailedRequests.Add(ctx, 1, metric.WithAttributes(attribute.String(attrErrorType, classMalformed)))
+			r.countFailedRequest(ctx, classMalformed)
 			return err
 		}
 		if n := logs.LogRecordCount(); n > 0 {
