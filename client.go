@@ -3,7 +3,6 @@ package huggingfaceauditreceiver // import "github.com/hfauditlog/huggingfaceaud
 import (
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,13 +10,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/redact"
 	"github.com/hfauditlog/huggingfaceauditreceiver/internal/sameorigin"
 )
 
@@ -97,7 +96,7 @@ type exportClient struct {
 	// secrets are what the requests carry that must not be shown: the
 	// token, the values of http::headers and the proxy's credentials. An
 	// error body that echoes them is shown without them.
-	secrets []string
+	secrets redact.Secrets
 	// invalid is set when no request can succeed (a header Go refuses to
 	// send); export then fails at once instead of retrying.
 	invalid *fetchError
@@ -119,18 +118,18 @@ func newExportClient(cfg *Config, client *http.Client, token, userAgent string) 
 		userAgent:    userAgent,
 		maxBytes:     cfg.MaxResponseSize,
 	}
-	c.addSecret(token)
+	c.secrets.Add(token)
 	for _, value := range cfg.HTTP.Headers.Iter {
 		if len(value) >= minSecretLen {
-			c.addSecret(string(value))
+			c.secrets.Add(string(value))
 		}
 	}
 	// A proxy that echoes the request shows its Proxy-Authorization.
 	if p, err := url.Parse(cfg.HTTP.ProxyURL); err == nil && p.User != nil {
 		if pass, ok := p.User.Password(); ok {
-			c.addSecret(base64.StdEncoding.EncodeToString([]byte(p.User.Username() + ":" + pass)))
+			c.secrets.AddBasic(p.User.Username(), pass)
 			if len(pass) >= minSecretLen {
-				c.addSecret(pass)
+				c.secrets.Add(pass)
 			}
 		}
 	}
@@ -378,7 +377,7 @@ func (c *exportClient) hubErrorDetail(resp *http.Response) string {
 	if json.Unmarshal(b, &hubErr) == nil && hubErr.Error != "" {
 		msg = hubErr.Error
 	}
-	msg = c.redact(msg)
+	msg = c.secrets.Cut(msg)
 	if msg == "" {
 		return ""
 	}
@@ -386,41 +385,6 @@ func (c *exportClient) hubErrorDetail(resp *http.Response) string {
 		msg = strings.ToValidUTF8(msg[:200], "") + "..."
 	}
 	return " (the Hub said: " + strconv.Quote(msg) + ")"
-}
-
-// addSecret records a secret as sent and as an echo in JSON may escape it
-// ('&', '<', '>', quotes).
-func (c *exportClient) addSecret(secret string) {
-	c.secrets = append(c.secrets, secret)
-	for _, escapeHTML := range []bool{true, false} {
-		var b strings.Builder
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(escapeHTML)
-		_ = enc.Encode(secret) // a quoted string and a newline
-		quoted := strings.TrimSpace(b.String())
-		if escaped := quoted[1 : len(quoted)-1]; escaped != secret && !slices.Contains(c.secrets, escaped) {
-			c.secrets = append(c.secrets, escaped)
-		}
-	}
-}
-
-// minSecretPrefix: a message that ends in this much of a secret's start
-// was cut inside it.
-const minSecretPrefix = 4
-
-// redact cuts the secrets out of msg, and the start of one that msg ends
-// in (a body cut inside an echoed token).
-func (c *exportClient) redact(msg string) string {
-	for _, secret := range c.secrets {
-		msg = strings.ReplaceAll(msg, secret, "[REDACTED]")
-		for n := len(secret) - 1; n >= minSecretPrefix; n-- {
-			if strings.HasSuffix(msg, secret[:n]) {
-				msg = msg[:len(msg)-n] + "[REDACTED]"
-				break
-			}
-		}
-	}
-	return msg
 }
 
 // isGzipped: the body is gzip-compressed.

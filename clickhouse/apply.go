@@ -2,13 +2,14 @@ package clickhouse // import "github.com/hfauditlog/huggingfaceauditreceiver/cli
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/hfauditlog/huggingfaceauditreceiver/internal/redact"
 )
 
 // Target is a ClickHouse HTTP interface to apply the statements to.
@@ -174,7 +175,7 @@ func (t Target) post(ctx context.Context, sql string, params url.Values) ([]byte
 		if msg == "" {
 			msg = resp.Status
 		}
-		return nil, nil, &ServerError{Status: resp.StatusCode, Message: redact(msg, user, pass, u.Query().Get("password"))}
+		return nil, nil, &ServerError{Status: resp.StatusCode, Message: cutPasswords(msg, user, pass, u.Query().Get("password"))}
 	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
@@ -183,20 +184,20 @@ func (t Target) post(ctx context.Context, sql string, params url.Values) ([]byte
 	return body, resp.Header, nil
 }
 
-// redact cuts the passwords (in the Basic credentials, and a password
+// cutPasswords cuts the passwords (in the Basic credentials, and a password
 // setting) out of msg: a proxy in front of ClickHouse may echo the
 // request. A password under 4 characters is cut only from the Basic
 // credentials: cutting it everywhere would garble the message.
-func redact(msg, user string, passwords ...string) string {
-	var pairs []string
+func cutPasswords(msg, user string, passwords ...string) string {
+	var secrets redact.Secrets
 	for _, p := range passwords {
 		if p == "" {
 			continue
 		}
-		pairs = append(pairs, base64.StdEncoding.EncodeToString([]byte(user+":"+p)), "[REDACTED]")
+		secrets.AddBasic(user, p)
 		if len(p) >= 4 {
-			pairs = append(pairs, url.QueryEscape(p), "[REDACTED]", p, "[REDACTED]")
+			secrets.Add(p)
 		}
 	}
-	return strings.NewReplacer(pairs...).Replace(msg)
+	return secrets.Cut(msg)
 }
