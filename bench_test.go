@@ -445,12 +445,14 @@ func windowEvents(b *testing.B, body []byte) ([]pendingEvent, [][]byte) {
 	var raws [][]byte
 	s := newArrayScanner(bytes.NewReader(body))
 	for {
-		raw, id, _, err := s.next()
+		raw, id, createdAt, err := s.next()
 		if err == io.EOF {
 			return pending, raws
 		}
 		require.NoError(b, err)
-		pending = append(pending, pendingEvent{id: newEventID(id)})
+		at, err := parseCreatedAt(createdAt) // as sift does
+		require.NoError(b, err)
+		pending = append(pending, pendingEvent{id: newEventID(id), createdAt: at})
 		raws = append(raws, bytes.Clone(raw))
 	}
 }

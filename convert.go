@@ -460,7 +460,7 @@ func (r *auditReceiver) buildLogs(ctx context.Context, batch []pendingEvent, raw
 	var stats batchStats
 	for i := range batch {
 		e := &batch[i]
-		ev, err := eventDecoder{}.decode(raws[i])
+		ev, err := eventDecoder{createdAt: e.createdAt}.decode(raws[i])
 		if isSyntaxError(err) {
 			return logs, stats, r.malformedEvent([]byte(e.id.String()), err)
 		}

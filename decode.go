@@ -526,14 +526,19 @@ func (r *eventReader) skipEscape() {
 }
 
 // eventDecoder decodes events; it holds nothing between events.
-type eventDecoder struct{}
+// createdAt, when not 0, is the event's createdAt as sift already parsed it
+// (Unix ns): decode checks that the field is there, a string, and does not
+// parse it again.
+type eventDecoder struct {
+	createdAt int64
+}
 
 // decode reads one event. Only _id, createdAt and type are needed: invalid
 // JSON or an event without them is an error (ev.id is set when it could be
 // read). Any other known field of an unexpected JSON type (the Hub changed
 // its shape) is left out and listed in ev.dropped; data may have any shape.
 // The first of duplicate keys counts.
-func (eventDecoder) decode(raw []byte) (ev auditEvent, err error) {
+func (d eventDecoder) decode(raw []byte) (ev auditEvent, err error) {
 	r := eventReader{b: raw}
 	r.skipSpace()
 	if k := r.kind(); k != kindObject {
@@ -609,8 +614,10 @@ func (eventDecoder) decode(raw []byte) (ev auditEvent, err error) {
 	if err := requiredErr("createdAt", createdAt, timeKind); err != nil {
 		return ev, err
 	}
-	if ev.createdAt, err = parseCreatedAt(createdAt); err != nil {
-		return ev, err
+	if ev.createdAt = d.createdAt; ev.createdAt == 0 {
+		if ev.createdAt, err = parseCreatedAt(createdAt); err != nil {
+			return ev, err
+		}
 	}
 	return ev, requiredErr("type", ev.typ, tKind)
 }
