@@ -244,19 +244,19 @@ func (r *auditReceiver) reportInvalid(ctx context.Context, key string, id, raw [
 	r.telemetry.ReceiverHuggingfaceauditEventsSkipped.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "invalid")))
 	fields := []zap.Field{zap.Error(err)}
 	if len(id) > 0 {
-		fields = append(fields, zap.String("_id", abbreviate(string(id), 128)))
+		fields = append(fields, zap.String("_id", abbreviate(id, 128)))
 	}
-	fields = append(fields, zap.String("event", abbreviate(string(raw), 256)))
+	fields = append(fields, zap.String("event", abbreviate(raw, 256)))
 	r.set.Logger.Warn("Skipping an invalid event", fields...)
 }
 
 // abbreviate cuts s to its first n bytes (whole UTF-8 sequences) and says
-// how long it was.
-func abbreviate(s string, n int) string {
+// how long it was. Only what is shown is copied.
+func abbreviate[T string | []byte](s T, n int) string {
 	if len(s) <= n {
-		return s
+		return string(s)
 	}
-	return strings.ToValidUTF8(s[:n], "") + "... (" + strconv.Itoa(len(s)) + " bytes)"
+	return strings.ToValidUTF8(string(s[:n]), "") + "... (" + strconv.Itoa(len(s)) + " bytes)"
 }
 
 // malformedEvent: an element of the export is not JSON. The Hub writes
@@ -266,7 +266,7 @@ func abbreviate(s string, n int) string {
 func (r *auditReceiver) malformedEvent(id []byte, err error) *fetchError {
 	at := ""
 	if len(id) > 0 {
-		at = " (_id " + strconv.Quote(abbreviate(string(id), 128)) + ")"
+		at = " (_id " + strconv.Quote(abbreviate(id, 128)) + ")"
 	}
 	return &fetchError{class: classMalformed, msg: "the export of " + r.cfg.Organization + " has an event that is not valid JSON" + at, err: err}
 }
